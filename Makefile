@@ -1,0 +1,63 @@
+# Everything runs from a project virtual environment built with Python 3.13 (Lambda's runtime) when
+# the machine has it, pinned by requirements-dev.txt. No AWS account and no Docker needed.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON_BIN ?= $(shell scripts/find-python)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)
+export AWS_DEFAULT_REGION ?= us-east-1
+# The runtime's python must be on PATH for `sam build` (BuildMethod: python3.13).
+export PATH := $(dir $(PYTHON_BIN)):$(CURDIR)/$(VENV)/bin:$(PATH)
+ARGS ?=
+FN ?= state
+EVENT ?= events/state/kinesis-batch.json
+
+.PHONY: help venv test unit integration lint demo pipeline invoke build sam-validate soak watch clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(STAMP): requirements-dev.txt
+	$(PYTHON_BIN) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+venv: $(STAMP) ## Create the virtual environment with the pinned dependencies
+
+test: $(STAMP) ## Install what the tests need and run them all (unit, integration, property, template)
+	$(PY) -m pytest -q -p no:cacheprovider $(ARGS)
+
+unit: $(STAMP) ## Unit tests only
+	$(PY) -m pytest -q tests/unit $(ARGS)
+
+integration: $(STAMP) ## Integration tests only (moto, tables from template.yaml)
+	$(PY) -m pytest -q tests/integration $(ARGS)
+
+lint: $(STAMP) ## ruff, mypy, cfn-lint, sam validate --lint
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/sam validate --lint --template template.yaml
+
+demo: $(STAMP) ## Run the whole pipeline locally on an embedded moto server and check the aggregates
+	$(PY) -m localpipe demo $(ARGS)
+
+pipeline: $(STAMP) ## The local pipeline with your own options: make pipeline ARGS="--messages 2000 --crash-rate 0.1"
+	$(PY) -m localpipe pipeline $(ARGS)
+
+invoke: $(STAMP) ## Invoke one function in process, without Docker: make invoke FN=state EVENT=events/state/...
+	$(PY) -m localpipe invoke $(FN) $(EVENT) $(ARGS)
+
+watch: $(STAMP) ## Live view of the aggregates (local pipeline, or a deployed stack with ARGS="--stack NAME")
+	$(PY) -m localpipe watch $(ARGS)
+
+build: $(STAMP) ## sam build (needs python3.13 on PATH)
+	$(VENV)/bin/sam build --template template.yaml
+
+clean: ## Remove the virtual environment and build output
+	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

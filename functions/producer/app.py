@@ -1,0 +1,101 @@
+"""Producer: puts versioned risk messages on the Kinesis stream.
+
+Events it takes:
+* ``{"messages": [...]}``: sends exactly those messages;
+* ``{"count": N, "trades": K, "seed": S, "duplicates": p}``: generates N messages over K trades;
+* ``{"profile": "workshop", "seed": S}``: the DynamoDB workshop's lab-2 burst (250 calls of 40 + 5 copies).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from riskpipe.aws import kinesis_client
+from riskpipe.config import ProducerSettings
+from riskpipe.models import RiskMessage
+from riskpipe.producer import KinesisPublisher, PublishReport, generate_messages, workshop_calls
+
+logger = Logger(service="producer")
+metrics = Metrics(namespace="RiskPipeline", service="producer")
+tracer = Tracer(service="producer")
+
+
+def _exact(value: Any) -> Any:
+    """Lambda hands JSON numbers over as floats; their shortest repr is the text that was sent."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _exact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_exact(v) for v in value]
+    return value
+
+
+class SendMessages(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    messages: list[RiskMessage]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _floats_to_decimals(cls, data: Any) -> Any:
+        return _exact(data)
+
+
+class GenerateMessages(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    count: Annotated[int, Field(ge=0, le=1_000_000)]
+    trades: Annotated[int, Field(ge=1)]
+    seed: int = 0
+    duplicates: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+
+
+class WorkshopProfile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    profile: Literal["workshop"]
+    seed: int = 0
+
+
+def build_handler(publisher: KinesisPublisher) -> Any:
+    @logger.inject_lambda_context
+    @tracer.capture_lambda_handler
+    @metrics.log_metrics
+    def handler(event: dict, context: LambdaContext) -> dict:
+        report = PublishReport()
+        if "messages" in event:
+            publisher.publish(parse(event=event, model=SendMessages).messages, report)
+        elif "profile" in event:
+            request = parse(event=event, model=WorkshopProfile)
+            for call in workshop_calls(seed=request.seed):
+                publisher.publish(call, report)
+        else:
+            generate = parse(event=event, model=GenerateMessages)
+            publisher.publish(
+                generate_messages(generate.count, generate.trades, seed=generate.seed, duplicates=generate.duplicates),
+                report,
+            )
+        metrics.add_metric(name="messages_sent", unit=MetricUnit.Count, value=report.sent)
+        metrics.add_metric(name="entries_resent", unit=MetricUnit.Count, value=report.resent_entries)
+        logger.info("messages sent", extra={"sent": report.sent, "calls": report.calls, "resent": report.resent_entries})
+        return {"sent": report.sent, "put_records_calls": report.calls, "resent_entries": report.resent_entries}
+
+    return handler
+
+
+_handler: Any = None
+
+
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    global _handler
+    if _handler is None:
+        settings = ProducerSettings.from_env()
+        _handler = build_handler(
+            KinesisPublisher(settings.stream_name, kinesis_client(), max_attempts=settings.put_max_attempts)
+        )
+    return _handler(event, context)  # type: ignore[no-any-return]

@@ -1,0 +1,1 @@
+"""Shared code of the risk pipeline (deployed as the SharedLayer): models, configuration, data access, domain."""

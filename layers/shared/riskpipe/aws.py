@@ -1,0 +1,42 @@
+"""boto3 client factories. Region and endpoint come from the standard environment (AWS_REGION,
+AWS_ENDPOINT_URL), never from code, so the same code talks to AWS, moto or a moto server."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_kinesis import KinesisClient
+    from mypy_boto3_sqs import SQSClient
+
+
+def client_config(*, max_attempts: int = 5, max_pool_connections: int = 10) -> Config:
+    # "standard" retry mode: exponential backoff with jitter, and it retries throttling errors
+    # (ProvisionedThroughputExceededException, ThrottlingException) as well as transient ones.
+    return Config(
+        retries={"mode": "standard", "max_attempts": max_attempts},
+        max_pool_connections=max_pool_connections,
+    )
+
+
+def _client(service: str, config: Config, session: boto3.Session | None) -> Any:
+    return (session or boto3.Session()).client(service, config=config)  # type: ignore[call-overload]
+
+
+def dynamodb_client(
+    *, max_attempts: int = 5, max_pool_connections: int = 10, session: boto3.Session | None = None
+) -> DynamoDBClient:
+    config = client_config(max_attempts=max_attempts, max_pool_connections=max_pool_connections)
+    return _client("dynamodb", config, session)  # type: ignore[no-any-return]
+
+
+def sqs_client(*, session: boto3.Session | None = None) -> SQSClient:
+    return _client("sqs", client_config(), session)  # type: ignore[no-any-return]
+
+
+def kinesis_client(*, session: boto3.Session | None = None) -> KinesisClient:
+    return _client("kinesis", client_config(), session)  # type: ignore[no-any-return]

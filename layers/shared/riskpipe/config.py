@@ -1,0 +1,80 @@
+"""Configuration, read from environment variables once per cold start and validated.
+
+A missing or malformed variable fails the cold start with a message that names it, instead of failing
+later on the first record.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from riskpipe.models import HIERARCHY_LEVELS
+
+NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+class ConfigurationError(RuntimeError):
+    pass
+
+
+class _EnvSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        env = os.environ if environ is None else environ
+        values = {name: env[name.upper()] for name in cls.model_fields if name.upper() in env}
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+            raise ConfigurationError(f"{cls.__name__} is not configured: {problems}") from exc
+
+
+class StateSettings(_EnvSettings):
+    """The StateLambda: where the newest version of each trade lives, and where poison records go."""
+
+    state_table_name: NonEmpty
+    poison_queue_url: NonEmpty
+    # Different trades of one batch are written concurrently; one trade never has two writes in flight.
+    write_concurrency: int = Field(default=16, ge=1, le=64)
+    # botocore's standard retry mode retries throttling with backoff before a record is reported failed.
+    dynamodb_max_attempts: int = Field(default=5, ge=1, le=20)
+
+
+class AggregateSettings(_EnvSettings):
+    """The aggregate Lambda: where the aggregates and the per-trade applied-version markers live."""
+
+    aggregate_table_name: NonEmpty
+    marker_table_name: NonEmpty
+    aggregation_order: tuple[str, ...] = ("RiskType", "TradeDesk", "Region")
+    # A marker outlives any redelivery: stream records are kept 24 hours at most.
+    marker_ttl_seconds: int = Field(default=2 * 24 * 3600, ge=25 * 3600)
+    transaction_max_attempts: int = Field(default=5, ge=1, le=20)
+    dynamodb_max_attempts: int = Field(default=5, ge=1, le=20)
+
+    @field_validator("aggregation_order", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("aggregation_order")
+    @classmethod
+    def _known_levels(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [level for level in value if level not in HIERARCHY_LEVELS]
+        if unknown or not value or len(set(value)) != len(value):
+            raise ValueError(f"must be distinct levels among {', '.join(HIERARCHY_LEVELS)}, got {', '.join(value)}")
+        return value
+
+
+class ProducerSettings(_EnvSettings):
+    """The producer: which stream it writes to."""
+
+    stream_name: NonEmpty
+    put_max_attempts: int = Field(default=8, ge=1, le=50)

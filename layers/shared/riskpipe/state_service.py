@@ -1,0 +1,180 @@
+"""The StateLambda's domain logic: decide every record of a Kinesis batch.
+
+A batch is decided in three steps:
+
+1. each record is decoded; a record that can never succeed goes to the poison-record queue (and is
+   not retried) with its reason;
+2. the valid records of one trade coalesce to their highest version: a trade costs ONE conditional
+   write per batch however many of its records the batch holds, and since a trade never has two
+   writes in flight its versions cannot overtake each other;
+3. the trades' writes run concurrently (bounded), and each record gets its outcome: the winner the
+   table's verdict (accepted / duplicate / stale), the others duplicate (same version) or stale.
+
+A write that fails for another reason (throttling after the SDK's retries, a network error) fails every
+record of that trade, so the handler reports them in ``batchItemFailures`` and Lambda delivers them again.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from riskpipe.models import PoisonRecordError, RiskMessage, StoredVersion, WriteOutcome, decode_risk_message
+from riskpipe.poison import PoisonRecord
+
+
+class StateStore(Protocol):
+    def put_if_newer(self, message: RiskMessage) -> StoredVersion: ...
+
+
+class PoisonSink(Protocol):
+    def send(self, record: PoisonRecord) -> None: ...
+
+
+class BatchDecider(Protocol):
+    """What a handler needs of the domain: decide a batch (the real service, the naive one, a recorder)."""
+
+    def decide(self, records: Sequence[StreamRecord]) -> BatchDecisions: ...
+
+
+@dataclass(frozen=True)
+class StreamRecord:
+    """The parts of a Kinesis stream record the StateLambda needs."""
+
+    sequence_number: str
+    shard_id: str
+    partition_key: str
+    data: bytes
+    event_source_arn: str = ""
+    approximate_arrival_timestamp: float | None = None
+
+    @classmethod
+    def from_lambda_record(cls, record: dict) -> StreamRecord:
+        kinesis = record["kinesis"]
+        return cls(
+            sequence_number=kinesis["sequenceNumber"],
+            # eventID is "<shard id>:<sequence number>"
+            shard_id=str(record.get("eventID", "")).split(":", 1)[0],
+            partition_key=kinesis.get("partitionKey", ""),
+            data=base64.b64decode(kinesis["data"]),
+            event_source_arn=record.get("eventSourceARN", ""),
+            approximate_arrival_timestamp=kinesis.get("approximateArrivalTimestamp"),
+        )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What happened to one record: an outcome, or the error that makes it a batch item failure."""
+
+    outcome: WriteOutcome | None = None
+    error: BaseException | None = None
+    trade_id: str | None = None
+    version: int | None = None
+    reason: str | None = None
+
+    def result(self) -> WriteOutcome:
+        if self.error is not None:
+            raise self.error
+        assert self.outcome is not None
+        return self.outcome
+
+
+@dataclass
+class BatchDecisions:
+    by_sequence: dict[str, Decision] = field(default_factory=dict)
+
+    def result_for(self, sequence_number: str) -> WriteOutcome:
+        return self.by_sequence[sequence_number].result()
+
+    def counts(self) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        for decision in self.by_sequence.values():
+            counts[decision.outcome.value if decision.outcome else "failed"] += 1
+        return counts
+
+    def failed(self) -> list[str]:
+        return [seq for seq, d in self.by_sequence.items() if d.error is not None]
+
+
+class StateService:
+    def __init__(
+        self,
+        store: StateStore,
+        poison: PoisonSink,
+        *,
+        write_concurrency: int = 16,
+    ) -> None:
+        self._store = store
+        self._poison = poison
+        self._write_concurrency = write_concurrency
+
+    def decide(self, records: Sequence[StreamRecord]) -> BatchDecisions:
+        decisions = BatchDecisions()
+        valid: list[tuple[StreamRecord, RiskMessage]] = []
+        for record in records:
+            try:
+                valid.append((record, decode_risk_message(record.data)))
+            except PoisonRecordError as exc:
+                decisions.by_sequence[record.sequence_number] = self._quarantine(record, exc.reason)
+
+        winners = _highest_version_per_trade(message for _, message in valid)
+        results = self._write_all(list(winners.values()))
+        for record, message in valid:
+            decisions.by_sequence[record.sequence_number] = _decide(message, winners[message.TradeID], results)
+        return decisions
+
+    def _quarantine(self, record: StreamRecord, reason: str) -> Decision:
+        poison = PoisonRecord(
+            reason=reason,
+            data_base64=base64.b64encode(record.data).decode(),
+            shard_id=record.shard_id,
+            sequence_number=record.sequence_number,
+            partition_key=record.partition_key,
+            event_source_arn=record.event_source_arn,
+            approximate_arrival_timestamp=record.approximate_arrival_timestamp,
+        )
+        try:
+            self._poison.send(poison)
+        except Exception as exc:  # noqa: BLE001 - the record must be retried, not lost
+            return Decision(error=exc, reason=reason)
+        return Decision(outcome=WriteOutcome.POISON, reason=reason)
+
+    def _write_all(self, messages: list[RiskMessage]) -> dict[str, StoredVersion | BaseException]:
+        def write(message: RiskMessage) -> StoredVersion | BaseException:
+            try:
+                return self._store.put_if_newer(message)
+            except Exception as exc:  # noqa: BLE001 - reported per record by the batch processor
+                return exc
+
+        if len(messages) <= 1 or self._write_concurrency == 1:
+            return {m.TradeID: write(m) for m in messages}
+        with ThreadPoolExecutor(max_workers=min(self._write_concurrency, len(messages))) as pool:
+            return dict(zip((m.TradeID for m in messages), pool.map(write, messages), strict=True))
+
+
+def _highest_version_per_trade(messages: Iterable[RiskMessage]) -> dict[str, RiskMessage]:
+    winners: dict[str, RiskMessage] = {}
+    for message in messages:
+        current = winners.get(message.TradeID)
+        if current is None or message.Version > current.Version:
+            winners[message.TradeID] = message
+    return winners
+
+
+def _decide(
+    message: RiskMessage, winner: RiskMessage, results: dict[str, StoredVersion | BaseException]
+) -> Decision:
+    result = results[message.TradeID]
+    common = {"trade_id": message.TradeID, "version": message.Version}
+    if isinstance(result, BaseException):
+        return Decision(error=result, **common)
+    if message is winner:
+        return Decision(outcome=result.outcome, **common)
+    # Not written: its batch holds a version at least as new. Same version as the stored one: duplicate.
+    newest = max(result.stored_version, winner.Version)
+    outcome = WriteOutcome.DUPLICATE if message.Version == newest else WriteOutcome.STALE
+    return Decision(outcome=outcome, **common)

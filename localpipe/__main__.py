@@ -1,0 +1,5 @@
+import sys
+
+from localpipe.cli import main
+
+sys.exit(main())

@@ -1,0 +1,309 @@
+"""Command line of the local pipeline: ``python -m localpipe demo|pipeline|invoke|watch``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import boto3
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from localpipe.faults import FaultRates
+from localpipe.pipeline import (
+    AGGREGATE_FUNCTION,
+    PRODUCER_FUNCTION,
+    STATE_FUNCTION,
+    LocalPipeline,
+    PipelineReport,
+    scenario_sends,
+)
+from localpipe.resources import deploy
+from localpipe.server import local_aws_environment, moto_server
+from localpipe.template import Template
+from localpipe.tree import aggregate_tree
+from riskpipe.aggregate_store import AggregateStore
+from riskpipe.aggregation import MESSAGE_COUNT_ID
+
+console = Console(stderr=False)
+
+# The workshop's lab-2 conditions: 5 of every 40 records sent twice, revisions arriving out of order,
+# and functions failing at random, before their work or after part of it.
+DEMO_DEFAULTS = {
+    "messages": 10_000,
+    "trades": 500,
+    "duplicates": 0.125,
+    "out_of_order": 0.03,
+    "function_errors": 0.05,
+    "crash_rate": 0.05,
+    "poison": 3,
+}
+
+FUNCTION_ALIASES = {"state": STATE_FUNCTION, "aggregate": AGGREGATE_FUNCTION, "producer": PRODUCER_FUNCTION}
+
+
+def _pipeline_arguments(parser: argparse.ArgumentParser, defaults: dict[str, Any]) -> None:
+    add = parser.add_argument
+    add("--messages", type=int, default=defaults.get("messages", 2_000), help="messages to generate")
+    add("--trades", type=int, default=defaults.get("trades", 200), help="distinct trades")
+    add("--seed", type=int, default=7, help="seed of every random choice: same seed, same run")
+    add("--duplicates", type=float, default=defaults.get("duplicates", 0.0), help="producer re-send rate")
+    add("--out-of-order", type=float, default=defaults.get("out_of_order", 0.0), help="late version rate")
+    add("--function-errors", type=float, default=defaults.get("function_errors", 0.0), help="error before work")
+    add("--crash-rate", type=float, default=defaults.get("crash_rate", 0.0), help="crash after writes")
+    add("--lost-checkpoint", type=float, default=0.0, help="batch delivered again after success")
+    add("--throttling", type=float, default=0.0, help="DynamoDB throttling rate per write call")
+    add("--overlap", type=float, default=0.0, help="second consumer on the same shard (resharding)")
+    add("--poison", type=int, default=defaults.get("poison", 0), help="malformed records to mix in")
+    add("--shards", type=int, default=None, help="override the template's ShardCount")
+    add("--batch-size", type=int, default=None, help="override StateBatchSize")
+    add("--parallelization", type=int, default=None, help="override ParallelizationFactor")
+    add("--max-retries", type=int, default=None, help="override MaximumRetryAttempts")
+    add("--naive", action="store_true", help="read-then-write StateLambda and non-idempotent aggregate")
+    add("--verbose", action="store_true", help="show the functions' logs and metrics")
+    add("--json", action="store_true", help="print the report as JSON")
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    pairs = {
+        "ShardCount": args.shards,
+        "StateBatchSize": args.batch_size,
+        "ParallelizationFactor": args.parallelization,
+        "MaximumRetryAttempts": args.max_retries,
+    }
+    return {k: v for k, v in pairs.items() if v is not None}
+
+
+def _rates(args: argparse.Namespace) -> FaultRates:
+    return FaultRates(
+        duplicates=args.duplicates,
+        out_of_order=args.out_of_order,
+        lost_checkpoint=args.lost_checkpoint,
+        crash_after_write=args.crash_rate,
+        function_errors=args.function_errors,
+        throttling=args.throttling,
+        overlap=args.overlap,
+    )
+
+
+def run_pipeline(args: argparse.Namespace) -> int:
+    rates = _rates(args)
+    sends = scenario_sends(messages=args.messages, trades=args.trades, seed=args.seed, rates=rates, poison=args.poison)
+    with moto_server() as endpoint, local_aws_environment(endpoint) as session:
+        deployed = deploy(Template.load(overrides=_overrides(args)), session)
+        pipeline = LocalPipeline(deployed, rates=rates, seed=args.seed, naive=args.naive, verbose=args.verbose)
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=args.json,
+        ) as bar:
+            task = bar.add_task("sending", total=len(sends), status="")
+
+            def progress(done: int, total: int) -> None:
+                state = pipeline.state_mapping.pending()
+                aggregate = pipeline.aggregate_mapping.pending()
+                description = "sending" if done < total else "draining"
+                bar.update(task, completed=done, description=description, status=f"in flight {state}+{aggregate}")
+
+            report = pipeline.run(sends, progress=progress)
+    if args.json:
+        console.print_json(json.dumps(_report_json(report), default=str))
+    else:
+        print_report(report, pipeline.aggregation_order)
+    if report.naive:
+        return 0  # a demonstration of what goes wrong; the differences are its result
+    return 0 if report.exact else 1
+
+
+def _report_json(report: PipelineReport) -> dict[str, Any]:
+    return {
+        "naive": report.naive,
+        "sent": report.sent,
+        "delivered": report.delivered,
+        "outcomes": dict(report.outcomes),
+        "exhausted": report.exhausted,
+        "unaccounted": report.unaccounted,
+        "state_exact": report.state_exact,
+        "aggregates_exact": report.aggregates_exact,
+        "stale_items": len(report.stale_items),
+        "aggregate_differences": {k: [str(a), str(b)] for k, (a, b) in report.aggregate_differences.items()},
+        "message_count": str(report.message_count),
+        "elapsed_seconds": round(report.elapsed, 2),
+    }
+
+
+def print_report(report: PipelineReport, order: Sequence[str]) -> None:
+    mode = "NAIVE (read-then-write, ADD per record)" if report.naive else "exactly-once"
+    table = Table(title=f"Local pipeline report: {mode}", show_header=False, title_justify="left")
+    table.add_column("what", style="bold")
+    table.add_column("figure", justify="right")
+    accepted = report.outcomes.get("accepted", 0)
+    table.add_row("records sent to the stream", f"{report.sent:,} ({report.poison_sent} poison)")
+    table.add_row("distinct trade versions / trades", f"{report.distinct_messages:,} / {report.trades:,}")
+    table.add_row(
+        "delivered to StateLambda (with retries)",
+        f"{report.delivered:,} in {report.invocations:,} invocations, {report.retried_batches} retried",
+    )
+    table.add_row("bisections / lost checkpoints / overlaps", f"{report.bisections} / {report.lost_checkpoints} / {report.overlap_invocations}")
+    table.add_row("accepted / duplicate / stale", f"{accepted:,} / {report.outcomes.get('duplicate', 0):,} / {report.outcomes.get('stale', 0):,}")
+    table.add_row("poison (in the poison queue)", f"{report.outcomes.get('poison', 0)} ({report.poison_in_queue})")
+    table.add_row("exhausted -> on-failure destinations", f"{report.exhausted} state, {report.aggregate_exhausted} aggregate")
+    table.add_row("unaccounted records", str(report.unaccounted))
+    table.add_row(
+        "aggregate: delivered / applied / duplicates skipped",
+        f"{report.aggregate_delivered:,} / {report.aggregate_applied:,} / {report.aggregate_duplicates_skipped:,}",
+    )
+    table.add_row("aggregate transactions", f"{report.transactions:,}")
+    table.add_row("time taken", f"{report.elapsed:.1f} s")
+    console.print(table)
+    console.print(aggregate_tree(report.aggregates, title=f"AggregateTable ({' > '.join(order)})", message_count=report.message_count))
+    if report.stale_items:
+        console.print(
+            f"[red]StateTable: {len(report.stale_items)} trades do not hold their newest version "
+            f"(lost updates / stale overwrites), e.g. {_sample(report.stale_items)}[/red]"
+        )
+    else:
+        console.print(f"[green]StateTable: all {report.trades:,} trades hold their newest version.[/green]")
+    if report.aggregates_exact:
+        console.print(
+            f"[green]Aggregates EXACT: equal to the sum recomputed from the messages sent; "
+            f"message_count {report.message_count} = accepted {accepted}.[/green]"
+        )
+    else:
+        differences = report.aggregate_differences
+        total = sum((got - want for want, got in differences.values()), Decimal(0))
+        console.print(
+            f"[red]Aggregates DIFFER: {len(differences)} of them differ from the sum recomputed from the messages "
+            f"sent (net difference {total:,.2f}); message_count {report.message_count} vs accepted {accepted} "
+            f"({report.message_count - accepted:+} double counts).[/red]"
+        )
+        for identifier, (want, got) in list(differences.items())[:5]:
+            console.print(f"  {identifier}: expected {want:,.2f}, found {got:,.2f} ({got - want:+,.2f})")
+
+
+def _sample(items: dict[str, tuple[int, int]]) -> str:
+    trade, (sent, stored) = next(iter(sorted(items.items())))
+    return f"{trade} sent up to v{sent}, stored v{stored}"
+
+
+# ------------------------------------------------------------------ invoke
+
+
+def invoke(args: argparse.Namespace) -> int:
+    """Invoke one function in process with an event file, against a fresh local stack (no Docker)."""
+    function = FUNCTION_ALIASES.get(args.function, args.function)
+    event = json.loads(Path(args.event).read_text())
+    with moto_server() as endpoint, local_aws_environment(endpoint) as session:
+        deployed = deploy(Template.load(), session)
+        pipeline = LocalPipeline(deployed, verbose=True)
+        handlers = {
+            STATE_FUNCTION: pipeline.invoke_state,
+            AGGREGATE_FUNCTION: pipeline.invoke_aggregate,
+            PRODUCER_FUNCTION: pipeline.invoke_producer,
+        }
+        if function not in handlers:
+            console.print(f"[red]unknown function {args.function!r}: use one of {', '.join(FUNCTION_ALIASES)}[/red]")
+            return 2
+        response = handlers[function](event)
+        console.rule(f"{function} returned")
+        console.print_json(json.dumps(response, default=str))
+        _print_tables(pipeline)
+    return 0
+
+
+def _print_tables(pipeline: LocalPipeline) -> None:
+    state = pipeline.read_state()
+    console.rule(f"StateTable ({len(state)} items)")
+    for trade, message in sorted(state.items())[:20]:
+        console.print(f"{trade}  v{message.Version}  {message.Value}  {message.Hierarchy.as_json()}")
+    sqs = pipeline.deployed.client("sqs")
+    messages = sqs.receive_message(QueueUrl=pipeline.poison_queue_url, MaxNumberOfMessages=10).get("Messages", [])
+    console.rule(f"poison-record queue ({len(messages)} messages)")
+    for message in messages:
+        body = json.loads(message["Body"])
+        console.print(f"seq {body['sequence_number']}  shard {body['shard_id']}: {body['reason']}")
+    aggregates = pipeline.read_aggregates()
+    if aggregates:
+        console.rule("AggregateTable")
+        count = aggregates.pop(MESSAGE_COUNT_ID, None)
+        console.print(aggregate_tree(aggregates, message_count=count))
+
+
+# ------------------------------------------------------------------ watch
+
+
+def watch(args: argparse.Namespace) -> int:
+    """A live view of the aggregates, refreshed twice a second (the workshop's terminal frontend)."""
+    if args.stack:
+        outputs = boto3.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"][0]["Outputs"]
+        table = {o["OutputKey"]: o["OutputValue"] for o in outputs}["AggregateTableName"]
+        store = AggregateStore(table, "", boto3.client("dynamodb"), marker_ttl_seconds=90000)
+        return _watch_loop(store, args.seconds, None)
+    rates = FaultRates(duplicates=0.125, function_errors=0.05, crash_after_write=0.05)
+    sends = scenario_sends(messages=args.messages, trades=args.trades, seed=args.seed, rates=rates)
+    with moto_server() as endpoint, local_aws_environment(endpoint) as session:
+        deployed = deploy(Template.load(), session)
+        pipeline = LocalPipeline(deployed, rates=rates, seed=args.seed)
+        store = AggregateStore(pipeline.aggregate_table, "", deployed.client("dynamodb"), marker_ttl_seconds=90000)
+        runner = threading.Thread(target=pipeline.run, args=(sends,), kwargs={"burst": 200}, daemon=True)
+        runner.start()
+        return _watch_loop(store, args.seconds, runner)
+
+
+def _watch_loop(store: AggregateStore, seconds: float, runner: threading.Thread | None) -> int:
+    started = last_time = time.monotonic()
+    last_count = Decimal(0)
+    rate = 0.0
+    with Live(console=console, refresh_per_second=2) as live:
+        while time.monotonic() - started < seconds:
+            aggregates = {k: v for k, v in store.read_aggregates().items() if not k.startswith("timestamp_")}
+            count = aggregates.pop(MESSAGE_COUNT_ID, Decimal(0))
+            now = time.monotonic()
+            if now - last_time >= 1:
+                rate = float(count - last_count) / (now - last_time)
+                last_count, last_time = count, now
+            live.update(Group(aggregate_tree(aggregates, message_count=count), f"{rate:,.0f} changes/s"))
+            if runner is not None and not runner.is_alive():
+                break
+            time.sleep(0.5)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m localpipe", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    _pipeline_arguments(commands.add_parser("demo", help="the workshop's scenario, checked end to end"), DEMO_DEFAULTS)
+    _pipeline_arguments(commands.add_parser("pipeline", help="the local pipeline with your own options"), {})
+    invoke_parser = commands.add_parser("invoke", help="invoke one function with an event file, no Docker")
+    invoke_parser.add_argument("function", help="state, aggregate, producer (or a logical id)")
+    invoke_parser.add_argument("event", help="path of an event JSON file, e.g. events/state/kinesis-batch.json")
+    watch_parser = commands.add_parser("watch", help="live view of the aggregates")
+    watch_parser.add_argument("--stack", help="a deployed stack's name (default: run the local pipeline)")
+    watch_parser.add_argument("--seconds", type=float, default=60.0)
+    watch_parser.add_argument("--messages", type=int, default=5_000)
+    watch_parser.add_argument("--trades", type=int, default=300)
+    watch_parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    if args.command in ("demo", "pipeline"):
+        return run_pipeline(args)
+    if args.command == "invoke":
+        return invoke(args)
+    return watch(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,448 @@
+"""A faithful local model of Lambda's stream event source mappings (Kinesis and DynamoDB streams).
+
+What it reproduces, per mapping:
+
+* records of a shard are delivered in order, in batches of at most ``BatchSize``;
+* ``ParallelizationFactor`` splits a shard into lanes by partition key (order kept per key), whose
+  batches are interleaved;
+* a batch is checkpointed only when the function succeeds; a function error retries the batch from its
+  checkpoint, split in two first when ``BisectBatchOnFunctionError`` is on (a split batch keeps the
+  attempt count of its parent: a conservative reading of the documentation);
+* with ``ReportBatchItemFailures``, a response's ``batchItemFailures`` moves the checkpoint to the lowest
+  failed sequence number: the records before it are done, everything from it on is delivered again.
+  An empty or unknown ``itemIdentifier`` fails the whole batch, as in Lambda;
+* after ``MaximumRetryAttempts`` retries, or for records older than ``MaximumRecordAgeInSeconds``, the
+  batch's metadata (shard, sequence range, size, never the payload) goes to the on-failure destination
+  and the shard moves on;
+* ``FilterCriteria``: records matching no filter are dropped (and checkpointed) before any invocation.
+
+Fault injection on the delivery side (see ``faults.py``) adds what the platform does on bad days: a
+batch delivered again after success (lost checkpoint), and a second consumer on the same shard.
+
+The interleaving of lanes and mappings is chosen by a seeded random generator, so a run is reproducible.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import random
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from localpipe.template import EventSource
+
+Invoker = Callable[[dict], Any]
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    shard_id: str
+    sequence_number: str
+    partition_key: str
+    arrival: float
+    lambda_record: dict[str, Any]
+
+    @property
+    def record_id(self) -> str:
+        """Sequence numbers are unique within a shard only."""
+        return f"{self.shard_id}:{self.sequence_number}"
+
+
+class StreamReader(Protocol):
+    def poll(self) -> list[SourceRecord]: ...
+
+
+class KinesisReader:
+    """Reads every shard of a Kinesis stream from TRIM_HORIZON, remembering where it stopped."""
+
+    def __init__(self, client: Any, stream_name: str, stream_arn: str, region: str) -> None:
+        self._client = client
+        self._stream_name = stream_name
+        self._stream_arn = stream_arn
+        self._region = region
+        self._iterators: dict[str, str | None] = {}
+
+    def poll(self) -> list[SourceRecord]:
+        for shard in self._client.list_shards(StreamName=self._stream_name)["Shards"]:
+            if shard["ShardId"] not in self._iterators:
+                self._iterators[shard["ShardId"]] = self._client.get_shard_iterator(
+                    StreamName=self._stream_name, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+                )["ShardIterator"]
+        records: list[SourceRecord] = []
+        for shard_id, iterator in self._iterators.items():
+            while iterator:
+                response = self._client.get_records(ShardIterator=iterator, Limit=10000)
+                iterator = response.get("NextShardIterator")
+                records.extend(self._to_source(shard_id, r) for r in response["Records"])
+                if not response["Records"]:
+                    break
+            self._iterators[shard_id] = iterator
+        return records
+
+    def _to_source(self, shard_id: str, record: dict[str, Any]) -> SourceRecord:
+        arrival = _epoch(record["ApproximateArrivalTimestamp"])
+        lambda_record = {
+            "kinesis": {
+                "kinesisSchemaVersion": "1.0",
+                "partitionKey": record["PartitionKey"],
+                "sequenceNumber": record["SequenceNumber"],
+                "data": base64.b64encode(record["Data"]).decode(),
+                "approximateArrivalTimestamp": arrival,
+            },
+            "eventSource": "aws:kinesis",
+            "eventVersion": "1.0",
+            "eventID": f"{shard_id}:{record['SequenceNumber']}",
+            "eventName": "aws:kinesis:record",
+            "invokeIdentityArn": "arn:aws:iam::123456789012:role/local-esm",
+            "awsRegion": self._region,
+            "eventSourceARN": self._stream_arn,
+        }
+        return SourceRecord(shard_id, record["SequenceNumber"], record["PartitionKey"], arrival, lambda_record)
+
+
+class DynamoDBStreamReader:
+    """Reads every shard of a DynamoDB stream from TRIM_HORIZON."""
+
+    def __init__(self, client: Any, stream_arn: str) -> None:
+        self._client = client
+        self._stream_arn = stream_arn
+        self._iterators: dict[str, str | None] = {}
+
+    def poll(self) -> list[SourceRecord]:
+        shards = self._client.describe_stream(StreamArn=self._stream_arn)["StreamDescription"]["Shards"]
+        for shard in shards:
+            if shard["ShardId"] not in self._iterators:
+                self._iterators[shard["ShardId"]] = self._client.get_shard_iterator(
+                    StreamArn=self._stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+                )["ShardIterator"]
+        records: list[SourceRecord] = []
+        for shard_id, iterator in self._iterators.items():
+            while iterator:
+                response = self._client.get_records(ShardIterator=iterator, Limit=1000)
+                iterator = response.get("NextShardIterator")
+                records.extend(self._to_source(shard_id, r) for r in response["Records"])
+                if not response["Records"]:
+                    break
+            self._iterators[shard_id] = iterator
+        return records
+
+    def _to_source(self, shard_id: str, record: dict[str, Any]) -> SourceRecord:
+        stream = dict(record["dynamodb"])
+        arrival = _epoch(stream.get("ApproximateCreationDateTime", time.time()))
+        stream["ApproximateCreationDateTime"] = arrival
+        lambda_record = {**record, "dynamodb": stream, "eventSourceARN": self._stream_arn}
+        key = json.dumps(stream["Keys"], sort_keys=True)
+        return SourceRecord(shard_id, stream["SequenceNumber"], key, arrival, lambda_record)
+
+
+def _epoch(value: Any) -> float:
+    return value.timestamp() if isinstance(value, datetime) else float(value)
+
+
+# ------------------------------------------------------------------ filter criteria
+
+
+def matches_filter(pattern: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
+    """Lambda event filtering: every key of the pattern must match; a list holds the allowed values."""
+    for key, rule in pattern.items():
+        value = record.get(key, _MISSING)
+        if isinstance(rule, Mapping):
+            if not isinstance(value, Mapping) or not matches_filter(rule, value):
+                return False
+        elif isinstance(rule, list):
+            if not any(_matches_rule(r, value) for r in rule):
+                return False
+        else:
+            raise ValueError(f"filter rule for {key!r} must be an object or a list, got {rule!r}")
+    return True
+
+
+def _matches_rule(rule: Any, value: Any) -> bool:
+    if isinstance(rule, Mapping):
+        if "prefix" in rule:
+            return isinstance(value, str) and value.startswith(rule["prefix"])
+        if "exists" in rule:
+            return (value is not _MISSING) is bool(rule["exists"])
+        if "anything-but" in rule:
+            excluded = rule["anything-but"] if isinstance(rule["anything-but"], list) else [rule["anything-but"]]
+            return value is not _MISSING and value not in excluded
+        raise ValueError(f"filter operator not supported locally: {dict(rule)}")
+    return bool(value == rule)
+
+
+def _filterable(record: Mapping[str, Any]) -> dict[str, Any]:
+    """Kinesis filters see the data decoded as JSON, as Lambda does."""
+    if "kinesis" not in record:
+        return dict(record)
+    try:
+        data = json.loads(base64.b64decode(record["kinesis"]["data"]))
+    except ValueError:
+        data = _MISSING
+    return {**record, "data": data} if data is not _MISSING else dict(record)
+
+
+# ------------------------------------------------------------------ the mapping
+
+
+@dataclass
+class Batch:
+    records: list[SourceRecord]
+    attempts: int = 0
+
+
+@dataclass
+class Lane:
+    shard_id: str
+    index: int
+    records: deque[SourceRecord] = field(default_factory=deque)
+    plan: deque[Batch] = field(default_factory=deque)  # explicit batches: retries and bisected halves
+    carried_attempts: int = 0  # attempts carried to the batch that starts at a partially failed record
+
+    def has_work(self) -> bool:
+        return bool(self.records)
+
+
+@dataclass
+class MappingStats:
+    invocations: int = 0
+    records_delivered: int = 0
+    function_errors: int = 0
+    partial_failures: int = 0
+    bisections: int = 0
+    filtered_out: int = 0
+    lost_checkpoints: int = 0
+    overlap_invocations: int = 0
+    batches_to_destination: int = 0
+    records_to_destination: set[str] = field(default_factory=set)
+    committed: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class DeliveryFaults:
+    """Faults on the platform side of a mapping (the function-side ones wrap the invoker)."""
+
+    lost_checkpoint: float = 0.0
+    overlap: float = 0.0
+
+
+class DestinationSink(Protocol):
+    def send(self, message: dict[str, Any], record_ids: Sequence[str]) -> None: ...
+
+
+class SqsDestination:
+    def __init__(self, client: Any, queue_url: str) -> None:
+        self._client = client
+        self._queue_url = queue_url
+
+    def send(self, message: dict[str, Any], record_ids: Sequence[str]) -> None:
+        self._client.send_message(QueueUrl=self._queue_url, MessageBody=json.dumps(message, default=str))
+
+
+class EventSourceMapping:
+    def __init__(
+        self,
+        config: EventSource,
+        reader: StreamReader,
+        invoke: Invoker,
+        *,
+        destination: DestinationSink | None,
+        source_arn: str,
+        rng: random.Random,
+        faults: DeliveryFaults | None = None,
+        overlap_invoke: Invoker | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.stats = MappingStats()
+        self._reader = reader
+        self._invoke = invoke
+        self._overlap_invoke = overlap_invoke or invoke
+        self._destination = destination
+        self._source_arn = source_arn
+        self._rng = rng
+        self._faults = faults or DeliveryFaults()
+        self._clock = clock
+        self._lanes: dict[tuple[str, int], Lane] = {}
+        self._patterns = [json.loads(p) for p in config.filter_patterns]
+
+    # ---------------------------------------------------------------- reading
+
+    def poll(self) -> int:
+        """Take the stream's new records into their lanes; return how many arrived."""
+        new = self._reader.poll()
+        for record in new:
+            if self._patterns and not any(matches_filter(p, _filterable(record.lambda_record)) for p in self._patterns):
+                self.stats.filtered_out += 1
+                self.stats.committed.add(record.record_id)
+                continue
+            lane_index = _lane_of(record.partition_key, self.config.parallelization_factor)
+            key = (record.shard_id, lane_index)
+            self._lanes.setdefault(key, Lane(record.shard_id, lane_index)).records.append(record)
+        return len(new)
+
+    def has_work(self) -> bool:
+        return any(lane.has_work() for lane in self._lanes.values())
+
+    def pending(self) -> int:
+        return sum(len(lane.records) for lane in self._lanes.values())
+
+    # ---------------------------------------------------------------- one batch
+
+    def step(self) -> bool:
+        """Deliver one batch from one lane (chosen by the seeded generator). False when idle."""
+        busy = [lane for _, lane in sorted(self._lanes.items()) if lane.has_work()]
+        if not busy:
+            return False
+        lane = self._rng.choice(busy)
+        batch = lane.plan[0] if lane.plan else Batch(list(lane.records)[: self.config.batch_size], lane.carried_attempts)
+        if not lane.plan:
+            lane.plan.append(batch)
+            lane.carried_attempts = 0
+        if self._expire_old_records(lane, batch):
+            return True
+        self._deliver(lane, batch)
+        return True
+
+    def drain(self, max_steps: int = 1_000_000) -> None:
+        for _ in range(max_steps):
+            self.poll()
+            if not self.step():
+                return
+        raise RuntimeError(f"{self.config.function}: still busy after {max_steps} batches")
+
+    def _expire_old_records(self, lane: Lane, batch: Batch) -> bool:
+        max_age = self.config.maximum_record_age
+        if max_age < 0:
+            return False
+        now = self._clock()
+        # Records arrive in order, so the expired ones are the batch's leading run.
+        count = next((i for i, r in enumerate(batch.records) if now - r.arrival <= max_age), len(batch.records))
+        if not count:
+            return False
+        expired, remaining = batch.records[:count], batch.records[count:]
+        self._to_destination(lane, expired, "RecordAgeExceeded", batch.attempts)
+        self._commit(lane, expired)
+        lane.plan.popleft()
+        if remaining:
+            lane.plan.appendleft(Batch(remaining, batch.attempts))
+        return True
+
+    def _deliver(self, lane: Lane, batch: Batch) -> None:
+        event = {"Records": [r.lambda_record for r in batch.records]}
+        overlap = self._rng.random() < self._faults.overlap
+        if overlap and self._rng.random() < 0.5:
+            self._invoke_overlap(event)
+        self.stats.invocations += 1
+        self.stats.records_delivered += len(batch.records)
+        try:
+            response = self._invoke(event)
+        except Exception:  # noqa: BLE001 - a function error, as Lambda sees it
+            self.stats.function_errors += 1
+            self._on_function_error(lane, batch)
+        else:
+            self._on_response(lane, batch, response)
+        if overlap:
+            self._invoke_overlap(event)
+
+    def _invoke_overlap(self, event: dict) -> None:
+        """A second consumer on the same shard (a resharding overlap): its outcome is not ours to act on."""
+        self.stats.overlap_invocations += 1
+        try:
+            self._overlap_invoke(event)
+        except Exception:  # noqa: BLE001, S110 - the other consumer's failure is its own business
+            pass
+
+    def _on_response(self, lane: Lane, batch: Batch, response: Any) -> None:
+        failures = (response or {}).get("batchItemFailures") if self.config.report_batch_item_failures else None
+        if not failures:
+            if self._rng.random() < self._faults.lost_checkpoint:
+                self.stats.lost_checkpoints += 1  # the batch will be delivered again as it is
+                return
+            lane.plan.popleft()
+            self._commit(lane, batch.records)
+            return
+        sequence_numbers = [r.sequence_number for r in batch.records]
+        identifiers = [f.get("itemIdentifier") for f in failures]
+        if any(not i or i not in sequence_numbers for i in identifiers):
+            self.stats.function_errors += 1  # Lambda treats an invalid response as a failure of the batch
+            self._on_function_error(lane, batch)
+            return
+        self.stats.partial_failures += 1
+        first_failed = min(sequence_numbers.index(i) for i in identifiers)
+        lane.plan.popleft()
+        self._commit(lane, batch.records[:first_failed])
+        rest = batch.records[first_failed:]
+        if self._exhausted(batch.attempts + 1):
+            self._to_destination(lane, rest, "RetryAttemptsExhausted", batch.attempts + 1)
+            self._commit(lane, rest)
+        else:
+            # The next batch starts at the lowest failed record and may take more records after it.
+            lane.carried_attempts = batch.attempts + 1
+
+    def _on_function_error(self, lane: Lane, batch: Batch) -> None:
+        lane.plan.popleft()
+        attempts = batch.attempts + 1
+        if self._exhausted(attempts):
+            self._to_destination(lane, batch.records, "RetryAttemptsExhausted", attempts)
+            self._commit(lane, batch.records)
+        elif self.config.bisect and len(batch.records) > 1:
+            self.stats.bisections += 1
+            half = len(batch.records) // 2
+            lane.plan.appendleft(Batch(batch.records[half:], attempts))
+            lane.plan.appendleft(Batch(batch.records[:half], attempts))
+        else:
+            lane.plan.appendleft(Batch(batch.records, attempts))
+
+    def _exhausted(self, attempts: int) -> bool:
+        limit = self.config.maximum_retry_attempts
+        return limit >= 0 and attempts > limit
+
+    def _commit(self, lane: Lane, records: Sequence[SourceRecord]) -> None:
+        for record in records:
+            head = lane.records.popleft()
+            if head is not record:
+                raise AssertionError("checkpoints must move forward in order")
+            self.stats.committed.add(record.record_id)
+
+    def _to_destination(self, lane: Lane, records: Sequence[SourceRecord], condition: str, attempts: int) -> None:
+        self.stats.batches_to_destination += 1
+        self.stats.records_to_destination.update(r.record_id for r in records)
+        if self._destination is None:
+            return
+        info_key = "KinesisBatchInfo" if self.config.kind == "Kinesis" else "DDBStreamBatchInfo"
+        arn_key = "streamArn"
+        message = {
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": f"local:{self.config.function}",
+                "condition": condition,
+                "approximateInvokeCount": attempts,
+            },
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "version": "1.0",
+            "timestamp": datetime.fromtimestamp(self._clock()).isoformat(),
+            info_key: {
+                "shardId": lane.shard_id,
+                "startSequenceNumber": records[0].sequence_number,
+                "endSequenceNumber": records[-1].sequence_number,
+                "approximateArrivalOfFirstRecord": records[0].arrival,
+                "approximateArrivalOfLastRecord": records[-1].arrival,
+                "batchSize": len(records),
+                arn_key: self._source_arn,
+            },
+        }
+        self._destination.send(message, [r.record_id for r in records])
+
+
+def _lane_of(partition_key: str, factor: int) -> int:
+    if factor <= 1:
+        return 0
+    return int.from_bytes(hashlib.md5(partition_key.encode(), usedforsecurity=False).digest()[:4], "big") % factor

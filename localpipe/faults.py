@@ -1,0 +1,85 @@
+"""Fault injection, each fault a rate drawn from one seeded generator, so that a run is reproducible.
+
+Function side (wrapping the real handler): random function errors before it runs, and a crash after its
+writes and before it returns. SDK side: DynamoDB throttling answered before the request leaves botocore,
+so the SDK's own retry mode handles it as it would a real one. Platform side: see ``esm.DeliveryFaults``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.awsrequest import AWSResponse
+
+
+class InjectedFunctionError(RuntimeError):
+    """The function failed before doing anything (the workshop's random failure)."""
+
+
+class InjectedCrash(RuntimeError):
+    """The function did its work, then died before returning (timeout, out of memory, a lost instance)."""
+
+
+@dataclass(frozen=True)
+class FaultRates:
+    duplicates: float = 0.0  # the producer sends a record twice
+    out_of_order: float = 0.0  # a second producer: versions of a trade overtake each other
+    lost_checkpoint: float = 0.0  # a batch delivered again after it succeeded
+    crash_after_write: float = 0.0
+    function_errors: float = 0.0
+    throttling: float = 0.0  # per DynamoDB write call
+    overlap: float = 0.0  # a second consumer on the same shard (resharding overlap)
+
+    def __post_init__(self) -> None:
+        for name, rate in self.__dict__.items():
+            if not 0.0 <= rate < 1.0:
+                raise ValueError(f"fault rate {name} must be in [0, 1), got {rate}")
+
+
+def wrap_function(
+    handler: Callable[[dict, Any], Any], rates: FaultRates, rng: random.Random, context: Any
+) -> Callable[[dict], Any]:
+    """The invoker the mapping calls: the real handler, with function-side faults around it."""
+
+    def invoke(event: dict) -> Any:
+        if rng.random() < rates.function_errors:
+            raise InjectedFunctionError("injected function error")
+        response = handler(event, context)
+        if rng.random() < rates.crash_after_write:
+            raise InjectedCrash("injected crash after the function's writes, before it returned")
+        return response
+
+    return invoke
+
+
+class _Body:
+    def __init__(self, payload: bytes) -> None:
+        self._payload = payload
+
+    def stream(self, **_: Any) -> Any:
+        yield self._payload
+
+
+def inject_throttling(session: boto3.Session, rate: float, rng: random.Random, operations: tuple[str, ...]) -> None:
+    """Answer a share of these DynamoDB calls with ProvisionedThroughputExceededException or ThrottlingException."""
+    if rate <= 0:
+        return
+    lock = threading.Lock()  # the StateLambda writes concurrently; keep the draws reproducible per call
+
+    def before_send(request: Any, **_: Any) -> AWSResponse | None:
+        with lock:
+            throttle, kind = rng.random() < rate, rng.random() < 0.5
+        if not throttle:
+            return None
+        code = "ProvisionedThroughputExceededException" if kind else "ThrottlingException"
+        body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": "injected"}).encode()
+        return AWSResponse(request.url, 400, {"x-amzn-ErrorType": code}, _Body(body))  # type: ignore[arg-type]
+
+    for operation in operations:
+        session.events.register(f"before-send.dynamodb.{operation}", before_send)

@@ -1,0 +1,82 @@
+"""Pre-aggregation of StateTable changes: deltas per prefix, markers per trade, transaction-sized groups."""
+
+from decimal import Decimal
+
+import pytest
+
+from riskpipe.aggregation import SubBatch, TradeChange, contribution_of, items_needed, plan_sub_batches
+
+ORDER = ("RiskType", "TradeDesk", "Region")
+
+
+def image(version: int, value: str, risk="Delta", desk="FXSpot", region="AMER") -> dict:
+    hierarchy = f'{{"Region": "{region}", "RiskType": "{risk}", "TradeDesk": "{desk}"}}'
+    return {"pk": "T", "Value": Decimal(value), "Version": Decimal(version), "Hierarchy": hierarchy, "Timestamp": 1}
+
+
+def change(seq: str, trade: str, new: dict | None, old: dict | None = None, event: str = "MODIFY") -> TradeChange:
+    return TradeChange.from_images(seq, event, {"pk": trade}, new, old)
+
+
+def test_given_a_new_trade_when_aggregated_then_its_value_is_added_to_every_prefix():
+    [batch] = plan_sub_batches([change("1", "T", image(0, "10.5"), event="INSERT")], ORDER)
+    assert batch.deltas() == {
+        "Delta": Decimal("10.5"),
+        "Delta:FXSpot": Decimal("10.5"),
+        "Delta:FXSpot:AMER": Decimal("10.5"),
+    }
+    assert batch.message_count == 1
+
+
+def test_given_an_update_that_moves_desk_when_aggregated_then_the_contribution_moves():
+    moved = change("1", "T", image(1, "7", desk="FXOptions"), image(0, "5"))
+    [batch] = plan_sub_batches([moved], ORDER)
+    assert batch.deltas() == {
+        "Delta": Decimal("2"),
+        "Delta:FXSpot": Decimal("-5"),
+        "Delta:FXSpot:AMER": Decimal("-5"),
+        "Delta:FXOptions": Decimal("7"),
+        "Delta:FXOptions:AMER": Decimal("7"),
+    }
+
+
+def test_given_a_key_only_insert_when_aggregated_then_it_contributes_nothing():
+    key_only = change("1", "T", {"pk": "T"}, event="INSERT")
+    assert not key_only.applies
+    assert plan_sub_batches([key_only], ORDER) == []
+    assert contribution_of({"pk": "T"}) is None
+
+
+def test_given_a_remove_when_aggregated_then_it_is_ignored():
+    assert not change("1", "T", None, image(0, "5"), event="REMOVE").applies
+
+
+def test_given_a_chain_of_changes_when_some_are_already_applied_then_only_the_rest_remain():
+    changes = [
+        change("1", "T", image(0, "5"), event="INSERT"),
+        change("2", "T", image(1, "8"), image(0, "5")),
+        change("3", "U", image(0, "1"), event="INSERT"),
+    ]
+    [batch] = plan_sub_batches(changes, ORDER)
+    rest, dropped = batch.without_applied({"T": 0})
+    assert dropped == ["1"]
+    assert rest.sequence_numbers == ["2", "3"]
+    assert rest.deltas()["Delta"] == Decimal("3") + Decimal("1")
+
+
+def test_given_more_trades_than_a_transaction_holds_when_planned_then_consecutive_sub_batches_fit():
+    changes = [change(str(i), f"T{i}", image(0, "1"), event="INSERT") for i in range(250)]
+    batches = plan_sub_batches(changes, ORDER, max_items=100)
+    assert all(items_needed(b.chains, ORDER) <= 100 for b in batches)
+    assert [s for b in batches for s in b.sequence_numbers] == [str(i) for i in range(250)]
+    assert len(batches) == 3
+
+
+def test_given_a_trade_that_alone_exceeds_the_limit_when_planned_then_it_is_refused():
+    with pytest.raises(ValueError):
+        plan_sub_batches([change("1", "T", image(0, "1"), event="INSERT")], ORDER, max_items=3)
+
+
+def test_given_deltas_that_cancel_when_aggregated_then_no_item_is_written_for_them():
+    same = change("1", "T", image(1, "5"), image(0, "5"))
+    assert SubBatch(plan_sub_batches([same], ORDER)[0].chains, ORDER).deltas() == {}
