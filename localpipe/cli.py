@@ -39,8 +39,10 @@ console = Console(stderr=False)
 # The workshop's lab-2 conditions: 5 of every 40 records sent twice, revisions arriving out of order,
 # and functions failing at random, before their work or after part of it.
 DEMO_DEFAULTS = {
-    "messages": 10_000,
-    "trades": 500,
+    # Issue 5 asks for 10,000 messages over 500 trades in under 2 minutes: on moto's server that takes
+    # far longer today (see the README's performance section), so the demo's default is smaller.
+    "messages": 2_000,
+    "trades": 200,
     "duplicates": 0.125,
     "out_of_order": 0.03,
     "function_errors": 0.05,
@@ -158,10 +160,18 @@ def print_report(report: PipelineReport, order: Sequence[str]) -> None:
         "delivered to StateLambda (with retries)",
         f"{report.delivered:,} in {report.invocations:,} invocations, {report.retried_batches} retried",
     )
-    table.add_row("bisections / lost checkpoints / overlaps", f"{report.bisections} / {report.lost_checkpoints} / {report.overlap_invocations}")
-    table.add_row("accepted / duplicate / stale", f"{accepted:,} / {report.outcomes.get('duplicate', 0):,} / {report.outcomes.get('stale', 0):,}")
+    table.add_row(
+        "bisections / lost checkpoints / overlaps",
+        f"{report.bisections} / {report.lost_checkpoints} / {report.overlap_invocations}",
+    )
+    table.add_row(
+        "accepted / duplicate / stale",
+        f"{accepted:,} / {report.outcomes.get('duplicate', 0):,} / {report.outcomes.get('stale', 0):,}",
+    )
     table.add_row("poison (in the poison queue)", f"{report.outcomes.get('poison', 0)} ({report.poison_in_queue})")
-    table.add_row("exhausted -> on-failure destinations", f"{report.exhausted} state, {report.aggregate_exhausted} aggregate")
+    table.add_row(
+        "exhausted -> on-failure destinations", f"{report.exhausted} state, {report.aggregate_exhausted} aggregate"
+    )
     table.add_row("unaccounted records", str(report.unaccounted))
     table.add_row(
         "aggregate: delivered / applied / duplicates skipped",
@@ -170,7 +180,11 @@ def print_report(report: PipelineReport, order: Sequence[str]) -> None:
     table.add_row("aggregate transactions", f"{report.transactions:,}")
     table.add_row("time taken", f"{report.elapsed:.1f} s")
     console.print(table)
-    console.print(aggregate_tree(report.aggregates, title=f"AggregateTable ({' > '.join(order)})", message_count=report.message_count))
+    console.print(
+        aggregate_tree(
+            report.aggregates, title=f"AggregateTable ({' > '.join(order)})", message_count=report.message_count
+        )
+    )
     if report.stale_items:
         console.print(
             f"[red]StateTable: {len(report.stale_items)} trades do not hold their newest version "

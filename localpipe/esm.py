@@ -25,6 +25,7 @@ The interleaving of lanes and mappings is chosen by a seeded random generator, s
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import random
@@ -302,7 +303,9 @@ class EventSourceMapping:
         if not busy:
             return False
         lane = self._rng.choice(busy)
-        batch = lane.plan[0] if lane.plan else Batch(list(lane.records)[: self.config.batch_size], lane.carried_attempts)
+        batch = (
+            lane.plan[0] if lane.plan else Batch(list(lane.records)[: self.config.batch_size], lane.carried_attempts)
+        )
         if not lane.plan:
             lane.plan.append(batch)
             lane.carried_attempts = 0
@@ -355,10 +358,8 @@ class EventSourceMapping:
     def _invoke_overlap(self, event: dict) -> None:
         """A second consumer on the same shard (a resharding overlap): its outcome is not ours to act on."""
         self.stats.overlap_invocations += 1
-        try:
+        with contextlib.suppress(Exception):  # the other consumer's failure is its own business
             self._overlap_invoke(event)
-        except Exception:  # noqa: BLE001, S110 - the other consumer's failure is its own business
-            pass
 
     def _on_response(self, lane: Lane, batch: Batch, response: Any) -> None:
         failures = (response or {}).get("batchItemFailures") if self.config.report_batch_item_failures else None

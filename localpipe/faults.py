@@ -82,4 +82,4 @@ def inject_throttling(session: boto3.Session, rate: float, rng: random.Random, o
         return AWSResponse(request.url, 400, {"x-amzn-ErrorType": code}, _Body(body))  # type: ignore[arg-type]
 
     for operation in operations:
-        session.events.register(f"before-send.dynamodb.{operation}", before_send)
+        session.events.register_first(f"before-send.dynamodb.{operation}", before_send)  # type: ignore[arg-type]

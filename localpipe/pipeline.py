@@ -270,7 +270,9 @@ class LocalPipeline:
         self.invoke_state = wrap_function(
             state_handler, self.rates, fault_rng, LocalContext(functions[STATE_FUNCTION].logical_id)
         )
-        self.invoke_aggregate = wrap_function(aggregate_handler, self.rates, fault_rng, LocalContext(AGGREGATE_FUNCTION))
+        self.invoke_aggregate = wrap_function(
+            aggregate_handler, self.rates, fault_rng, LocalContext(AGGREGATE_FUNCTION)
+        )
         self.state_mapping = EventSourceMapping(
             state_source,
             KinesisReader(

@@ -47,7 +47,7 @@ def deploy(template: Template, session: boto3.Session, *, prefix: str = "local")
     for logical, props in template.of_type("AWS::Kinesis::Stream").items():
         name = f"{prefix}-{logical}"
         kinesis.create_stream(StreamName=name, ShardCount=int(props.get("ShardCount", 1)))
-        kinesis.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 50})
+        kinesis.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
         deployed.names[logical] = name
         deployed.arns[logical] = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"][
             "StreamARN"

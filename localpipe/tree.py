@@ -8,7 +8,9 @@ from decimal import Decimal
 from rich.tree import Tree
 
 
-def aggregate_tree(aggregates: Mapping[str, Decimal], *, title: str = "Aggregates", message_count: Decimal | None = None) -> Tree:
+def aggregate_tree(
+    aggregates: Mapping[str, Decimal], *, title: str = "Aggregates", message_count: Decimal | None = None
+) -> Tree:
     label = f"[bold]{title}[/bold]"
     if message_count is not None:
         label += f"  (message_count {message_count})"

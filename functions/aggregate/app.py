@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
-
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -59,7 +58,9 @@ def build_handler(service: ChangeApplier) -> Any:
             assert record.dynamodb is not None and record.dynamodb.sequence_number is not None
             return outcome.result_for(record.dynamodb.sequence_number)
 
-        return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+        return process_partial_response(  # type: ignore[return-value]
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
 
     return handler
 
@@ -67,7 +68,9 @@ def build_handler(service: ChangeApplier) -> Any:
 def _report(outcome: AggregateOutcome) -> None:
     if outcome.failed:
         errors = sorted({repr(e) for e in outcome.failed.values()})
-        logger.warning("records failed; reported for redelivery", extra={"count": len(outcome.failed), "errors": errors})
+        logger.warning(
+            "records failed; reported for redelivery", extra={"count": len(outcome.failed), "errors": errors}
+        )
     if outcome.duplicates:
         logger.info("already applied records skipped", extra={"count": len(outcome.duplicates)})
     metrics.add_metric(name="records_applied", unit=MetricUnit.Count, value=len(outcome.applied))

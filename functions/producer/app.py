@@ -82,7 +82,9 @@ def build_handler(publisher: KinesisPublisher) -> Any:
             )
         metrics.add_metric(name="messages_sent", unit=MetricUnit.Count, value=report.sent)
         metrics.add_metric(name="entries_resent", unit=MetricUnit.Count, value=report.resent_entries)
-        logger.info("messages sent", extra={"sent": report.sent, "calls": report.calls, "resent": report.resent_entries})
+        logger.info(
+            "messages sent", extra={"sent": report.sent, "calls": report.calls, "resent": report.resent_entries}
+        )
         return {"sent": report.sent, "put_records_calls": report.calls, "resent_entries": report.resent_entries}
 
     return handler

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
-
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -55,7 +54,9 @@ def build_handler(service: BatchDecider) -> Any:
         def record_handler(record: KinesisStreamRecord) -> str:
             return decisions.result_for(record.kinesis.sequence_number).value
 
-        return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+        return process_partial_response(  # type: ignore[return-value]
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
 
     return handler
 

@@ -57,7 +57,10 @@ BAD_RECORDS = {
     "missing Version": (without("Version"), "Version is missing"),
     "missing Timestamp": (without("Timestamp"), "Timestamp is missing"),
     "missing Hierarchy": (without("Hierarchy"), "Hierarchy is missing"),
-    "missing Region": (with_field("Hierarchy", {"RiskType": "PV", "TradeDesk": "FXSpot"}), "Hierarchy.Region is missing"),
+    "missing Region": (
+        with_field("Hierarchy", {"RiskType": "PV", "TradeDesk": "FXSpot"}),
+        "Hierarchy.Region is missing",
+    ),
     "empty TradeID": (with_field("TradeID", ""), "TradeID String should have at least 1 character"),
     "numeric TradeID": (with_field("TradeID", 12), "TradeID Input should be a valid string"),
     "Version negative": (with_field("Version", -1), "Version Input should be greater than or equal to 0"),

@@ -63,9 +63,7 @@ def test_given_a_stored_version_when_an_older_version_arrives_then_it_is_stale_a
     assert store.items["A"].Value == Decimal("30.00")
 
 
-def test_given_versions_of_a_trade_out_of_order_in_one_batch_when_decided_then_one_write_of_the_highest(
-    store, poison
-):
+def test_given_versions_of_a_trade_out_of_order_in_one_batch_when_decided_then_one_write_of_the_highest(store, poison):
     service = StateService(store, poison)
     batch = records(message("A", 2, "20.00"), message("A", 0), message("A", 2, "20.00"), message("A", 1))
     assert outcomes(service, batch) == ["accepted", "stale", "duplicate", "stale"]

@@ -18,7 +18,7 @@ def client_config(*, max_attempts: int = 5, max_pool_connections: int = 10) -> C
     # "standard" retry mode: exponential backoff with jitter, and it retries throttling errors
     # (ProvisionedThroughputExceededException, ThrottlingException) as well as transient ones.
     return Config(
-        retries={"mode": "standard", "max_attempts": max_attempts},
+        retries={"mode": "standard", "total_max_attempts": max_attempts},  # attempts, first one included
         max_pool_connections=max_pool_connections,
     )
 

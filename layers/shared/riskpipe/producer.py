@@ -74,7 +74,12 @@ def generate_messages(
 
 
 def workshop_calls(
-    *, seed: int, calls: int = 250, per_call: int = 40, revision_rate: float = 0.03, copies_per_call: int = 5,
+    *,
+    seed: int,
+    calls: int = 250,
+    per_call: int = 40,
+    revision_rate: float = 0.03,
+    copies_per_call: int = 5,
     now: float | None = None,
 ) -> list[list[RiskMessage]]:
     """The workshop's lab-2 burst, one list per PutRecords call."""

@@ -165,16 +165,14 @@ def _highest_version_per_trade(messages: Iterable[RiskMessage]) -> dict[str, Ris
     return winners
 
 
-def _decide(
-    message: RiskMessage, winner: RiskMessage, results: dict[str, StoredVersion | BaseException]
-) -> Decision:
+def _decide(message: RiskMessage, winner: RiskMessage, results: dict[str, StoredVersion | BaseException]) -> Decision:
     result = results[message.TradeID]
-    common = {"trade_id": message.TradeID, "version": message.Version}
+    trade_id, version = message.TradeID, message.Version
     if isinstance(result, BaseException):
-        return Decision(error=result, **common)
+        return Decision(error=result, trade_id=trade_id, version=version)
     if message is winner:
-        return Decision(outcome=result.outcome, **common)
+        return Decision(outcome=result.outcome, trade_id=trade_id, version=version)
     # Not written: its batch holds a version at least as new. Same version as the stored one: duplicate.
     newest = max(result.stored_version, winner.Version)
     outcome = WriteOutcome.DUPLICATE if message.Version == newest else WriteOutcome.STALE
-    return Decision(outcome=outcome, **common)
+    return Decision(outcome=outcome, trade_id=trade_id, version=version)
