@@ -70,6 +70,7 @@ class KinesisReader:
         self._stream_arn = stream_arn
         self._region = region
         self._iterators: dict[str, str | None] = {}
+        self._last_seen: dict[str, int] = {}
 
     def poll(self) -> list[SourceRecord]:
         for shard in self._client.list_shards(StreamName=self._stream_name)["Shards"]:
@@ -77,16 +78,7 @@ class KinesisReader:
                 self._iterators[shard["ShardId"]] = self._client.get_shard_iterator(
                     StreamName=self._stream_name, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
                 )["ShardIterator"]
-        records: list[SourceRecord] = []
-        for shard_id, iterator in self._iterators.items():
-            while iterator:
-                response = self._client.get_records(ShardIterator=iterator, Limit=10000)
-                iterator = response.get("NextShardIterator")
-                records.extend(self._to_source(shard_id, r) for r in response["Records"])
-                if not response["Records"]:
-                    break
-            self._iterators[shard_id] = iterator
-        return records
+        return _read_new(self._client, self._iterators, self._last_seen, 10000, self._to_source, "SequenceNumber")
 
     def _to_source(self, shard_id: str, record: dict[str, Any]) -> SourceRecord:
         arrival = _epoch(record["ApproximateArrivalTimestamp"])
@@ -116,6 +108,7 @@ class DynamoDBStreamReader:
         self._client = client
         self._stream_arn = stream_arn
         self._iterators: dict[str, str | None] = {}
+        self._last_seen: dict[str, int] = {}
 
     def poll(self) -> list[SourceRecord]:
         shards = self._client.describe_stream(StreamArn=self._stream_arn)["StreamDescription"]["Shards"]
@@ -124,16 +117,7 @@ class DynamoDBStreamReader:
                 self._iterators[shard["ShardId"]] = self._client.get_shard_iterator(
                     StreamArn=self._stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
                 )["ShardIterator"]
-        records: list[SourceRecord] = []
-        for shard_id, iterator in self._iterators.items():
-            while iterator:
-                response = self._client.get_records(ShardIterator=iterator, Limit=1000)
-                iterator = response.get("NextShardIterator")
-                records.extend(self._to_source(shard_id, r) for r in response["Records"])
-                if not response["Records"]:
-                    break
-            self._iterators[shard_id] = iterator
-        return records
+        return _read_new(self._client, self._iterators, self._last_seen, 1000, self._to_source, None)
 
     def _to_source(self, shard_id: str, record: dict[str, Any]) -> SourceRecord:
         stream = dict(record["dynamodb"])
@@ -142,6 +126,35 @@ class DynamoDBStreamReader:
         lambda_record = {**record, "dynamodb": stream, "eventSourceARN": self._stream_arn}
         key = json.dumps(stream["Keys"], sort_keys=True)
         return SourceRecord(shard_id, stream["SequenceNumber"], key, arrival, lambda_record)
+
+
+def _read_new(
+    client: Any,
+    iterators: dict[str, str | None],
+    last_seen: dict[str, int],
+    limit: int,
+    to_source: Callable[[str, dict[str, Any]], SourceRecord],
+    sequence_key: str | None,
+) -> list[SourceRecord]:
+    """Read each shard from its iterator up to its end, keeping only records newer than the last one
+    returned. moto's DynamoDB streams iterator does not always advance and can hand back records already
+    read: without this the reader would deliver them twice, or never reach the end."""
+    records: list[SourceRecord] = []
+    for shard_id, iterator in iterators.items():
+        while iterator:
+            response = client.get_records(ShardIterator=iterator, Limit=limit)
+            iterator = response.get("NextShardIterator")
+            fresh = []
+            for raw in response["Records"]:
+                sequence = int(raw[sequence_key] if sequence_key else raw["dynamodb"]["SequenceNumber"])
+                if sequence > last_seen.get(shard_id, -1):
+                    last_seen[shard_id] = sequence
+                    fresh.append(to_source(shard_id, raw))
+            records.extend(fresh)
+            if not fresh:
+                break
+        iterators[shard_id] = iterator
+    return records
 
 
 def _epoch(value: Any) -> float:

@@ -239,7 +239,10 @@ class LocalPipeline:
         functions = self.template.functions()
         state_env, aggregate_env = self._env(STATE_FUNCTION), self._env(AGGREGATE_FUNCTION)
         state_module, aggregate_module = self._module(STATE_FUNCTION), self._module(AGGREGATE_FUNCTION)
-        state_settings = StateSettings.from_env(state_env)
+        # moto numbers a table's stream records with len(items) and no lock: concurrent writes get
+        # duplicate sequence numbers and break its stream iterator. DynamoDB has no such limit, so the
+        # template keeps the concurrent default; against moto the StateLambda writes one trade at a time.
+        state_settings = StateSettings.from_env({**state_env, "WRITE_CONCURRENCY": "1"})
         aggregate_settings = AggregateSettings.from_env(aggregate_env)
         self.aggregation_order = aggregate_settings.aggregation_order
         session = self._fault_session

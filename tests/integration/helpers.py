@@ -18,6 +18,8 @@ from riskpipe.models import RiskMessage
 
 def state_handler(stack: Deployed, session: boto3.Session | None = None, **settings: Any) -> Any:
     env = stack.function_env(stack.template.functions()["StateFunction"])
+    # moto's stream numbering is not thread-safe (see localpipe/pipeline.py): serial writes against moto.
+    settings = {"write_concurrency": 1, **settings}
     config = StateSettings.from_env({**env, **{k.upper(): str(v) for k, v in settings.items()}})
     return state_app.build_handler(state_app.build_service(config, session=session))
 
