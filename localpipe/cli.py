@@ -39,10 +39,8 @@ console = Console(stderr=False)
 # The workshop's lab-2 conditions: 5 of every 40 records sent twice, revisions arriving out of order,
 # and functions failing at random, before their work or after part of it.
 DEMO_DEFAULTS = {
-    # Issue 5 asks for 10,000 messages over 500 trades in under 2 minutes: on moto's server that takes
-    # far longer today (see the README's performance section), so the demo's default is smaller.
-    "messages": 2_000,
-    "trades": 200,
+    "messages": 10_000,
+    "trades": 500,
     "duplicates": 0.125,
     "out_of_order": 0.03,
     "function_errors": 0.05,
