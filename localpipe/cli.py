@@ -28,6 +28,7 @@ from localpipe.pipeline import (
     scenario_sends,
 )
 from localpipe.resources import deploy
+from localpipe.samples import EVENTS, Expectation, Observed, load_expectations, mismatches, observe
 from localpipe.server import local_aws_environment, moto_server
 from localpipe.template import Template
 from localpipe.tree import aggregate_tree
@@ -216,9 +217,14 @@ def _sample(items: dict[str, tuple[int, int]]) -> str:
 
 
 def invoke(args: argparse.Namespace) -> int:
-    """Invoke one function in process with an event file, against a fresh local stack (no Docker)."""
+    """Invoke one function in process with an event file, against a fresh local stack (no Docker).
+
+    ``--repeat N`` delivers the same event N times (a redelivery). For a sample of ``events/`` delivered once,
+    the result is checked against ``events/expected.json``."""
     function = FUNCTION_ALIASES.get(args.function, args.function)
-    event = json.loads(Path(args.event).read_text())
+    event_path = Path(args.event).resolve()
+    event = json.loads(event_path.read_text())
+    expectation = _expectation_for(event_path)
     with moto_server() as endpoint, local_aws_environment(endpoint) as session:
         deployed = deploy(Template.load(), session)
         pipeline = LocalPipeline(deployed, verbose=True)
@@ -230,25 +236,39 @@ def invoke(args: argparse.Namespace) -> int:
         if function not in handlers:
             console.print(f"[red]unknown function {args.function!r}: use one of {', '.join(FUNCTION_ALIASES)}[/red]")
             return 2
-        response = handlers[function](event)
-        console.rule(f"{function} returned")
-        console.print_json(json.dumps(response, default=str))
-        _print_tables(pipeline)
+        for delivery in range(1, args.repeat + 1):
+            response = handlers[function](event)
+            console.rule(f"{function} returned (delivery {delivery} of {args.repeat})")
+            console.print_json(json.dumps(response, default=str))
+        observed = observe(deployed, response)
+        _print_observed(observed)
+    if expectation is None or args.repeat != 1:
+        return 0
+    problems = mismatches(expectation, observed) if expectation.function == function else ["not its function"]
+    if problems:
+        console.print(f"[red]{expectation.event}: NOT as expected: {'; '.join(problems)}[/red]")
+        return 1
+    console.print(f"[green]{expectation.event}: as expected (events/expected.json)[/green]")
     return 0
 
 
-def _print_tables(pipeline: LocalPipeline) -> None:
-    state = pipeline.read_state()
-    console.rule(f"StateTable ({len(state)} items)")
-    for trade, message in sorted(state.items())[:20]:
+def _expectation_for(event_path: Path) -> Expectation | None:
+    try:
+        relative = str(event_path.relative_to(EVENTS))
+    except ValueError:
+        return None
+    return load_expectations().get(relative)
+
+
+def _print_observed(observed: Observed) -> None:
+    console.rule(f"StateTable ({len(observed.state)} items)")
+    for trade, message in sorted(observed.state.items())[:20]:
         console.print(f"{trade}  v{message.Version}  {message.Value}  {message.Hierarchy.as_json()}")
-    sqs = pipeline.deployed.client("sqs")
-    messages = sqs.receive_message(QueueUrl=pipeline.poison_queue_url, MaxNumberOfMessages=10).get("Messages", [])
-    console.rule(f"poison-record queue ({len(messages)} messages)")
-    for message in messages:
-        body = json.loads(message["Body"])
-        console.print(f"seq {body['sequence_number']}  shard {body['shard_id']}: {body['reason']}")
-    aggregates = pipeline.read_aggregates()
+    console.rule(f"poison-record queue ({len(observed.poison_reasons)} messages)")
+    for reason in observed.poison_reasons:
+        console.print(reason)
+    console.rule(f"risk stream ({observed.stream_records} records)")
+    aggregates = dict(observed.aggregates)
     if aggregates:
         console.rule("AggregateTable")
         count = aggregates.pop(MESSAGE_COUNT_ID, None)
@@ -303,6 +323,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     invoke_parser = commands.add_parser("invoke", help="invoke one function with an event file, no Docker")
     invoke_parser.add_argument("function", help="state, aggregate, producer (or a logical id)")
     invoke_parser.add_argument("event", help="path of an event JSON file, e.g. events/state/kinesis-batch.json")
+    invoke_parser.add_argument("--repeat", type=int, default=1, help="deliver the event this many times")
     watch_parser = commands.add_parser("watch", help="live view of the aggregates")
     watch_parser.add_argument("--stack", help="a deployed stack's name (default: run the local pipeline)")
     watch_parser.add_argument("--seconds", type=float, default=60.0)

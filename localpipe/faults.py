@@ -66,6 +66,12 @@ class _Body:
         yield self._payload
 
 
+def throttling_response(request: Any, code: str) -> AWSResponse:
+    """What DynamoDB answers when a partition or the table is over its limit (HTTP 400 with this error code)."""
+    body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": "Rate exceeded"}).encode()
+    return AWSResponse(request.url, 400, {"x-amzn-ErrorType": code}, _Body(body))  # type: ignore[arg-type]
+
+
 def inject_throttling(session: boto3.Session, rate: float, rng: random.Random, operations: tuple[str, ...]) -> None:
     """Answer a share of these DynamoDB calls with ProvisionedThroughputExceededException or ThrottlingException."""
     if rate <= 0:
@@ -77,9 +83,7 @@ def inject_throttling(session: boto3.Session, rate: float, rng: random.Random, o
             throttle, kind = rng.random() < rate, rng.random() < 0.5
         if not throttle:
             return None
-        code = "ProvisionedThroughputExceededException" if kind else "ThrottlingException"
-        body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": "injected"}).encode()
-        return AWSResponse(request.url, 400, {"x-amzn-ErrorType": code}, _Body(body))  # type: ignore[arg-type]
+        return throttling_response(request, "ProvisionedThroughputExceededException" if kind else "ThrottlingException")
 
     for operation in operations:
         session.events.register_first(f"before-send.dynamodb.{operation}", before_send)  # type: ignore[arg-type]

@@ -29,12 +29,12 @@ from localpipe.esm import (
 )
 from localpipe.faults import FaultRates, inject_throttling, wrap_function
 from localpipe.naive import NaiveAggregateService, NaiveStateService
+from localpipe.readback import queue_depth, read_aggregates, read_state
 from localpipe.resources import Deployed
 from riskpipe.aggregate_service import AggregateOutcome, ChangeApplier
-from riskpipe.aggregate_store import AggregateStore
 from riskpipe.aggregation import MESSAGE_COUNT_ID, TradeChange, compare_aggregates, expected_aggregates, latest_versions
 from riskpipe.config import AggregateSettings, ProducerSettings, StateSettings
-from riskpipe.models import Hierarchy, RiskMessage, WriteOutcome
+from riskpipe.models import RiskMessage, WriteOutcome
 from riskpipe.poison import PoisonQueue
 from riskpipe.producer import KinesisPublisher, generate_messages
 from riskpipe.state_service import BatchDecider, BatchDecisions, StreamRecord
@@ -429,34 +429,13 @@ class LocalPipeline:
         return self.deployed.names[destination] if destination else ""
 
     def queue_depth(self, url: str) -> int:
-        if not url:
-            return 0
-        attributes = self.deployed.client("sqs").get_queue_attributes(
-            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
-        )["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"])
+        return queue_depth(self.deployed.client("sqs"), url) if url else 0
 
     def read_state(self) -> dict[str, RiskMessage]:
-        items: dict[str, RiskMessage] = {}
-        paginator = self.deployed.client("dynamodb").get_paginator("scan")
-        for page in paginator.paginate(TableName=self.state_table, ConsistentRead=True):
-            for item in page["Items"]:
-                if "Version" not in item:
-                    continue
-                items[item["pk"]["S"]] = RiskMessage(
-                    TradeID=item["pk"]["S"],
-                    Value=Decimal(item["Value"]["N"]),
-                    Version=int(item["Version"]["N"]),
-                    Timestamp=Decimal(item["Timestamp"]["N"]),
-                    Hierarchy=Hierarchy.from_json(item["Hierarchy"]["S"]),
-                )
-        return items
+        return read_state(self.deployed.client("dynamodb"), self.state_table)
 
     def read_aggregates(self) -> dict[str, Decimal]:
-        store = AggregateStore(
-            self.aggregate_table, self.marker_table, self.deployed.client("dynamodb"), marker_ttl_seconds=90000
-        )
-        return store.read_aggregates()
+        return read_aggregates(self.deployed.client("dynamodb"), self.aggregate_table)
 
 
 def _destination(sqs: Any, deployed: Deployed, logical: str | None) -> SqsDestination | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +10,7 @@ import boto3
 
 from functions.aggregate import app as aggregate_app
 from functions.state import app as state_app
+from localpipe.readback import queue_bodies
 from localpipe.resources import Deployed
 from riskpipe.config import AggregateSettings, StateSettings
 from riskpipe.models import RiskMessage
@@ -70,10 +70,4 @@ def state_items(stack: Deployed) -> dict[str, dict[str, Any]]:
 
 
 def queue_messages(stack: Deployed, logical_id: str) -> list[dict[str, Any]]:
-    client = stack.client("sqs")
-    messages: list[dict[str, Any]] = []
-    while True:
-        batch = client.receive_message(QueueUrl=stack.names[logical_id], MaxNumberOfMessages=10).get("Messages", [])
-        if not batch:
-            return messages
-        messages.extend(json.loads(m["Body"]) for m in batch)
+    return queue_bodies(stack.client("sqs"), stack.names[logical_id])

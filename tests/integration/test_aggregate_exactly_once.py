@@ -1,100 +1,278 @@
-"""The real aggregate handler on the StateTable's stream (moto): exact under redelivery, retry and crash;
-the naive ADD-per-record version is not, so these tests can fail."""
+"""The real aggregate handler on the StateTable's stream (tables from template.yaml, in moto): exact for any
+sequence of StateTable writes, also when the stream is delivered twice, a batch is retried from its start
+or the handler is killed after its transaction; the naive ADD-per-record version is not, so these tests
+can fail."""
 
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from moto import mock_aws
 
 from functions.aggregate import app as aggregate_app
 from localpipe.esm import DynamoDBStreamReader
 from localpipe.naive import NaiveAggregateService
+from localpipe.pipeline import LocalContext
+from localpipe.resources import Deployed, deploy
+from localpipe.server import local_aws_environment
+from localpipe.template import Template
+from riskpipe.aggregate_service import AggregateService
 from riskpipe.aggregate_store import AggregateStore
-from riskpipe.aggregation import MESSAGE_COUNT_ID, compare_aggregates, expected_aggregates
+from riskpipe.aggregation import MESSAGE_COUNT_ID, SubBatch, compare_aggregates, expected_aggregates
 from riskpipe.models import Hierarchy, RiskMessage
-from tests.integration.helpers import aggregate_handler, kinesis_event, state_handler
+from tests.integration.helpers import kinesis_event, state_handler, state_items
 
 ORDER = ("RiskType", "TradeDesk", "Region")
+HIERARCHIES = [
+    Hierarchy(RiskType=r, Region=g, TradeDesk=d)
+    for r in ("PV", "Delta")
+    for g in ("EMEA", "AMER")
+    for d in ("FXSpot", "FXOptions")
+]
 
 
-def messages() -> list[RiskMessage]:
-    hierarchies = [
-        Hierarchy(RiskType=r, Region=g, TradeDesk=d)
-        for r in ("PV", "Delta")
-        for g in ("EMEA", "AMER")
-        for d in ("FXSpot", "FXOptions")
-    ]
-    sent = []
-    for version in range(3):
-        for trade in range(30):
-            sent.append(
-                RiskMessage(
-                    TradeID=f"T{trade}",
-                    Value=Decimal(trade * 10 + version) + Decimal("0.25"),
-                    Version=version,
-                    Timestamp=Decimal(1),
-                    Hierarchy=hierarchies[(trade + version) % len(hierarchies)],
-                )
-            )
-    return sent
+class Killed(BaseException):
+    """The function's instance died (timeout, out of memory): nothing after this point runs, nothing is returned."""
 
 
-def stream_event(stack) -> dict:
-    reader = DynamoDBStreamReader(stack.client("dynamodbstreams"), stack.stream_arns["StateTable"])
-    return {"Records": [r.lambda_record for r in reader.poll()]}
+class KillAfterTransactions:
+    """The real store; the instance dies right after its ``kill_after``-th transaction committed."""
+
+    def __init__(self, inner: AggregateStore, kill_after: int) -> None:
+        self.inner = inner
+        self.kill_after = kill_after
+        self.committed = 0
+
+    def apply(self, batch: SubBatch) -> None:
+        self.inner.apply(batch)
+        self.committed += 1
+        if self.committed == self.kill_after:
+            raise Killed(f"killed after transaction {self.committed}")
 
 
-def aggregates(stack) -> dict[str, Decimal]:
-    store = AggregateStore(
+def store(stack: Deployed) -> AggregateStore:
+    return AggregateStore(
         stack.names["AggregateTable"],
         stack.names["AggregateMarkerTable"],
         stack.client("dynamodb"),
         marker_ttl_seconds=90000,
     )
-    return store.read_aggregates()
 
 
-def write_state(stack, context) -> list[RiskMessage]:
-    sent = messages()
-    state = state_handler(stack)
-    for start in range(0, len(sent), 25):
-        state(kinesis_event(*sent[start : start + 25]), context)
-    return sent
+def real_handler(stack: Deployed, *, max_items: int = 100, kill_after: int = 0) -> Any:
+    writer: Any = store(stack) if not kill_after else KillAfterTransactions(store(stack), kill_after)
+    return aggregate_app.build_handler(AggregateService(writer, ORDER, max_items=max_items))
 
 
-def is_exact(stack, sent) -> bool:
-    found = aggregates(stack)
-    count = found.pop(MESSAGE_COUNT_ID)
-    return not compare_aggregates(expected_aggregates(sent, ORDER), found) and count == len(sent)
-
-
-def test_given_state_changes_when_aggregated_once_then_every_aggregate_is_exact(stack, context):
-    sent = write_state(stack, context)
-    assert aggregate_handler(stack)(stream_event(stack), context) == {"batchItemFailures": []}
-    assert is_exact(stack, sent)
-
-
-def test_given_the_stream_delivered_twice_when_aggregated_then_nothing_counts_twice(stack, context):
-    sent = write_state(stack, context)
-    event = stream_event(stack)
-    handler = aggregate_handler(stack)
-    handler(event, context)
-    handler(event, context)  # a retried batch, or a crash after the transaction and before the return
-    assert is_exact(stack, sent)
-
-
-def test_given_a_partial_redelivery_in_other_batches_when_aggregated_then_it_stays_exact(stack, context):
-    sent = write_state(stack, context)
-    records = stream_event(stack)["Records"]
-    handler = aggregate_handler(stack)
-    handler({"Records": records[:70]}, context)
-    handler({"Records": records[40:]}, context)  # checkpoint moved back: overlapping, differently cut
-    assert is_exact(stack, sent)
-
-
-def test_given_the_naive_aggregate_when_the_stream_is_delivered_twice_then_it_double_counts(stack, context):
-    sent = write_state(stack, context)
-    event = stream_event(stack)
-    naive = aggregate_app.build_handler(
+def naive_handler(stack: Deployed, **_: Any) -> Any:
+    return aggregate_app.build_handler(
         NaiveAggregateService(stack.client("dynamodb"), stack.names["AggregateTable"], ORDER)
     )
-    naive(event, context)
-    naive(event, context)
-    assert not is_exact(stack, sent)
+
+
+def stream_records(stack: Deployed) -> list[dict]:
+    reader = DynamoDBStreamReader(stack.client("dynamodbstreams"), stack.stream_arns["StateTable"])
+    return [r.lambda_record for r in reader.poll()]
+
+
+def write_state(stack: Deployed, sent: list[RiskMessage], batch_size: int = 25) -> None:
+    state = state_handler(stack)
+    for start in range(0, len(sent), batch_size):
+        state(kinesis_event(*sent[start : start + batch_size]), LocalContext("state"))
+
+
+def differences(stack: Deployed, sent: list[RiskMessage]) -> dict[str, Any]:
+    """Every way the AggregateTable is wrong: against the messages sent, against the StateTable, and
+    ``message_count`` against the state changes the table's stream holds (each counted once)."""
+    found = store(stack).read_aggregates()
+    count = found.pop(MESSAGE_COUNT_ID, Decimal(0))
+    wrong: dict[str, Any] = dict(compare_aggregates(expected_aggregates(sent, ORDER), found))
+    stored = [
+        RiskMessage(
+            TradeID=t,
+            Value=i["Value"],
+            Version=i["Version"],
+            Timestamp=i["Timestamp"],
+            Hierarchy=Hierarchy.from_json(i["Hierarchy"]),
+        )
+        for t, i in state_items(stack).items()
+    ]
+    wrong.update({f"state:{k}": v for k, v in compare_aggregates(expected_aggregates(stored, ORDER), found).items()})
+    accepted = len(state_changes(stack))
+    if count != accepted:
+        wrong[MESSAGE_COUNT_ID] = (accepted, count)
+    return wrong
+
+
+def state_changes(stack: Deployed) -> set[tuple[str, str]]:
+    """(trade, version) of every change in the StateTable's stream that carries a trade version."""
+    return {
+        (r["dynamodb"]["Keys"]["pk"]["S"], r["dynamodb"]["NewImage"]["Version"]["N"])
+        for r in stream_records(stack)
+        if "Version" in r["dynamodb"].get("NewImage", {})
+    }
+
+
+def revisions(trades: int = 30, versions: int = 3) -> list[RiskMessage]:
+    """Every trade revised ``versions`` times, each revision moving it to another desk or region."""
+    return [
+        RiskMessage(
+            TradeID=f"T{trade}",
+            Value=Decimal(trade * 10 + version) + Decimal("0.25"),
+            Version=version,
+            Timestamp=Decimal(1),
+            Hierarchy=HIERARCHIES[(trade + version) % len(HIERARCHIES)],
+        )
+        for version in range(versions)
+        for trade in range(trades)
+    ]
+
+
+# ---------------------------------------------------------------- delivery histories the platform produces
+
+
+def once(stack: Deployed, build: Callable[..., Any], records: list[dict]) -> None:
+    build(stack)({"Records": records}, LocalContext("aggregate"))
+
+
+def twice(stack: Deployed, build: Callable[..., Any], records: list[dict]) -> None:
+    handler = build(stack)
+    handler({"Records": records}, LocalContext("aggregate"))
+    handler({"Records": records}, LocalContext("aggregate"))  # a lost checkpoint, or a second consumer
+
+
+def retried_from_start_in_other_cuts(stack: Deployed, build: Callable[..., Any], records: list[dict]) -> None:
+    handler = build(stack)
+    handler({"Records": records[:70]}, LocalContext("aggregate"))
+    handler({"Records": records[40:]}, LocalContext("aggregate"))  # checkpoint moved back, batch cut differently
+
+
+def killed_after_transaction(stack: Deployed, build: Callable[..., Any], records: list[dict]) -> None:
+    with pytest.raises(Killed):
+        build(stack, max_items=20, kill_after=2)({"Records": records}, LocalContext("aggregate"))
+    build(stack, max_items=20)({"Records": records}, LocalContext("aggregate"))  # Lambda retries the batch
+
+
+HISTORIES = [twice, retried_from_start_in_other_cuts, killed_after_transaction]
+
+
+def test_given_state_changes_when_aggregated_once_then_every_aggregate_is_exact(stack):
+    sent = revisions()
+    write_state(stack, sent)
+    once(stack, real_handler, stream_records(stack))
+    assert differences(stack, sent) == {}
+
+
+@pytest.mark.parametrize("history", HISTORIES, ids=lambda h: h.__name__)
+def test_given_a_redelivery_history_when_aggregated_then_every_version_counts_exactly_once(stack, history):
+    sent = revisions()
+    write_state(stack, sent)
+    history(stack, real_handler, stream_records(stack))
+    assert differences(stack, sent) == {}
+
+
+def naive_kill(stack: Deployed, **_: Any) -> Any:
+    """The naive handler dies after its first write, then Lambda delivers the batch again."""
+    handler = naive_handler(stack)
+    calls = {"n": 0}
+
+    def run(event: dict, context: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            handler({"Records": event["Records"][: len(event["Records"]) // 2]}, context)
+            raise Killed("killed")
+        return handler(event, context)
+
+    return run
+
+
+@pytest.mark.parametrize("history", [twice, retried_from_start_in_other_cuts], ids=lambda h: h.__name__)
+def test_given_the_naive_aggregate_when_records_are_delivered_again_then_it_double_counts(stack, history):
+    sent = revisions()
+    write_state(stack, sent)
+    history(stack, naive_handler, stream_records(stack))
+    wrong = differences(stack, sent)
+    assert MESSAGE_COUNT_ID in wrong and wrong[MESSAGE_COUNT_ID][1] > wrong[MESSAGE_COUNT_ID][0]
+
+
+def test_given_the_naive_aggregate_when_killed_after_writing_then_the_retry_double_counts(stack):
+    sent = revisions()
+    write_state(stack, sent)
+    records = stream_records(stack)
+    handler = naive_kill(stack)
+    with pytest.raises(Killed):
+        handler({"Records": records}, LocalContext("aggregate"))
+    handler({"Records": records}, LocalContext("aggregate"))
+    assert differences(stack, sent) != {}
+
+
+# ---------------------------------------------------------------- any sequence of writes, any delivery
+
+
+@st.composite
+def write_sequences(draw: st.DrawFn) -> list[RiskMessage]:
+    """Trades revised any number of times, each version with its own value and hierarchy, sent in any order
+    with repeats: what reaches the StateTable is whatever the conditional write lets through."""
+    trades = draw(st.integers(1, 8))
+    messages = []
+    for trade in range(trades):
+        for version in range(draw(st.integers(1, 4))):
+            messages.append(
+                RiskMessage(
+                    TradeID=f"T{trade}",
+                    Value=Decimal(draw(st.integers(-10_000_000, 10_000_000))) / 100,
+                    Version=version,
+                    Timestamp=Decimal(1),
+                    Hierarchy=draw(st.sampled_from(HIERARCHIES)),
+                )
+            )
+    order = draw(st.permutations(messages))
+    repeats = draw(st.lists(st.sampled_from(messages), max_size=5))
+    return [*order, *repeats]
+
+
+@st.composite
+def delivery_plans(draw: st.DrawFn, size: int) -> list[tuple[int, int, int]]:
+    """Batches as the mapping cuts them (start, end), each ending in: 0 success, 1 delivered again, 2 killed
+    after its first transaction and retried, 3 retried from an earlier checkpoint."""
+    plan = []
+    start = 0
+    while start < size:
+        end = min(size, start + draw(st.integers(1, 12)))
+        plan.append((start, end, draw(st.integers(0, 3))))
+        start = end
+    return plan
+
+
+def replay(stack: Deployed, records: list[dict], plan: list[tuple[int, int, int]], max_items: int) -> None:
+    context = LocalContext("aggregate")
+    handler = real_handler(stack, max_items=max_items)
+    for start, end, fate in plan:
+        batch = {"Records": records[start:end]}
+        if fate == 2:
+            with contextlib.suppress(Killed):
+                real_handler(stack, max_items=max_items, kill_after=1)(batch, context)
+        elif fate == 3:
+            handler({"Records": records[max(0, start - 5) : end]}, context)
+        assert handler(batch, context) == {"batchItemFailures": []}
+        if fate == 1:
+            handler(batch, context)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data(), sent=write_sequences(), max_items=st.sampled_from([8, 12, 100]))
+def test_given_any_sequence_of_state_writes_and_redeliveries_when_aggregated_then_every_aggregate_is_exact(
+    data: st.DataObject, sent: list[RiskMessage], max_items: int
+):
+    with mock_aws(), local_aws_environment(None) as session:
+        stack = deploy(Template.load(), session)
+        write_state(stack, sent, batch_size=data.draw(st.integers(1, 10), label="state batch size"))
+        records = stream_records(stack)
+        replay(stack, records, data.draw(delivery_plans(len(records)), label="delivery plan"), max_items)
+        assert differences(stack, sent) == {}

@@ -4,7 +4,14 @@ from decimal import Decimal
 
 import pytest
 
-from riskpipe.aggregation import SubBatch, TradeChange, contribution_of, items_needed, plan_sub_batches
+from riskpipe.aggregation import (
+    SubBatch,
+    TradeChange,
+    contribution_of,
+    items_needed,
+    plan_sub_batches,
+    split_repeats,
+)
 
 ORDER = ("RiskType", "TradeDesk", "Region")
 
@@ -72,9 +79,36 @@ def test_given_more_trades_than_a_transaction_holds_when_planned_then_consecutiv
     assert len(batches) == 3
 
 
-def test_given_a_trade_that_alone_exceeds_the_limit_when_planned_then_it_is_refused():
-    with pytest.raises(ValueError):
+def test_given_a_single_change_that_exceeds_the_limit_when_planned_then_it_is_refused():
+    with pytest.raises(ValueError, match="one change of trade T"):
         plan_sub_batches([change("1", "T", image(0, "1"), event="INSERT")], ORDER, max_items=3)
+
+
+def test_given_a_trade_revised_across_many_desks_in_one_batch_when_planned_then_its_chain_is_cut_in_order():
+    # Given a trade moving between regions ten times in one batch (each move touches 2 regions' prefixes)
+    regions = ["AMER", "EMEA", "APAC", "LATAM", "NORDICS"] * 2
+    changes = [change("0", "T", image(0, "1", region=regions[0]), event="INSERT")]
+    changes += [
+        change(str(v), "T", image(v, str(v + 1), region=regions[v]), image(v - 1, str(v), region=regions[v - 1]))
+        for v in range(1, 10)
+    ]
+    # When planned with room for only a few prefixes per transaction
+    batches = plan_sub_batches(changes, ORDER, max_items=8)
+    # Then each piece fits, pieces keep the version order, and no transaction holds the trade twice
+    assert len(batches) > 1
+    assert all(items_needed(b.chains, ORDER) <= 8 and len(b.chains) == 1 for b in batches)
+    assert [s for b in batches for s in b.sequence_numbers] == [str(v) for v in range(10)]
+    assert [b.chains[0].first_version for b in batches] == sorted(b.chains[0].first_version for b in batches)
+    total = {k: sum(b.deltas().get(k, Decimal(0)) for b in batches) for k in ("Delta", "Delta:FXSpot")}
+    assert total == {"Delta": Decimal(10), "Delta:FXSpot": Decimal(10)}
+
+
+def test_given_the_same_record_twice_in_a_batch_when_split_then_the_second_is_a_repeat():
+    first = change("1", "T", image(0, "5"), event="INSERT")
+    second = change("2", "T", image(1, "6"), image(0, "5"))
+    unique, repeats = split_repeats([first, second, first, change("k", "T", {"pk": "T"}, event="INSERT")])
+    assert [c.sequence_number for c in unique] == ["1", "2", "k"]
+    assert repeats == [first]
 
 
 def test_given_deltas_that_cancel_when_aggregated_then_no_item_is_written_for_them():

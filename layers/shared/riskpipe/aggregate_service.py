@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from riskpipe.aggregate_store import AlreadyAppliedError, TransactionConflictError
-from riskpipe.aggregation import SubBatch, TradeChange, plan_sub_batches
+from riskpipe.aggregation import SubBatch, TradeChange, plan_sub_batches, split_repeats
 
 
 class AggregateWriter(Protocol):
@@ -67,11 +67,23 @@ class AggregateService:
 
     def apply(self, changes: Sequence[TradeChange]) -> AggregateOutcome:
         outcome = AggregateOutcome(ignored={c.sequence_number for c in changes if not c.applies})
-        for batch in plan_sub_batches(changes, self._order, max_items=self._max_items):
-            self._apply_sub_batch(batch, outcome)
+        unique, repeats = split_repeats(changes)
+        outcome.duplicates.update(c.sequence_number for c in repeats)
+        failed_trades: dict[str, BaseException] = {}
+        for batch in plan_sub_batches(unique, self._order, max_items=self._max_items):
+            # A trade whose earlier changes failed must not move on: its marker would then hide them.
+            blocked = [chain for chain in batch.chains if chain.trade_id in failed_trades]
+            for chain in blocked:
+                for change in chain.changes:
+                    outcome.failed[change.sequence_number] = failed_trades[chain.trade_id]
+            batch = SubBatch([c for c in batch.chains if c.trade_id not in failed_trades], batch.order)
+            error = self._apply_sub_batch(batch, outcome)
+            if error is not None:
+                failed_trades.update({chain.trade_id: error for chain in batch.chains})
         return outcome
 
-    def _apply_sub_batch(self, batch: SubBatch, outcome: AggregateOutcome) -> None:
+    def _apply_sub_batch(self, batch: SubBatch, outcome: AggregateOutcome) -> BaseException | None:
+        """Apply one sub-batch; return the error that made it fail, if it did."""
         conflicts = 0
         while batch.chains:
             try:
@@ -80,25 +92,24 @@ class AggregateService:
             except AlreadyAppliedError as exc:
                 batch, dropped = batch.without_applied(exc.applied_versions)
                 if not dropped:  # the markers disagree with the condition: do not loop, report
-                    self._fail(batch, exc, outcome)
-                    return
+                    return self._fail(batch, exc, outcome)
                 outcome.duplicates.update(dropped)
                 continue
             except TransactionConflictError as exc:
                 conflicts += 1
                 outcome.conflicts += 1
                 if conflicts >= self._max_attempts:
-                    self._fail(batch, exc, outcome)
-                    return
+                    return self._fail(batch, exc, outcome)
                 self._sleep(self._rng.uniform(0, min(1.0, 0.02 * 2**conflicts)))  # full jitter
                 continue
             except Exception as exc:  # noqa: BLE001 - reported per record, retried by Lambda
-                self._fail(batch, exc, outcome)
-                return
+                return self._fail(batch, exc, outcome)
             outcome.applied.update(batch.sequence_numbers)
-            return
+            return None
+        return None
 
     @staticmethod
-    def _fail(batch: SubBatch, exc: BaseException, outcome: AggregateOutcome) -> None:
+    def _fail(batch: SubBatch, exc: BaseException, outcome: AggregateOutcome) -> BaseException:
         for sequence_number in batch.sequence_numbers:
             outcome.failed[sequence_number] = exc
+        return exc

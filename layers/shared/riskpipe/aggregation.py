@@ -161,10 +161,52 @@ def items_needed(chains: Iterable[TradeChain], order: Sequence[str]) -> int:
     return len(chains) + len(prefixes) + 1
 
 
+def split_repeats(changes: Sequence[TradeChange]) -> tuple[list[TradeChange], list[TradeChange]]:
+    """Separate the changes that repeat one already seen in this batch (same trade, version not newer).
+
+    A trade's versions only grow in the StateTable, so its stream records carry increasing versions: a
+    change that is not newer than the last one seen for its trade is the same record delivered again.
+    """
+    last: dict[str, int] = {}
+    unique: list[TradeChange] = []
+    repeats: list[TradeChange] = []
+    for change in changes:
+        if change.applies and change.new_version is not None:
+            if change.new_version <= last.get(change.trade_id, -1):
+                repeats.append(change)
+                continue
+            last[change.trade_id] = change.new_version
+        unique.append(change)
+    return unique, repeats
+
+
+def _pieces(chain: TradeChain, order: Sequence[str], max_items: int) -> list[TradeChain]:
+    """A chain that fits one transaction, or its consecutive pieces that each do (a trade revised many times
+    across many hierarchies in one batch). Each piece carries its own marker range, so the pieces apply in
+    order and a retried piece is recognised like any other."""
+    if items_needed([chain], order) <= max_items:
+        return [chain]
+    pieces: list[TradeChain] = []
+    current = TradeChain(chain.trade_id)
+    for change in chain.changes:
+        candidate = TradeChain(chain.trade_id, [*current.changes, change])
+        if current.changes and items_needed([candidate], order) > max_items:
+            pieces.append(current)
+            candidate = TradeChain(chain.trade_id, [change])
+        if items_needed([candidate], order) > max_items:
+            raise ValueError(f"one change of trade {chain.trade_id} needs more than {max_items} transaction items")
+        current = candidate
+    pieces.append(current)
+    return pieces
+
+
 def plan_sub_batches(
     changes: Sequence[TradeChange], order: Sequence[str], *, max_items: int = TRANSACT_MAX_ITEMS
 ) -> list[SubBatch]:
-    """Group a batch's applicable changes by trade (first appearance order) into transaction-sized sub-batches."""
+    """Group a batch's applicable changes by trade (first appearance order) into transaction-sized sub-batches.
+
+    Two pieces of one trade never share a transaction (one transaction may touch an item only once).
+    """
     chains: dict[str, TradeChain] = {}
     for change in changes:
         if change.applies:
@@ -172,12 +214,12 @@ def plan_sub_batches(
     batches: list[SubBatch] = []
     current: list[TradeChain] = []
     for chain in chains.values():
-        if items_needed([chain], order) > max_items:
-            raise ValueError(f"trade {chain.trade_id} alone needs more than {max_items} transaction items")
-        if current and items_needed([*current, chain], order) > max_items:
-            batches.append(SubBatch(current, order))
-            current = []
-        current.append(chain)
+        for piece in _pieces(chain, order, max_items):
+            same_trade = any(c.trade_id == piece.trade_id for c in current)
+            if current and (same_trade or items_needed([*current, piece], order) > max_items):
+                batches.append(SubBatch(current, order))
+                current = []
+            current.append(piece)
     if current:
         batches.append(SubBatch(current, order))
     return batches

@@ -1,0 +1,67 @@
+"""Read a stack back (local or deployed, through any boto3 session): the StateTable as typed messages, the
+AggregateTable, a queue's messages, the records on the stream. Used by the reports, the checks and the tests."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from riskpipe.aggregate_store import AggregateStore
+from riskpipe.models import Hierarchy, RiskMessage
+
+
+def read_state(client: Any, table: str) -> dict[str, RiskMessage]:
+    """Every trade in the StateTable. An item without a Version (none is ever written so) is skipped."""
+    items: dict[str, RiskMessage] = {}
+    for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
+        for item in page["Items"]:
+            if "Version" not in item:
+                continue
+            items[item["pk"]["S"]] = RiskMessage(
+                TradeID=item["pk"]["S"],
+                Value=Decimal(item["Value"]["N"]),
+                Version=int(item["Version"]["N"]),
+                Timestamp=Decimal(item["Timestamp"]["N"]),
+                Hierarchy=Hierarchy.from_json(item["Hierarchy"]["S"]),
+            )
+    return items
+
+
+def read_aggregates(client: Any, table: str) -> dict[str, Decimal]:
+    """The AggregateTable as the workshop's frontend sees it: Identifier -> Value (message_count included)."""
+    return AggregateStore(table, "", client, marker_ttl_seconds=25 * 3600).read_aggregates()
+
+
+def queue_bodies(client: Any, queue_url: str, *, delete: bool = False) -> list[dict[str, Any]]:
+    """Every message of a queue (JSON bodies), received until the queue answers empty."""
+    bodies: list[dict[str, Any]] = []
+    while True:
+        messages = client.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            return bodies
+        for message in messages:
+            bodies.append(json.loads(message["Body"]))
+            if delete:
+                client.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def queue_depth(client: Any, queue_url: str) -> int:
+    attributes = client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"])
+    return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+
+def stream_records(client: Any, stream_name: str) -> list[dict[str, Any]]:
+    """Every record on every shard of a Kinesis stream, from TRIM_HORIZON to the end."""
+    records: list[dict[str, Any]] = []
+    for shard in client.list_shards(StreamName=stream_name)["Shards"]:
+        iterator = client.get_shard_iterator(
+            StreamName=stream_name, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        while iterator:
+            response = client.get_records(ShardIterator=iterator, Limit=10_000)
+            if not response["Records"]:  # an open shard never ends: stop at the first empty read
+                break
+            records.extend(response["Records"])
+            iterator = response.get("NextShardIterator")
+    return records

@@ -1,0 +1,99 @@
+"""What each sample event in ``events/`` must do to a fresh stack (``events/expected.json``), and the check
+that compares it with what a function returned and what the stack holds afterwards.
+
+The same check runs in process (``make invoke``, tests/integration/test_sample_events.py) and against
+functions running in Lambda containers (``make sam-local-check``), so both prove the same thing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from localpipe.readback import queue_bodies, read_aggregates, read_state, stream_records
+from localpipe.resources import Deployed
+from localpipe.template import ROOT
+
+EVENTS = ROOT / "events"
+EXPECTATIONS = EVENTS / "expected.json"
+
+
+@dataclass(frozen=True)
+class Expectation:
+    event: str  # path under events/
+    function: str  # logical id in template.yaml
+    response: dict[str, Any]
+    state_versions: dict[str, int] | None = None
+    state_values: dict[str, str] | None = None
+    poison_reasons: list[str] | None = None
+    aggregates: dict[str, str] | None = None
+    stream_records: int | None = None
+
+    @property
+    def path(self) -> Path:
+        return EVENTS / self.event
+
+    def load_event(self) -> dict[str, Any]:
+        return json.loads(self.path.read_text())  # type: ignore[no-any-return]
+
+
+def load_expectations(path: Path = EXPECTATIONS) -> dict[str, Expectation]:
+    raw = json.loads(path.read_text())
+    return {event: Expectation(event=event, **spec) for event, spec in raw.items() if not event.startswith("_")}
+
+
+def sample_events() -> list[str]:
+    """Every event file under events/, as a path relative to it."""
+    return sorted(str(p.relative_to(EVENTS)) for p in EVENTS.glob("*/*.json"))
+
+
+@dataclass
+class Observed:
+    response: Any
+    state: dict[str, Any] = field(default_factory=dict)
+    aggregates: dict[str, Decimal] = field(default_factory=dict)
+    poison_reasons: list[str] = field(default_factory=list)
+    stream_records: int = 0
+
+
+def observe(deployed: Deployed, response: Any) -> Observed:
+    """What the stack holds now, read through the stack's own session."""
+    dynamodb, sqs = deployed.client("dynamodb"), deployed.client("sqs")
+    return Observed(
+        response=response,
+        state=read_state(dynamodb, deployed.names["StateTable"]),
+        aggregates=read_aggregates(dynamodb, deployed.names["AggregateTable"]),
+        poison_reasons=[body["reason"] for body in queue_bodies(sqs, deployed.names["PoisonQueue"])],
+        stream_records=len(stream_records(deployed.client("kinesis"), deployed.names["RiskStream"])),
+    )
+
+
+def mismatches(expected: Expectation, observed: Observed) -> list[str]:
+    """Every way the observation differs from the expectation; empty when it holds."""
+    problems = []
+    if observed.response != expected.response:
+        problems.append(f"response {observed.response!r}, expected {expected.response!r}")
+    if expected.state_versions is not None:
+        versions = {trade: message.Version for trade, message in observed.state.items()}
+        if versions != expected.state_versions:
+            problems.append(f"StateTable versions {versions}, expected {expected.state_versions}")
+    for trade, value in (expected.state_values or {}).items():
+        found = observed.state.get(trade)
+        if found is None or found.Value != Decimal(value):
+            problems.append(f"StateTable {trade} value {found.Value if found else None}, expected {value}")
+    if expected.poison_reasons is not None:
+        reasons = sorted(observed.poison_reasons)
+        wanted = sorted(expected.poison_reasons)
+        if len(reasons) != len(wanted) or not all(w in r for w, r in zip(wanted, reasons, strict=False)):
+            problems.append(f"poison reasons {reasons}, expected ones containing {wanted}")
+    if expected.aggregates is not None:
+        wanted_aggregates = {k: Decimal(v) for k, v in expected.aggregates.items()}
+        found_aggregates = {k: v for k, v in observed.aggregates.items() if v != 0 or k in wanted_aggregates}
+        if found_aggregates != wanted_aggregates:
+            problems.append(f"aggregates {found_aggregates}, expected {wanted_aggregates}")
+    if expected.stream_records is not None and observed.stream_records != expected.stream_records:
+        problems.append(f"{observed.stream_records} records on the stream, expected {expected.stream_records}")
+    return problems

@@ -1,0 +1,28 @@
+"""The commands users run: ``python -m localpipe pipeline`` reports an exact run and ``watch`` draws the tree."""
+
+import json
+
+import pytest
+
+from localpipe.cli import main
+
+
+@pytest.mark.timeout(120)
+def test_given_a_small_faulty_run_when_the_pipeline_command_reports_json_then_it_is_exact(capsys):
+    code = main(
+        ["pipeline", "--messages", "150", "--trades", "20", "--duplicates", "0.2", "--crash-rate", "0.1", "--json"]
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert report["unaccounted"] == 0 and report["state_exact"] and report["aggregates_exact"]
+    assert report["sent"] == 150 and report["outcomes"]["duplicate"] > 0
+    assert int(report["message_count"]) == report["outcomes"]["accepted"]
+
+
+@pytest.mark.timeout(120)
+def test_given_the_local_pipeline_when_watched_then_the_aggregate_tree_and_rate_are_drawn(capsys):
+    code = main(["watch", "--seconds", "3", "--messages", "200", "--trades", "20"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "message_count" in out and "changes/s" in out
+    assert "Delta" in out or "PV" in out

@@ -1,0 +1,30 @@
+"""Every sample event in events/ does what events/expected.json says, through the real handler, on a fresh
+stack built from template.yaml (moto). The same expectations are checked in Lambda containers by
+``make sam-local-check``."""
+
+import pytest
+
+from localpipe.pipeline import LocalPipeline
+from localpipe.samples import load_expectations, mismatches, observe, sample_events
+
+EXPECTATIONS = load_expectations()
+
+
+def test_given_the_sample_events_when_listed_then_each_has_an_expectation():
+    assert sample_events() == sorted(EXPECTATIONS)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTATIONS))
+def test_given_a_sample_event_when_its_function_handles_it_then_the_stack_holds_what_is_expected(stack, name):
+    # Given a fresh stack and the real handlers wired as the template wires them
+    expectation = EXPECTATIONS[name]
+    pipeline = LocalPipeline(stack)
+    invoke = {
+        "StateFunction": pipeline.invoke_state,
+        "AggregateFunction": pipeline.invoke_aggregate,
+        "ProducerFunction": pipeline.invoke_producer,
+    }[expectation.function]
+    # When the sample event is delivered once
+    response = invoke(expectation.load_event())
+    # Then the response and the tables, queue and stream are exactly as expected
+    assert mismatches(expectation, observe(stack, response)) == []
