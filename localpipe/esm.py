@@ -73,8 +73,8 @@ class KinesisReader:
         self._last_seen: dict[str, int] = {}
 
     def poll(self) -> list[SourceRecord]:
-        for shard in self._client.list_shards(StreamName=self._stream_name)["Shards"]:
-            if shard["ShardId"] not in self._iterators:
+        if not self._iterators:  # the local stream is never resharded: its shards are listed once
+            for shard in self._client.list_shards(StreamName=self._stream_name)["Shards"]:
                 self._iterators[shard["ShardId"]] = self._client.get_shard_iterator(
                     StreamName=self._stream_name, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
                 )["ShardIterator"]
@@ -111,9 +111,9 @@ class DynamoDBStreamReader:
         self._last_seen: dict[str, int] = {}
 
     def poll(self) -> list[SourceRecord]:
-        shards = self._client.describe_stream(StreamArn=self._stream_arn)["StreamDescription"]["Shards"]
-        for shard in shards:
-            if shard["ShardId"] not in self._iterators:
+        if not self._iterators:  # a local table's stream keeps its shards: they are described once
+            shards = self._client.describe_stream(StreamArn=self._stream_arn)["StreamDescription"]["Shards"]
+            for shard in shards:
                 self._iterators[shard["ShardId"]] = self._client.get_shard_iterator(
                     StreamArn=self._stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
                 )["ShardIterator"]
@@ -151,7 +151,8 @@ def _read_new(
                     last_seen[shard_id] = sequence
                     fresh.append(to_source(shard_id, raw))
             records.extend(fresh)
-            if not fresh:
+            # A short page means the end for now; what arrives later is read from the same iterator next poll.
+            if not fresh or len(response["Records"]) < limit:
                 break
         iterators[shard_id] = iterator
     return records

@@ -16,6 +16,9 @@ from typing import Any
 
 import boto3
 from botocore.awsrequest import AWSResponse
+from botocore.retries import quota, standard
+
+from localpipe.server import shared_loader_session
 
 
 class InjectedFunctionError(RuntimeError):
@@ -70,6 +73,51 @@ def throttling_response(request: Any, code: str) -> AWSResponse:
     """What DynamoDB answers when a partition or the table is over its limit (HTTP 400 with this error code)."""
     body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": "Rate exceeded"}).encode()
     return AWSResponse(request.url, 400, {"x-amzn-ErrorType": code}, _Body(body))  # type: ignore[arg-type]
+
+
+def compress_retry_backoff(client: Any, scale: float) -> None:
+    """Make the SDK's standard retry mode wait ``scale`` times as long between attempts, nothing else.
+
+    botocore's standard handler is rebuilt from botocore's own parts (the same retry conditions, attempt
+    limit, retry quota and throttling detection); only the jitter draw is scaled. A local run thereby keeps
+    the SDK's decisions while not sleeping a real second on each throttled write.
+    """
+    service = client.meta.service_model.service_id.hyphenize()
+    max_attempts = client.meta.config.retries.get("total_max_attempts", standard.DEFAULT_MAX_ATTEMPTS)
+    adapter = standard.RetryEventAdapter()
+    detector = standard.ThrottlingErrorDetector(adapter)
+    retry_quota = standard.RetryQuotaChecker(quota.RetryQuota(), detector)
+    handler = standard.RetryHandler(
+        retry_policy=standard.RetryPolicy(
+            retry_checker=standard.StandardRetryConditions(max_attempts=max_attempts),
+            retry_backoff=standard.ExponentialBackoff(
+                random=lambda: scale * random.random(), service_name=service, throttling_detector=detector
+            ),
+        ),
+        retry_event_adapter=adapter,
+        retry_quota=retry_quota,  # type: ignore[arg-type]  # the stubs name the quota, botocore passes its checker
+        service_name=service,
+    )
+    events = client.meta.events
+    events.unregister(f"needs-retry.{service}", unique_id=f"retry-config-{service}")
+    events.register(f"needs-retry.{service}", handler.needs_retry, unique_id=f"retry-config-{service}")
+    events.register(f"after-call.{service}", retry_quota.release_retry_quota)
+
+
+class FaultSession(boto3.Session):
+    """The session the local functions make their clients with: DynamoDB throttling injected at a rate, and
+    the SDK's backoff compressed by ``backoff_scale`` (1.0 keeps real time)."""
+
+    def __init__(self, region: str, *, throttling: float, rng: random.Random, backoff_scale: float) -> None:
+        super().__init__(botocore_session=shared_loader_session(), region_name=region)
+        self._backoff_scale = backoff_scale
+        inject_throttling(self, throttling, rng, ("UpdateItem", "TransactWriteItems"))
+
+    def client(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        client = super().client(*args, **kwargs)
+        if self._backoff_scale != 1.0 and client.meta.config.retries.get("mode") == "standard":
+            compress_retry_backoff(client, self._backoff_scale)
+        return client
 
 
 def inject_throttling(session: boto3.Session, rate: float, rng: random.Random, operations: tuple[str, ...]) -> None:

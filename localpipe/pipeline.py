@@ -12,13 +12,11 @@ import os
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
-
-import boto3
 
 from localpipe.esm import (
     DeliveryFaults,
@@ -27,7 +25,7 @@ from localpipe.esm import (
     KinesisReader,
     SqsDestination,
 )
-from localpipe.faults import FaultRates, inject_throttling, wrap_function
+from localpipe.faults import FaultRates, FaultSession, wrap_function
 from localpipe.naive import NaiveAggregateService, NaiveStateService
 from localpipe.readback import queue_depth, read_aggregates, read_state
 from localpipe.resources import Deployed
@@ -39,6 +37,8 @@ from riskpipe.poison import PoisonQueue
 from riskpipe.producer import KinesisPublisher, generate_messages
 from riskpipe.state_service import BatchDecider, BatchDecisions, StreamRecord
 
+# The SDK's backoff after a throttled write is slept at 1/100 of real time locally (see compress_retry_backoff).
+DEFAULT_BACKOFF_SCALE = 0.01
 STATE_FUNCTION = "StateFunction"
 AGGREGATE_FUNCTION = "AggregateFunction"
 PRODUCER_FUNCTION = "ProducerFunction"
@@ -79,8 +79,10 @@ class RecordingDecider:
     def __init__(self, inner: BatchDecider) -> None:
         self.inner = inner
         self.first_outcome: dict[str, WriteOutcome] = {}
+        self.batches = 0  # batches handed to the StateLambda's domain: each may have written the table
 
     def decide(self, records: Sequence[StreamRecord]) -> BatchDecisions:
+        self.batches += 1
         decisions = self.inner.decide(records)
         for record in records:  # sequence numbers are unique per shard only
             decision = decisions.by_sequence[record.sequence_number]
@@ -134,6 +136,7 @@ class PipelineReport:
     message_count: Decimal
     aggregates: dict[str, Decimal]
     elapsed: float
+    state: dict[str, RiskMessage] = field(default_factory=dict)  # the StateTable as read at the end
     details: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -187,6 +190,15 @@ def _quiet_powertools(verbose: bool) -> Iterator[None]:
 
 
 class LocalPipeline:
+    """The three functions wired as template.yaml wires them, over the local stack ``deployed``.
+
+    ``rng``: one source of every random choice (faults, interleaving); by default each purpose gets its own
+    generator seeded from ``seed``, so that a run is reproducible. The property tests pass hypothesis' own,
+    so that a failing history shrinks. ``mapping_overrides``: event source mapping settings by function,
+    over the template's (for example ``{"StateFunction": {"MaximumRetryAttempts": 0}}``). ``backoff_scale``:
+    how much of the SDK's retry backoff is really slept (see ``faults.compress_retry_backoff``).
+    """
+
     def __init__(
         self,
         deployed: Deployed,
@@ -196,6 +208,9 @@ class LocalPipeline:
         naive: bool = False,
         verbose: bool = False,
         clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+        mapping_overrides: Mapping[str, Mapping[str, Any]] | None = None,
+        backoff_scale: float = DEFAULT_BACKOFF_SCALE,
     ) -> None:
         self.deployed = deployed
         self.rates = rates or FaultRates()
@@ -205,24 +220,57 @@ class LocalPipeline:
         self.clock = clock
         self.template = deployed.template
         self.region = deployed.session.region_name or "us-east-1"
-        self._fault_session = boto3.Session(region_name=self.region)
-        inject_throttling(
-            self._fault_session, self.rates.throttling, random.Random(seed + 5), ("UpdateItem", "TransactWriteItems")
+        self._rng = rng
+        self._mapping_overrides = mapping_overrides or {}
+        self._fault_session = FaultSession(
+            self.region, throttling=self.rates.throttling, rng=self._random(5), backoff_scale=backoff_scale
         )
-        self._build()
+        self.state_table, self.poison_queue_url, decider = self._state_service()
+        self.aggregate_table, self.marker_table, applier = self._aggregate_service()
+        self.state_recorder = RecordingDecider(decider)
+        self.aggregate_recorder = RecordingApplier(applier)
+        fault_rng = self._random(1)
+        self.invoke_state = wrap_function(
+            self._handler(STATE_FUNCTION, self.state_recorder), self.rates, fault_rng, LocalContext(STATE_FUNCTION)
+        )
+        self.invoke_aggregate = wrap_function(
+            self._handler(AGGREGATE_FUNCTION, self.aggregate_recorder),
+            self.rates,
+            fault_rng,
+            LocalContext(AGGREGATE_FUNCTION),
+        )
+        # A second consumer of the same shard (resharding overlap): a handler instance of its own, no faults.
+        overlap = wrap_function(
+            self._handler(STATE_FUNCTION, self.state_recorder), FaultRates(), fault_rng, LocalContext("overlap")
+        )
+        self.state_mapping = self._mapping(STATE_FUNCTION, self.invoke_state, 2, overlap)
+        self.aggregate_mapping = self._mapping(AGGREGATE_FUNCTION, self.invoke_aggregate, 3, None)
+        self._publisher = KinesisPublisher(
+            ProducerSettings.from_env(self._env(PRODUCER_FUNCTION)).stream_name, self.deployed.client("kinesis")
+        )
+        self._producer_handler = self._handler(PRODUCER_FUNCTION, self._publisher)
+        self._published = 0  # publish calls so far, and (publish calls, state batches) at the last polls
+        self._polled = (0, 0)
 
     # ---------------------------------------------------------------- wiring
+
+    def _random(self, purpose: int) -> random.Random:
+        return self._rng if self._rng is not None else random.Random(self.seed + purpose)
 
     def _module(self, function: str) -> Any:
         module = importlib.import_module(self.template.functions()[function].module)
         module.logger.setLevel("INFO" if self.verbose else "CRITICAL")
         return module
 
-    def _quiet(self, module: Any, handler: Callable[[dict, Any], Any]) -> Callable[[dict, Any], Any]:
-        """Without --verbose, the functions' EMF metrics are not printed. Powertools keeps the metric set
-        when POWERTOOLS_METRICS_DISABLED is on (it only clears after printing), so clear it ourselves."""
+    def _handler(self, function: str, collaborator: Any) -> Callable[[dict, Any], Any]:
+        """The function's real handler around its collaborator (its service, or the producer's publisher).
+
+        Without --verbose, the functions' EMF metrics are not printed; Powertools keeps the metric set when
+        POWERTOOLS_METRICS_DISABLED is on (it only clears after printing), so clear it ourselves."""
+        module = self._module(function)
+        handler = module.build_handler(collaborator)
         if self.verbose:
-            return handler
+            return handler  # type: ignore[no-any-return]
 
         def invoke(event: dict, context: Any) -> Any:
             try:
@@ -235,85 +283,54 @@ class LocalPipeline:
     def _env(self, function: str) -> dict[str, str]:
         return self.deployed.function_env(self.template.functions()[function])
 
-    def _build(self) -> None:
-        functions = self.template.functions()
-        state_env, aggregate_env = self._env(STATE_FUNCTION), self._env(AGGREGATE_FUNCTION)
-        state_module, aggregate_module = self._module(STATE_FUNCTION), self._module(AGGREGATE_FUNCTION)
+    def _state_service(self) -> tuple[str, str, BatchDecider]:
         # moto numbers a table's stream records with len(items) and no lock: concurrent writes get
         # duplicate sequence numbers and break its stream iterator. DynamoDB has no such limit, so the
         # template keeps the concurrent default; against moto the StateLambda writes one trade at a time.
-        state_settings = StateSettings.from_env({**state_env, "WRITE_CONCURRENCY": "1"})
-        aggregate_settings = AggregateSettings.from_env(aggregate_env)
-        self.aggregation_order = aggregate_settings.aggregation_order
+        settings = StateSettings.from_env({**self._env(STATE_FUNCTION), "WRITE_CONCURRENCY": "1"})
         session = self._fault_session
-
         if self.naive:
-            poison = PoisonQueue(state_settings.poison_queue_url, session.client("sqs"))
-            decider: BatchDecider = NaiveStateService(
-                session.client("dynamodb"), state_settings.state_table_name, poison
-            )
+            poison = PoisonQueue(settings.poison_queue_url, session.client("sqs"))
+            decider: BatchDecider = NaiveStateService(session.client("dynamodb"), settings.state_table_name, poison)
+        else:
+            decider = self._module(STATE_FUNCTION).build_service(settings, session=session)
+        return settings.state_table_name, settings.poison_queue_url, decider
+
+    def _aggregate_service(self) -> tuple[str, str, ChangeApplier]:
+        settings = AggregateSettings.from_env(self._env(AGGREGATE_FUNCTION))
+        self.aggregation_order = settings.aggregation_order
+        session = self._fault_session
+        if self.naive:
             applier: ChangeApplier = NaiveAggregateService(
-                session.client("dynamodb"), aggregate_settings.aggregate_table_name, self.aggregation_order
+                session.client("dynamodb"), settings.aggregate_table_name, self.aggregation_order
             )
         else:
-            decider = state_module.build_service(state_settings, session=session)
-            applier = aggregate_module.build_service(aggregate_settings, session=session)
-        self.state_recorder = RecordingDecider(decider)
-        self.aggregate_recorder = RecordingApplier(applier)
+            applier = self._module(AGGREGATE_FUNCTION).build_service(settings, session=session)
+        return settings.aggregate_table_name, settings.marker_table_name, applier
 
-        fault_rng = random.Random(self.seed + 1)
-        state_handler = self._quiet(state_module, state_module.build_handler(self.state_recorder))
-        overlap_handler = self._quiet(state_module, state_module.build_handler(self.state_recorder))
-        aggregate_handler = self._quiet(aggregate_module, aggregate_module.build_handler(self.aggregate_recorder))
-        delivery = DeliveryFaults(lost_checkpoint=self.rates.lost_checkpoint, overlap=self.rates.overlap)
-        sqs = self.deployed.client("sqs")
-
-        state_source = self.template.event_source(STATE_FUNCTION)
-        stream_logical = state_source.source
-        self.invoke_state = wrap_function(
-            state_handler, self.rates, fault_rng, LocalContext(functions[STATE_FUNCTION].logical_id)
-        )
-        self.invoke_aggregate = wrap_function(
-            aggregate_handler, self.rates, fault_rng, LocalContext(AGGREGATE_FUNCTION)
-        )
-        self.state_mapping = EventSourceMapping(
-            state_source,
-            KinesisReader(
-                self.deployed.client("kinesis"),
-                self.deployed.names[stream_logical],
-                self.deployed.arns[stream_logical],
-                self.region,
-            ),
-            self.invoke_state,
-            destination=_destination(sqs, self.deployed, state_source.on_failure),
-            source_arn=self.deployed.arns[stream_logical],
-            rng=random.Random(self.seed + 2),
-            faults=delivery,
-            overlap_invoke=wrap_function(overlap_handler, FaultRates(), fault_rng, LocalContext("overlap")),
+    def _mapping(
+        self, function: str, invoke: Callable[[dict], Any], purpose: int, overlap: Callable[[dict], Any] | None
+    ) -> EventSourceMapping:
+        source = self.template.event_source(function)
+        if function in self._mapping_overrides:
+            source = replace(source, properties={**source.properties, **self._mapping_overrides[function]})
+        if source.kind == "Kinesis":
+            name, arn = self.deployed.names[source.source], self.deployed.arns[source.source]
+            reader: Any = KinesisReader(self.deployed.client("kinesis"), name, arn, self.region)
+        else:
+            arn = self.deployed.stream_arns[source.source]
+            reader = DynamoDBStreamReader(self.deployed.client("dynamodbstreams"), arn)
+        return EventSourceMapping(
+            source,
+            reader,
+            invoke,
+            destination=_destination(self.deployed.client("sqs"), self.deployed, source.on_failure),
+            source_arn=arn,
+            rng=self._random(purpose),
+            faults=DeliveryFaults(lost_checkpoint=self.rates.lost_checkpoint, overlap=self.rates.overlap),
+            overlap_invoke=overlap,
             clock=self.clock,
         )
-        aggregate_source = self.template.event_source(AGGREGATE_FUNCTION)
-        table_logical = aggregate_source.source
-        self.aggregate_mapping = EventSourceMapping(
-            aggregate_source,
-            DynamoDBStreamReader(self.deployed.client("dynamodbstreams"), self.deployed.stream_arns[table_logical]),
-            self.invoke_aggregate,
-            destination=_destination(sqs, self.deployed, aggregate_source.on_failure),
-            source_arn=self.deployed.stream_arns[table_logical],
-            rng=random.Random(self.seed + 3),
-            faults=delivery,
-            clock=self.clock,
-        )
-        producer_env = self._env(PRODUCER_FUNCTION)
-        producer_module = self._module(PRODUCER_FUNCTION)
-        self._publisher = KinesisPublisher(
-            ProducerSettings.from_env(producer_env).stream_name, self.deployed.client("kinesis")
-        )
-        self._producer_handler = self._quiet(producer_module, producer_module.build_handler(self._publisher))
-        self.state_table = state_settings.state_table_name
-        self.poison_queue_url = state_settings.poison_queue_url
-        self.aggregate_table = aggregate_settings.aggregate_table_name
-        self.marker_table = aggregate_settings.marker_table_name
 
     # ---------------------------------------------------------------- running
 
@@ -322,6 +339,7 @@ class LocalPipeline:
 
     def publish(self, sends: Sequence[Send]) -> None:
         """Messages go through the real producer handler; raw poison bytes are put as they are."""
+        self._published += 1
         kinesis = self.deployed.client("kinesis")
         stream = self.deployed.names[self.template.event_source(STATE_FUNCTION).source]
         run: list[RiskMessage] = []
@@ -349,18 +367,17 @@ class LocalPipeline:
         max_steps: int = 2_000_000,
     ) -> PipelineReport:
         started = time.perf_counter()
-        rng = random.Random(self.seed)
-        mappings = (self.state_mapping, self.aggregate_mapping)
+        rng = self._random(0)
         steps = 0
         with _quiet_powertools(self.verbose):
             for start in range(0, len(sends), burst):
                 self.publish(sends[start : start + burst])
                 # Let the consumers run a while before the next burst, as a live stream would.
                 for _ in range(rng.randint(0, 2 * max(1, burst // self.state_mapping.config.batch_size))):
-                    steps += self._step(mappings, rng)
+                    steps += self._step(rng)
                 if progress:
                     progress(min(len(sends), start + burst), len(sends))
-            while self._step(mappings, rng):
+            while self._step(rng):
                 steps += 1
                 if steps > max_steps:
                     raise RuntimeError(f"the pipeline did not settle after {max_steps} batches")
@@ -368,10 +385,16 @@ class LocalPipeline:
                     progress(len(sends), len(sends))
         return self.report(sends, time.perf_counter() - started)
 
-    @staticmethod
-    def _step(mappings: Sequence[EventSourceMapping], rng: random.Random) -> int:
-        for mapping in mappings:
-            mapping.poll()
+    def _step(self, rng: random.Random) -> int:
+        """Deliver one batch of one mapping. A mapping reads its stream only when it may hold new records:
+        the risk stream after a publish, the table's stream after the StateLambda handled a batch."""
+        if self._published != self._polled[0]:
+            self._polled = (self._published, self._polled[1])
+            self.state_mapping.poll()
+        if self.state_recorder.batches != self._polled[1]:
+            self._polled = (self._polled[0], self.state_recorder.batches)
+            self.aggregate_mapping.poll()
+        mappings = (self.state_mapping, self.aggregate_mapping)
         busy = [m for m in mappings if m.has_work()]
         if not busy:
             return 0
@@ -422,6 +445,7 @@ class LocalPipeline:
             message_count=message_count,
             aggregates=aggregates,
             elapsed=elapsed,
+            state=stored,
         )
 
     def _queue_of(self, function: str) -> str:

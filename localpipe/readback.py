@@ -51,9 +51,9 @@ def queue_depth(client: Any, queue_url: str) -> int:
     return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
 
 
-def stream_records(client: Any, stream_name: str) -> list[dict[str, Any]]:
-    """Every record on every shard of a Kinesis stream, from TRIM_HORIZON to the end."""
-    records: list[dict[str, Any]] = []
+def stream_records(client: Any, stream_name: str) -> list[tuple[str, dict[str, Any]]]:
+    """Every record on every shard of a Kinesis stream, from TRIM_HORIZON to the end, with its shard id."""
+    records: list[tuple[str, dict[str, Any]]] = []
     for shard in client.list_shards(StreamName=stream_name)["Shards"]:
         iterator = client.get_shard_iterator(
             StreamName=stream_name, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
@@ -62,6 +62,6 @@ def stream_records(client: Any, stream_name: str) -> list[dict[str, Any]]:
             response = client.get_records(ShardIterator=iterator, Limit=10_000)
             if not response["Records"]:  # an open shard never ends: stop at the first empty read
                 break
-            records.extend(response["Records"])
+            records.extend((shard["ShardId"], record) for record in response["Records"])
             iterator = response.get("NextShardIterator")
     return records

@@ -20,6 +20,7 @@ class Deployed:
     names: dict[str, str] = field(default_factory=dict)
     arns: dict[str, str] = field(default_factory=dict)
     stream_arns: dict[str, str] = field(default_factory=dict)
+    _clients: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, dict):
@@ -38,7 +39,10 @@ class Deployed:
         return {key: str(self.resolve(value)) for key, value in function.environment.items()}
 
     def client(self, service: str) -> Any:
-        return self.session.client(service)  # type: ignore[call-overload]
+        """One client per service, made once (a botocore client is thread-safe and costly to make)."""
+        if service not in self._clients:
+            self._clients[service] = self.session.client(service)  # type: ignore[call-overload]
+        return self._clients[service]
 
 
 def deploy(template: Template, session: boto3.Session, *, prefix: str = "local") -> Deployed:

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import boto3
+import botocore.loaders
+import botocore.session
 
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 START_TIMEOUT_SECONDS = 30.0
@@ -60,6 +62,22 @@ def moto_server() -> Iterator[str]:
             process.wait(timeout=10)
 
 
+_LOADER = botocore.loaders.create_loader()
+
+
+def shared_loader_session() -> botocore.session.Session:
+    """A botocore session that shares one loader of service models with every other session made here: the
+    local runner makes many sessions (one per pipeline, one per stack), and loading the models is the
+    costly part of making one."""
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _LOADER)
+    return core
+
+
+def new_session(region: str) -> boto3.Session:
+    return boto3.Session(botocore_session=shared_loader_session(), region_name=region)
+
+
 @contextmanager
 def local_aws_environment(endpoint_url: str | None, region: str | None = None) -> Iterator[boto3.Session]:
     """Point boto3 (and so the handlers' own clients) at the local endpoint for the duration."""
@@ -70,7 +88,7 @@ def local_aws_environment(endpoint_url: str | None, region: str | None = None) -
     saved = {key: os.environ.get(key) for key in updates}
     os.environ.update(updates)
     try:
-        yield boto3.Session(region_name=region)
+        yield new_session(region)
     finally:
         for key, value in saved.items():
             if value is None:

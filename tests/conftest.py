@@ -1,22 +1,73 @@
-"""Shared fixtures: AWS is moto (in process), resources come from template.yaml, handlers are the real ones."""
+"""Shared fixtures: AWS is moto (in process, or its server on 127.0.0.1), resources come from template.yaml,
+handlers are the real ones. Also the hypothesis profiles (``ci``, the default: a few hundred histories with
+fixed seeds, so that CI is reproducible; ``soak``: ``make soak``, thousands, freshly random; picked by
+``HYPOTHESIS_PROFILE``) and the totals of the property runs printed at the end of the session."""
 
 from __future__ import annotations
 
 import json
 import os
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from hypothesis import HealthCheck, settings
 from moto import mock_aws
 
 from localpipe.pipeline import LocalContext
 from localpipe.resources import Deployed, deploy
 from localpipe.server import local_aws_environment, moto_server
 from localpipe.template import Template
+
+HYPOTHESIS_COMMON: dict[str, Any] = {
+    "deadline": None,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
+    "print_blob": True,
+    "database": None,
+}
+settings.register_profile("ci", max_examples=200, **HYPOTHESIS_COMMON)
+settings.register_profile("soak", max_examples=int(os.environ.get("SOAK_HISTORIES", "1000")), **HYPOTHESIS_COMMON)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Totals over every property test (also when they ran on xdist workers: figures travel in the reports)."""
+    figures: Counter[str] = Counter()
+    failed_histories = 0
+    counterexamples = []
+    for outcome in ("passed", "failed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if getattr(report, "when", "") != "call":
+                continue
+            for name, value in getattr(report, "user_properties", []):
+                if name == "history_figures":
+                    figures.update(value)
+                    failed_histories += outcome == "failed"
+                elif name == "naive_counterexample":
+                    counterexamples.append(value)
+    if not figures and not counterexamples:
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section("property-based histories")
+    if figures:
+        write(
+            f"{figures['histories']:,} histories checked, {failed_histories} violations "
+            f"({figures['seconds']:,} s of checking): {figures['records']:,} records sent, "
+            f"{figures['deliveries']:,} deliveries ({figures['retried_batches']:,} batches retried, "
+            f"{figures['lost_checkpoints']:,} lost checkpoints, {figures['overlaps']:,} overlapping consumers); "
+            f"accepted {figures['accepted']:,}, duplicate {figures['duplicate']:,}, stale {figures['stale']:,}, "
+            f"poison {figures['poison']:,}, exhausted {figures['exhausted']:,}; "
+            f"{figures['aggregate_duplicates_skipped']:,} aggregate redeliveries skipped"
+        )
+    for text in counterexamples:
+        write("naive pipeline counterexample (the same properties, violated):")
+        for line in text.splitlines():
+            write(f"  {line}")
+
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"

@@ -12,7 +12,7 @@ RATES = FaultRates(duplicates=0.15, out_of_order=0.1, function_errors=0.1, crash
 
 
 def run(naive: bool):
-    sends = scenario_sends(messages=400, trades=40, seed=3, rates=RATES, poison=2)
+    sends = scenario_sends(messages=300, trades=30, seed=3, rates=RATES, poison=2)
     with moto_server() as endpoint, local_aws_environment(endpoint) as session:
         pipeline = LocalPipeline(deploy(Template.load(), session), rates=RATES, seed=3, naive=naive)
         return pipeline.run(sends, burst=100)

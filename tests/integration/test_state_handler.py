@@ -2,6 +2,8 @@
 
 from decimal import Decimal
 
+import pytest
+
 from localpipe.faults import throttling_response
 from riskpipe.models import Hierarchy, RiskMessage
 from tests.integration.helpers import kinesis_event, queue_messages, state_handler, state_items
@@ -88,3 +90,27 @@ def test_given_a_throttled_trade_when_handled_then_only_its_records_are_reported
 
 def _text(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+@pytest.mark.parametrize("code", ["ProvisionedThroughputExceededException", "ThrottlingException"])
+def test_given_a_short_throttling_burst_when_handled_then_the_sdk_retries_and_the_write_is_accepted(
+    server_stack, context, code
+):
+    # Given DynamoDB throttling the first two attempts of every write
+    seen: list[str] = []
+    session = server_stack.session
+
+    def throttle_twice(request, **_):
+        attempt = _text(request.headers["amz-sdk-request"]).split(";")[0]
+        seen.append(attempt)
+        return throttling_response(request, code) if attempt in ("attempt=1", "attempt=2") else None
+
+    session.events.register_first("before-send.dynamodb.UpdateItem", throttle_twice)
+    # When a batch is handled with the SDK allowed three attempts
+    response = state_handler(server_stack, session=session, dynamodb_max_attempts=3)(
+        kinesis_event(msg("A", 0, "7.50")), context
+    )
+    # Then the third attempt is written: nothing failed, nothing lost
+    assert response == {"batchItemFailures": []}
+    assert seen == ["attempt=1", "attempt=2", "attempt=3"]
+    assert state_items(server_stack)["A"]["Value"] == Decimal("7.50")

@@ -53,10 +53,15 @@ def test_given_the_template_when_translated_then_each_stream_mapping_is_bounded_
     for props in found.values():
         assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         assert props["BisectBatchOnFunctionError"] is True
-        assert props["MaximumRetryAttempts"] == {"Ref": "MaximumRetryAttempts"}
-        assert props["MaximumRecordAgeInSeconds"] == {"Ref": "MaximumRecordAgeInSeconds"}
         assert "OnFailure" in props["DestinationConfig"]
         assert props["StartingPosition"] == "TRIM_HORIZON"
+    [state] = [p for p in found.values() if "FilterCriteria" not in p]
+    [aggregate] = [p for p in found.values() if "FilterCriteria" in p]
+    assert state["MaximumRetryAttempts"] == {"Ref": "MaximumRetryAttempts"}
+    assert state["MaximumRecordAgeInSeconds"] == {"Ref": "MaximumRecordAgeInSeconds"}
+    # The aggregate stage gives up on nothing that the stream still holds: a dropped change is a wrong total.
+    assert aggregate["MaximumRetryAttempts"] == {"Ref": "AggregateMaximumRetryAttempts"}
+    assert aggregate["MaximumRecordAgeInSeconds"] == -1
 
 
 def test_given_the_aggregate_mapping_when_translated_then_it_only_passes_inserts_and_modifies(translated):

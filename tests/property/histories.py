@@ -1,0 +1,220 @@
+"""Generated failure histories for the whole local pipeline, and the properties every run must keep.
+
+A case is a set of versioned messages (trades, versions, values, hierarchies) sent in any order with
+repeats, malformed records mixed in, a stream and mapping shape (shards, batch size, parallelization,
+retry budget) and fault rates. Every random choice of the run (which batch fails, which write is throttled,
+which lane goes next, where a second consumer steps in) comes from a ``random.Random`` that hypothesis
+drives, so a failing history shrinks to a small one.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from hypothesis import strategies as st
+
+from localpipe.faults import FaultRates
+from localpipe.pipeline import STATE_FUNCTION, LocalPipeline, PipelineReport, Send
+from localpipe.readback import queue_bodies, stream_records
+from localpipe.resources import deploy
+from localpipe.server import local_aws_environment
+from localpipe.template import Template
+from riskpipe.aggregation import compare_aggregates, expected_aggregates, latest_versions
+from riskpipe.models import Hierarchy, RiskMessage
+from riskpipe.producer import REGIONS, RISK_TYPES, TRADE_DESKS
+from tests.bad_records import BAD_RECORDS
+
+HIERARCHIES = [Hierarchy(RiskType=r, Region=g, TradeDesk=d) for r in RISK_TYPES for g in REGIONS for d in TRADE_DESKS]
+
+
+@dataclass
+class Case:
+    sends: list[Send]
+    poison: dict[bytes, str]  # malformed data -> the reason it must be quarantined with
+    rates: FaultRates
+    shards: int
+    batch_size: int
+    parallelization: int
+    state_retries: int
+    burst: int
+    rng: random.Random = field(repr=False)
+
+    def describe(self) -> str:
+        messages = [s.message for s in self.sends if s.message is not None]
+        return (
+            f"{len(self.sends)} records ({len(self.poison)} poison kinds) over {len({m.TradeID for m in messages})} "
+            f"trades; shards={self.shards} batch={self.batch_size} parallelization={self.parallelization} "
+            f"state retries={self.state_retries} burst={self.burst}; {self.rates}\n"
+            + "\n".join(
+                f"  {s.message.TradeID} v{s.message.Version} {s.message.Value} {s.message.Hierarchy.as_json()}"
+                if s.message
+                else f"  poison {s.data[:60]!r}"
+                for s in self.sends
+            )
+        )
+
+
+@st.composite
+def messages(draw: st.DrawFn, max_trades: int = 5, max_versions: int = 3) -> list[RiskMessage]:
+    """Every version of every trade, once: each version its own value, hierarchy and timestamp."""
+    result = []
+    for trade in range(draw(st.integers(1, max_trades))):
+        for version in range(draw(st.integers(1, max_versions))):
+            result.append(
+                RiskMessage(
+                    TradeID=f"T{trade}",
+                    Value=Decimal(draw(st.integers(-10_000_000, 10_000_000))) / 100,
+                    Version=version,
+                    Timestamp=Decimal(1_700_000_000 + trade * 10 + version),
+                    Hierarchy=draw(st.sampled_from(HIERARCHIES)),
+                )
+            )
+    return result
+
+
+RATE = st.sampled_from([0.0, 0.0, 0.1, 0.25])
+
+
+@st.composite
+def cases(draw: st.DrawFn, *, throttling: bool = True, max_trades: int = 5) -> Case:
+    sent = draw(messages(max_trades=max_trades))
+    # Any order (a second producer, retried PutRecords): versions overtake each other. Then exact repeats.
+    order: list[Send] = [Send.of(m) for m in draw(st.permutations(sent))]
+    for repeat in draw(st.lists(st.sampled_from(sent), max_size=3)):
+        order.insert(draw(st.integers(0, len(order))), Send.of(repeat))
+    bad = draw(st.lists(st.sampled_from(sorted(BAD_RECORDS)), max_size=2))
+    for index, name in enumerate(bad):
+        order.insert(draw(st.integers(0, len(order))), Send(BAD_RECORDS[name][0], f"poison-{index}"))
+    rates = FaultRates(
+        lost_checkpoint=draw(RATE),
+        crash_after_write=draw(RATE),
+        function_errors=draw(RATE),
+        # The SDK backs off for real (up to a second on a first throttling retry): kept rare to keep runs short.
+        throttling=draw(st.sampled_from([0.0, 0.0, 0.0, 0.03])) if throttling else 0.0,
+        overlap=draw(RATE),
+    )
+    return Case(
+        sends=order,
+        poison={BAD_RECORDS[name][0]: BAD_RECORDS[name][1] for name in bad},
+        rates=rates,
+        shards=draw(st.sampled_from([1, 2])),
+        batch_size=draw(st.sampled_from([1, 2, 5, 100])),
+        parallelization=draw(st.sampled_from([1, 1, 3])),
+        state_retries=draw(st.sampled_from([0, 1, 3, 10])),
+        burst=draw(st.sampled_from([3, 10, 1000])),
+        rng=draw(st.randoms(use_true_random=False)),
+    )
+
+
+@dataclass
+class Outcome:
+    report: PipelineReport
+    violations: list[str]
+    figures: Counter[str]
+
+
+def run_case(case: Case, endpoint: str, *, naive: bool = False) -> Outcome:
+    """Run the case on a fresh stack (its own resource names) on the moto server, then check every property."""
+    overrides = {
+        "ShardCount": case.shards,
+        "StateBatchSize": case.batch_size,
+        "ParallelizationFactor": case.parallelization,
+        "MaximumRetryAttempts": case.state_retries,
+    }
+    with local_aws_environment(endpoint) as session:
+        deployed = deploy(Template.load(overrides=overrides), session, prefix=f"p{uuid.uuid4().hex[:10]}")
+        pipeline = LocalPipeline(deployed, rates=case.rates, naive=naive, rng=case.rng)
+        report = pipeline.run(case.sends, burst=case.burst)
+        violations = check(case, pipeline, report)
+    figures = Counter(report.outcomes)
+    figures.update(
+        histories=1,
+        records=report.sent,
+        exhausted=report.exhausted,
+        deliveries=report.delivered,
+        retried_batches=report.retried_batches,
+        lost_checkpoints=report.lost_checkpoints,
+        overlaps=report.overlap_invocations,
+        aggregate_duplicates_skipped=report.aggregate_duplicates_skipped,
+    )
+    return Outcome(report, violations, figures)
+
+
+def check(case: Case, pipeline: LocalPipeline, report: PipelineReport) -> list[str]:
+    """Every property, each a sentence when it is broken. Read from the stack itself (the report holds the
+    tables as read at the end of the run), not from the runner's counters."""
+    deployed = pipeline.deployed
+    sqs = deployed.client("sqs")
+    stream = deployed.names[pipeline.template.event_source(STATE_FUNCTION).source]
+    on_stream = {
+        f"{shard}:{r['SequenceNumber']}": r["Data"] for shard, r in stream_records(deployed.client("kinesis"), stream)
+    }
+    decided = pipeline.state_recorder.first_outcome
+    exhausted = pipeline.state_mapping.stats.records_to_destination - set(decided)
+    by_data = {s.data: s.message for s in case.sends}
+    violations: list[str] = []
+
+    # 1. Nothing unaccounted: every record sent is decided once, or exhausted its retries.
+    outcomes = Counter(o.value for o in decided.values())
+    total = sum(outcomes.values()) + len(exhausted)
+    if len(on_stream) != len(case.sends) or total != len(case.sends):
+        violations.append(
+            f"sent {len(case.sends)} (on the stream {len(on_stream)}) != accepted {outcomes['accepted']} + duplicate "
+            f"{outcomes['duplicate']} + stale {outcomes['stale']} + poison {outcomes['poison']} + exhausted "
+            f"{len(exhausted)}"
+        )
+
+    # 2. Every exhausted record is covered by a message at the state on-failure destination.
+    failure_queue = deployed.names[pipeline.template.event_source(STATE_FUNCTION).on_failure or ""]
+    ranges = [m["KinesisBatchInfo"] for m in queue_bodies(sqs, failure_queue)]
+    for record_id in sorted(exhausted):
+        shard, sequence = record_id.split(":")
+        if not any(
+            r["shardId"] == shard and int(r["startSequenceNumber"]) <= int(sequence) <= int(r["endSequenceNumber"])
+            for r in ranges
+        ):
+            violations.append(f"record {record_id} exhausted its retries but no on-failure message covers it")
+
+    # 3. Every poison record decided as poison is in the poison queue, with its reason.
+    quarantined = {f"{p['shard_id']}:{p['sequence_number']}": p for p in queue_bodies(sqs, pipeline.poison_queue_url)}
+    for record_id, data in on_stream.items():
+        if data in case.poison and record_id not in exhausted:
+            found = quarantined.get(record_id)
+            if found is None or case.poison[data] not in found["reason"]:
+                violations.append(f"poison record {record_id} not quarantined with reason {case.poison[data]!r}")
+        elif data not in case.poison and record_id in quarantined:
+            violations.append(f"valid record {record_id} was quarantined: {quarantined[record_id]['reason']}")
+
+    # 4. Every StateTable item holds the highest version processed for its trade, with all its attributes.
+    processed = [by_data[on_stream[r]] for r in decided if by_data.get(on_stream[r]) is not None]
+    expected_state = latest_versions(m for m in processed if m is not None)
+    stored = report.state
+    for trade in sorted(set(expected_state) | set(stored)):
+        want, got = expected_state.get(trade), stored.get(trade)
+        if want != got:
+            violations.append(
+                f"StateTable {trade}: holds {_short(got)}, the newest version processed is {_short(want)}"
+            )
+
+    # 5. Every aggregate equals the sum of the latest values under it, and message_count the state changes.
+    aggregates, count = report.aggregates, report.message_count
+    order = pipeline.aggregation_order
+    for identifier, (want_value, got_value) in compare_aggregates(
+        expected_aggregates(stored.values(), order), aggregates
+    ).items():
+        violations.append(f"aggregate {identifier}: {got_value}, the sum of the latest values is {want_value}")
+    if count != outcomes["accepted"]:
+        violations.append(f"message_count {count} != {outcomes['accepted']} versions accepted by the StateTable")
+    if report.aggregate_exhausted:
+        violations.append(f"{report.aggregate_exhausted} aggregate records exhausted their retries")
+    return violations
+
+
+def _short(message: RiskMessage | None) -> str:
+    if message is None:
+        return "nothing"
+    return f"v{message.Version} {message.Value} {message.Hierarchy.as_json()} @{message.Timestamp}"
