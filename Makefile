@@ -15,7 +15,7 @@ ARGS ?=
 FN ?= state
 EVENT ?= events/state/kinesis-batch.json
 
-.PHONY: help venv test soak unit integration lint demo pipeline invoke build watch clean
+.PHONY: help venv test soak bench unit integration lint demo pipeline invoke build watch clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ lint: $(STAMP) ## ruff, mypy, cfn-lint, sam validate --lint
 	$(VENV)/bin/mypy
 	$(VENV)/bin/cfn-lint template.yaml
 	$(VENV)/bin/sam validate --lint --template template.yaml
+
+bench: $(STAMP) ## Benchmarks side by side in one run: table of figures and targets, JSON in benchmarks/results/
+	$(PY) -m benchmarks $(ARGS)
 
 demo: $(STAMP) ## Run the whole pipeline locally on an embedded moto server and check the aggregates
 	$(PY) -m localpipe demo $(ARGS)

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
+import boto3
+
 from localpipe.esm import (
     DeliveryFaults,
     DynamoDBStreamReader,
@@ -196,7 +198,8 @@ class LocalPipeline:
     generator seeded from ``seed``, so that a run is reproducible. The property tests pass hypothesis' own,
     so that a failing history shrinks. ``mapping_overrides``: event source mapping settings by function,
     over the template's (for example ``{"StateFunction": {"MaximumRetryAttempts": 0}}``). ``backoff_scale``:
-    how much of the SDK's retry backoff is really slept (see ``faults.compress_retry_backoff``).
+    how much of the SDK's retry backoff is really slept (see ``faults.compress_retry_backoff``). ``on_session``:
+    called with the functions' session before any client is made from it (to observe their AWS calls).
     """
 
     def __init__(
@@ -211,6 +214,7 @@ class LocalPipeline:
         rng: random.Random | None = None,
         mapping_overrides: Mapping[str, Mapping[str, Any]] | None = None,
         backoff_scale: float = DEFAULT_BACKOFF_SCALE,
+        on_session: Callable[[boto3.Session], None] | None = None,
     ) -> None:
         self.deployed = deployed
         self.rates = rates or FaultRates()
@@ -222,9 +226,12 @@ class LocalPipeline:
         self.region = deployed.session.region_name or "us-east-1"
         self._rng = rng
         self._mapping_overrides = mapping_overrides or {}
-        self._fault_session = FaultSession(
+        # The session the functions make their clients with (throttling injected, SDK backoff compressed).
+        self.function_session = FaultSession(
             self.region, throttling=self.rates.throttling, rng=self._random(5), backoff_scale=backoff_scale
         )
+        if on_session is not None:
+            on_session(self.function_session)
         self.state_table, self.poison_queue_url, decider = self._state_service()
         self.aggregate_table, self.marker_table, applier = self._aggregate_service()
         self.state_recorder = RecordingDecider(decider)
@@ -288,7 +295,7 @@ class LocalPipeline:
         # duplicate sequence numbers and break its stream iterator. DynamoDB has no such limit, so the
         # template keeps the concurrent default; against moto the StateLambda writes one trade at a time.
         settings = StateSettings.from_env({**self._env(STATE_FUNCTION), "WRITE_CONCURRENCY": "1"})
-        session = self._fault_session
+        session = self.function_session
         if self.naive:
             poison = PoisonQueue(settings.poison_queue_url, session.client("sqs"))
             decider: BatchDecider = NaiveStateService(session.client("dynamodb"), settings.state_table_name, poison)
@@ -299,7 +306,7 @@ class LocalPipeline:
     def _aggregate_service(self) -> tuple[str, str, ChangeApplier]:
         settings = AggregateSettings.from_env(self._env(AGGREGATE_FUNCTION))
         self.aggregation_order = settings.aggregation_order
-        session = self._fault_session
+        session = self.function_session
         if self.naive:
             applier: ChangeApplier = NaiveAggregateService(
                 session.client("dynamodb"), settings.aggregate_table_name, self.aggregation_order

@@ -17,6 +17,8 @@ from decimal import Decimal
 from typing import Any
 
 MESSAGE_COUNT_ID = "message_count"
+# The levels of a trade's Hierarchy; the aggregation order is any arrangement of them.
+HIERARCHY_LEVELS: tuple[str, ...] = ("RiskType", "Region", "TradeDesk")
 TRANSACT_MAX_ITEMS = 100
 
 

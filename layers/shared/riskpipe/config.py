@@ -12,7 +12,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from riskpipe.models import HIERARCHY_LEVELS
+from riskpipe.aggregation import HIERARCHY_LEVELS
 
 NonEmpty = Annotated[str, Field(min_length=1)]
 
@@ -22,7 +22,7 @@ class ConfigurationError(RuntimeError):
 
 
 class _EnvSettings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:

@@ -12,13 +12,13 @@ and the aggregates must add up to the cent.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-HIERARCHY_LEVELS: tuple[str, ...] = ("RiskType", "Region", "TradeDesk")
 # DynamoDB numbers hold up to 38 significant digits; anything wider would be rejected by the table.
 DYNAMODB_MAX_DIGITS = 38
 # A message is a few hundred bytes; the StateTable item must stay far below DynamoDB's 400 KB.
@@ -157,10 +157,9 @@ class WriteOutcome(StrEnum):
     POISON = "poison"  # it can never be processed; it went to the poison-record queue
 
 
-class StoredVersion(BaseModel):
+@dataclass(frozen=True)
+class StoredVersion:
     """The result of one conditional write: the outcome and the version the table holds afterwards."""
-
-    model_config = ConfigDict(frozen=True)
 
     outcome: WriteOutcome
     stored_version: int

@@ -111,6 +111,8 @@ class StateService:
         self._store = store
         self._poison = poison
         self._write_concurrency = write_concurrency
+        # Made on first use and kept: a warm Lambda instance reuses its threads from one batch to the next.
+        self._pool: ThreadPoolExecutor | None = None
 
     def decide(self, records: Sequence[StreamRecord]) -> BatchDecisions:
         decisions = BatchDecisions()
@@ -152,8 +154,9 @@ class StateService:
 
         if len(messages) <= 1 or self._write_concurrency == 1:
             return {m.TradeID: write(m) for m in messages}
-        with ThreadPoolExecutor(max_workers=min(self._write_concurrency, len(messages))) as pool:
-            return dict(zip((m.TradeID for m in messages), pool.map(write, messages), strict=True))
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self._write_concurrency, thread_name_prefix="state-write")
+        return dict(zip((m.TradeID for m in messages), self._pool.map(write, messages), strict=True))
 
 
 def _highest_version_per_trade(messages: Iterable[RiskMessage]) -> dict[str, RiskMessage]:

@@ -1,0 +1,167 @@
+"""DynamoDB calls and capacity per message: the StateLambda against the naive read-then-write version and a
+Powertools-idempotency version, and the aggregate stage against the naive ADD per record and the workshop's
+map-then-reduce shape. Calls are counted with botocore's event hooks; capacity by DynamoDB's rules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from benchmarks.capacity import CapacityMeter
+from benchmarks.common import Row, batches, create_table, moto_stack, stream_records
+from benchmarks.variants import IdempotentStateService, MapReduceAggregate
+from functions.aggregate import app as aggregate_app
+from functions.state import app as state_app
+from localpipe.esm import DynamoDBStreamReader
+from localpipe.naive import NaiveAggregateService, NaiveStateService
+from localpipe.resources import Deployed
+from riskpipe.aggregation import TradeChange
+from riskpipe.config import AggregateSettings, StateSettings
+from riskpipe.poison import PoisonQueue
+from riskpipe.producer import generate_messages
+from riskpipe.state_service import BatchDecider
+from riskpipe.state_store import VersionedStateStore
+
+DUPLICATE_RATES = (0.0, 0.1, 0.5)
+CAPACITY_NOTE = "write units from item sizes by DynamoDB's rules (moto under-reports them)"
+
+
+def _state_settings(deployed: Deployed) -> StateSettings:
+    env = deployed.function_env(deployed.template.functions()["StateFunction"])
+    return StateSettings.from_env({**env, "WRITE_CONCURRENCY": "1"})
+
+
+def _ours(session: Any, deployed: Deployed) -> BatchDecider:
+    return state_app.build_service(_state_settings(deployed), session=session)
+
+
+def _naive(session: Any, deployed: Deployed) -> BatchDecider:
+    settings = _state_settings(deployed)
+    poison = PoisonQueue(settings.poison_queue_url, session.client("sqs"))
+    return NaiveStateService(session.client("dynamodb"), settings.state_table_name, poison)
+
+
+def _idempotent(session: Any, deployed: Deployed) -> BatchDecider:
+    settings = _state_settings(deployed)
+    client = session.client("dynamodb")
+    create_table(client, "idempotency")
+    return IdempotentStateService(VersionedStateStore(settings.state_table_name, client), client, "idempotency")
+
+
+STATE_VARIANTS: dict[str, Callable[[Any, Deployed], BatchDecider]] = {
+    "ours (coalesced conditional write)": _ours,
+    "naive read-then-write": _naive,
+    "Powertools @idempotent_function": _idempotent,
+}
+
+
+def state_costs(messages: int = 600, trades: int = 150, batch_size: int = 100) -> list[Row]:
+    rows: list[Row] = []
+    for rate in DUPLICATE_RATES:
+        sent = generate_messages(messages, trades, seed=11, duplicates=rate, now=1.7e9)
+        for name, build in STATE_VARIANTS.items():
+            with moto_stack() as (session, deployed):
+                meter = CapacityMeter(session)
+                decider = build(session, deployed)
+                meter.reset()
+                for batch in batches(stream_records(sent), batch_size):
+                    decider.decide(list(batch))
+            label = f"dup {rate:.0%}: {name}"
+            ours = name.startswith("ours")
+            rows += [
+                Row(
+                    "StateLambda cost",
+                    f"{label}: DynamoDB calls / message",
+                    meter.total_calls / messages,
+                    target="<= 1 (naive: 2)" if ours else "",
+                    met=(meter.total_calls / messages <= 1) if ours else None,
+                    note=", ".join(f"{op} {n}" for op, n in sorted(meter.calls.items())),
+                ),
+                Row(
+                    "StateLambda cost",
+                    f"{label}: reads / message",
+                    meter.items_read / messages,
+                    target="0" if ours else "",
+                    met=(meter.items_read == 0) if ours else None,
+                ),
+                Row(
+                    "StateLambda cost",
+                    f"{label}: write units / message",
+                    meter.write_units / messages,
+                    note=f"{meter.refused_writes} refused conditional writes; {CAPACITY_NOTE}",
+                ),
+            ]
+    return rows
+
+
+def _changes(deployed: Deployed) -> list[TradeChange]:
+    reader = DynamoDBStreamReader(deployed.client("dynamodbstreams"), deployed.stream_arns["StateTable"])
+    return [aggregate_app.to_change(_record(r.lambda_record)) for r in reader.poll()]
+
+
+def _record(raw: dict[str, Any]) -> Any:
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
+    return DynamoDBRecord(raw)
+
+
+AGGREGATE_VARIANTS = ("ours (transaction + per-trade markers)", "naive ADD per record", "workshop map-then-reduce")
+
+
+def _state_changes(sent: list[Any]) -> list[TradeChange]:
+    """The StateTable stream that our StateLambda produces for these messages (the input of every variant)."""
+    with moto_stack() as (session, deployed):
+        state = _ours(session, deployed)
+        for batch in batches(stream_records(sent), 100):
+            state.decide(list(batch))
+        return [c for c in _changes(deployed) if c.applies]
+
+
+def aggregate_costs(messages: int = 1000, trades: int = 250, batch_sizes: tuple[int, ...] = (100, 1000)) -> list[Row]:
+    changes = _state_changes(generate_messages(messages, trades, seed=12, duplicates=0.1, now=1.7e9))
+    distinct = len({c.trade_id for c in changes})
+    rows: list[Row] = []
+    for batch_size in batch_sizes:
+        for name in AGGREGATE_VARIANTS:
+            with moto_stack() as (session, deployed):
+                env = deployed.function_env(deployed.template.functions()["AggregateFunction"])
+                settings = AggregateSettings.from_env(env)
+                meter = CapacityMeter(session)
+                client = session.client("dynamodb")
+                if name.startswith("ours"):
+                    applier: Any = aggregate_app.build_service(settings, session=session)
+                elif name.startswith("naive"):
+                    applier = NaiveAggregateService(client, settings.aggregate_table_name, settings.aggregation_order)
+                else:
+                    create_table(client, "reduce")
+                    applier = MapReduceAggregate(
+                        client, settings.aggregate_table_name, "reduce", settings.aggregation_order
+                    )
+                meter.reset()
+                invocations = 0
+                trades_per_batch = []
+                for batch in batches(changes, batch_size):
+                    applier.apply(list(batch))
+                    invocations += 1
+                    trades_per_batch.append(len({c.trade_id for c in batch}))
+            transactions = meter.calls.get("TransactWriteItems", 0)
+            label = f"batches of {batch_size}: {name}"
+            ours = name.startswith("ours")
+            rows += [
+                Row(
+                    "aggregate cost",
+                    f"{label}: transactions / batch",
+                    transactions / invocations,
+                    target="1" if ours else "",
+                    met=(transactions == invocations) if ours else None,
+                    note=f"{len(changes)} changes of {distinct} trades, up to {max(trades_per_batch)} trades a batch; "
+                    + ", ".join(f"{op} {n}" for op, n in sorted(meter.calls.items())),
+                ),
+                Row(
+                    "aggregate cost",
+                    f"{label}: write units / applied record",
+                    meter.write_units / len(changes),
+                    note=CAPACITY_NOTE + ("; transaction items cost 2x" if transactions else ""),
+                ),
+            ]
+    return rows

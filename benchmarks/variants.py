@@ -1,0 +1,93 @@
+"""The versions the benchmarks compare ours with. They decide the same batches through the same interface.
+
+* ``IdempotentStateService``: the StateLambda built on Powertools' ``@idempotent_function``, one idempotency
+  record per stream record (keyed by trade and version), around the same versioned write. Idempotency alone
+  cannot order versions, so the conditional write stays; the idempotency layer adds its own writes.
+* The naive versions are ``localpipe.naive`` (read-then-write; ADD per record).
+* ``MapReduceAggregate``: the workshop's aggregate shape: a map step writes its batch's pre-aggregated totals
+  as one item of a reduce table, and a reduce step applies them in one TransactWriteItems with a
+  ClientRequestToken (idempotent for 10 minutes, and only for the same batch).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function
+
+from riskpipe.aggregate_service import AggregateOutcome
+from riskpipe.aggregation import MESSAGE_COUNT_ID, TradeChange, plan_sub_batches
+from riskpipe.models import PoisonRecordError, RiskMessage, WriteOutcome, decode_risk_message
+from riskpipe.state_service import BatchDecisions, Decision, StateStore, StreamRecord
+
+
+class IdempotentStateService:
+    def __init__(self, store: StateStore, client: Any, idempotency_table: str) -> None:
+        persistence = DynamoDBPersistenceLayer(table_name=idempotency_table, boto3_client=client)
+        config = IdempotencyConfig(event_key_jmespath="[TradeID, Version]", raise_on_no_idempotency_key=True)
+
+        @idempotent_function(data_keyword_argument="record", persistence_store=persistence, config=config)
+        def write(record: dict[str, Any]) -> str:
+            return store.put_if_newer(RiskMessage.model_validate(record)).outcome.value
+
+        self._write = write
+        self.effects = 0
+
+    def decide(self, records: Sequence[StreamRecord]) -> BatchDecisions:
+        decisions = BatchDecisions()
+        for record in records:
+            try:
+                message = decode_risk_message(record.data)
+            except PoisonRecordError as exc:
+                decisions.by_sequence[record.sequence_number] = Decision(outcome=WriteOutcome.POISON, reason=exc.reason)
+                continue
+            outcome = WriteOutcome(self._write(record=json.loads(message.to_wire(), parse_float=Decimal)))
+            decisions.by_sequence[record.sequence_number] = Decision(outcome=outcome, trade_id=message.TradeID)
+        return decisions
+
+
+class MapReduceAggregate:
+    """Same interface as AggregateService."""
+
+    def __init__(self, client: Any, aggregate_table: str, reduce_table: str, order: Sequence[str]) -> None:
+        self._client = client
+        self._aggregates = aggregate_table
+        self._reduce = reduce_table
+        self._order = tuple(order)
+
+    def apply(self, changes: Sequence[TradeChange]) -> AggregateOutcome:
+        outcome = AggregateOutcome(ignored={c.sequence_number for c in changes if not c.applies})
+        totals: dict[str, Decimal] = {}
+        for batch in plan_sub_batches(changes, self._order, max_items=10**9):
+            for identifier, delta in batch.deltas().items():
+                totals[identifier] = totals.get(identifier, Decimal(0)) + delta
+        count = sum(1 for c in changes if c.applies)
+        token = hashlib.sha256("".join(c.sequence_number for c in changes).encode()).hexdigest()[:36]
+        # map: one item holding the batch's totals
+        self._client.put_item(
+            TableName=self._reduce,
+            Item={"id": {"S": token}, "totals": {"M": {k: {"N": str(v)} for k, v in totals.items()}}},
+        )
+        # reduce: one transaction of ADDs, idempotent for ten minutes through its token
+        totals[MESSAGE_COUNT_ID] = Decimal(count)
+        updates = [
+            {
+                "Update": {
+                    "TableName": self._aggregates,
+                    "Key": {"Identifier": {"S": identifier}},
+                    "UpdateExpression": "ADD #Value :delta",
+                    "ExpressionAttributeNames": {"#Value": "Value"},
+                    "ExpressionAttributeValues": {":delta": {"N": str(delta)}},
+                }
+            }
+            for identifier, delta in totals.items()
+        ]
+        for start in range(0, len(updates), 100):
+            self._client.transact_write_items(TransactItems=updates[start : start + 100], ClientRequestToken=token)
+        outcome.applied.update(c.sequence_number for c in changes if c.applies)
+        outcome.transactions = (len(updates) + 99) // 100
+        return outcome
