@@ -22,6 +22,7 @@ class ConfigurationError(RuntimeError):
 
 
 class _EnvSettings(BaseModel):
+    # Built on first use: each function validates only its own settings, and does not pay for the others'.
     model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     @classmethod
