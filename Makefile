@@ -40,12 +40,24 @@ unit: $(STAMP) ## Unit tests only
 integration: $(STAMP) ## Integration tests only (moto, tables from template.yaml)
 	$(PY) -m pytest -q tests/integration $(ARGS)
 
-lint: $(STAMP) ## ruff, mypy, cfn-lint, sam validate --lint
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+
+# checkov pins libraries of its own that clash with the project's: it gets a virtual environment of its own.
+$(CHECKOV_STAMP): requirements-checkov.txt
+	$(PYTHON_BIN) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	touch $(CHECKOV_STAMP)
+
+lint: $(STAMP) $(CHECKOV_STAMP) ## ruff, mypy, cfn-lint, sam validate --lint, the SAM-generated resources, checkov
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/cfn-lint template.yaml
 	$(VENV)/bin/sam validate --lint --template template.yaml
+	$(PY) -m localpipe.translated
+	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet
 
 bench: $(STAMP) ## Benchmarks side by side in one run: table of figures and targets, JSON in benchmarks/results/
 	$(PY) -m benchmarks $(ARGS)
@@ -66,4 +78,4 @@ build: $(STAMP) ## sam build (needs python3.13 on PATH)
 	$(VENV)/bin/sam build --template template.yaml
 
 clean: ## Remove the virtual environment and build output
-	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

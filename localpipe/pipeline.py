@@ -258,6 +258,7 @@ class LocalPipeline:
         self._producer_handler = self._handler(PRODUCER_FUNCTION, self._publisher)
         self._published = 0  # publish calls so far, and (publish calls, state batches) at the last polls
         self._polled = (0, 0)
+        self._run_rng = self._random(0)  # which mapping goes next, how long consumers run between bursts
 
     # ---------------------------------------------------------------- wiring
 
@@ -374,7 +375,7 @@ class LocalPipeline:
         max_steps: int = 2_000_000,
     ) -> PipelineReport:
         started = time.perf_counter()
-        rng = self._random(0)
+        rng = self._run_rng
         steps = 0
         with _quiet_powertools(self.verbose):
             for start in range(0, len(sends), burst):
@@ -391,6 +392,18 @@ class LocalPipeline:
                 if progress and steps % 20 == 0:
                     progress(len(sends), len(sends))
         return self.report(sends, time.perf_counter() - started)
+
+    def drain(self, max_steps: int = 2_000_000) -> int:
+        """Deliver what the streams hold now, whoever put it there (another producer, the game), until both
+        mappings are idle. Returns the number of batches delivered."""
+        self._published += 1  # records may have arrived without our publish: read the stream again
+        steps = 0
+        with _quiet_powertools(self.verbose):
+            while self._step(self._run_rng):
+                steps += 1
+                if steps > max_steps:
+                    raise RuntimeError(f"the pipeline did not settle after {max_steps} batches")
+        return steps
 
     def _step(self, rng: random.Random) -> int:
         """Deliver one batch of one mapping. A mapping reads its stream only when it may hold new records:

@@ -7,7 +7,9 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from riskpipe.aggregate_store import AggregateStore
+__all__ = ["queue_bodies", "queue_depth", "read_aggregates", "read_state", "stream_records"]
+
+from riskpipe.aggregate_store import read_aggregates
 from riskpipe.models import Hierarchy, RiskMessage
 
 
@@ -26,11 +28,6 @@ def read_state(client: Any, table: str) -> dict[str, RiskMessage]:
                 Hierarchy=Hierarchy.from_json(item["Hierarchy"]["S"]),
             )
     return items
-
-
-def read_aggregates(client: Any, table: str) -> dict[str, Decimal]:
-    """The AggregateTable as the workshop's frontend sees it: Identifier -> Value (message_count included)."""
-    return AggregateStore(table, "", client, marker_ttl_seconds=25 * 3600).read_aggregates()
 
 
 def queue_bodies(client: Any, queue_url: str, *, delete: bool = False) -> list[dict[str, Any]]:

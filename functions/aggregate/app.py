@@ -15,6 +15,7 @@ from riskpipe.aggregate_service import AggregateOutcome, AggregateService, Chang
 from riskpipe.aggregate_store import AggregateStore
 from riskpipe.aggregation import TradeChange
 from riskpipe.aws import dynamodb_client
+from riskpipe.chaos import FailureInjector
 from riskpipe.config import AggregateSettings
 
 logger = Logger(service="aggregate")
@@ -44,13 +45,15 @@ def to_change(record: DynamoDBRecord) -> TradeChange:
     )
 
 
-def build_handler(service: ChangeApplier) -> Any:
+def build_handler(service: ChangeApplier, failures: FailureInjector | None = None) -> Any:
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
     @logger.inject_lambda_context
     @tracer.capture_lambda_handler
     @metrics.log_metrics
     def handler(event: dict, context: LambdaContext) -> dict:
+        if failures is not None:
+            failures.maybe_fail()  # before any work: the workshop's random failures, off by default
         outcome = service.apply([to_change(DynamoDBRecord(r)) for r in event["Records"]])
         _report(outcome)
 
@@ -86,5 +89,6 @@ _handler: Any = None
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     global _handler
     if _handler is None:
-        _handler = build_handler(build_service(AggregateSettings.from_env()))
+        settings = AggregateSettings.from_env()
+        _handler = build_handler(build_service(settings), FailureInjector(settings.injected_failure_rate))
     return _handler(event, context)  # type: ignore[no-any-return]

@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import Ki
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from riskpipe.aws import dynamodb_client, sqs_client
+from riskpipe.chaos import FailureInjector
 from riskpipe.config import StateSettings
 from riskpipe.models import WriteOutcome
 from riskpipe.poison import PoisonQueue
@@ -40,13 +41,15 @@ def build_service(settings: StateSettings, session: boto3.Session | None = None)
     )
 
 
-def build_handler(service: BatchDecider) -> Any:
+def build_handler(service: BatchDecider, failures: FailureInjector | None = None) -> Any:
     processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
 
     @logger.inject_lambda_context
     @tracer.capture_lambda_handler
     @metrics.log_metrics
     def handler(event: dict, context: LambdaContext) -> dict:
+        if failures is not None:
+            failures.maybe_fail()  # before any work: the workshop's random failures, off by default
         records = [StreamRecord.from_lambda_record(r) for r in event["Records"]]
         decisions = service.decide(records)
         _report(decisions)
@@ -82,5 +85,6 @@ _handler: Any = None
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     global _handler
     if _handler is None:  # built on first use so that importing the module needs no configuration
-        _handler = build_handler(build_service(StateSettings.from_env()))
+        settings = StateSettings.from_env()
+        _handler = build_handler(build_service(settings), FailureInjector(settings.injected_failure_rate))
     return _handler(event, context)  # type: ignore[no-any-return]

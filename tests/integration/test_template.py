@@ -8,37 +8,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from samtranslator.translator.transform import transform
-from samtranslator.yaml_helper import yaml_parse
 
+from localpipe.translated import environments, lint, translate
 from tests.conftest import ROOT
 
 ENV = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
 
 
-class _Plugins:
-    def get_managed_policy_map(self):
-        return {}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def region():
-    saved = os.environ.get("AWS_DEFAULT_REGION")
-    os.environ["AWS_DEFAULT_REGION"] = ENV["AWS_DEFAULT_REGION"]
-    yield
-    if saved is None:
-        os.environ.pop("AWS_DEFAULT_REGION", None)
-
-
 @pytest.fixture(scope="module")
-def translated(region) -> dict:
-    template = yaml_parse((ROOT / "template.yaml").read_text())
-    # What `sam package` does first: local code paths become S3 locations.
-    for resource in template["Resources"].values():
-        for key in ("CodeUri", "ContentUri"):
-            if key in resource.get("Properties", {}):
-                resource["Properties"][key] = "s3://bucket/code.zip"
-    return transform(template, {}, _Plugins())
+def translated() -> dict:
+    return translate()
 
 
 def mappings(translated: dict) -> dict[str, dict]:
@@ -57,11 +36,9 @@ def test_given_the_template_when_translated_then_each_stream_mapping_is_bounded_
         assert props["StartingPosition"] == "TRIM_HORIZON"
     [state] = [p for p in found.values() if "FilterCriteria" not in p]
     [aggregate] = [p for p in found.values() if "FilterCriteria" in p]
-    assert state["MaximumRetryAttempts"] == {"Ref": "MaximumRetryAttempts"}
-    assert state["MaximumRecordAgeInSeconds"] == {"Ref": "MaximumRecordAgeInSeconds"}
+    assert state["MaximumRetryAttempts"] == 10 and state["MaximumRecordAgeInSeconds"] == 3600
     # The aggregate stage gives up on nothing that the stream still holds: a dropped change is a wrong total.
-    assert aggregate["MaximumRetryAttempts"] == {"Ref": "AggregateMaximumRetryAttempts"}
-    assert aggregate["MaximumRecordAgeInSeconds"] == -1
+    assert aggregate["MaximumRetryAttempts"] == 10000 and aggregate["MaximumRecordAgeInSeconds"] == -1
 
 
 def test_given_the_aggregate_mapping_when_translated_then_it_only_passes_inserts_and_modifies(translated):
@@ -78,3 +55,34 @@ def test_given_the_template_when_linted_by_cfn_lint_then_nothing_is_reported():
         env=ENV,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("environment", sorted(environments()))
+def test_given_each_environment_of_samconfig_when_the_translated_template_is_linted_then_it_is_clean(environment):
+    code, output = lint(environments()[environment])
+    assert code == 0, output
+
+
+def test_given_a_parallelization_factor_beyond_lambdas_limit_when_linted_after_translation_then_it_is_caught():
+    # cfn-lint alone passes it: the parameter's MaxValue is the only guard, and SAM generates the mapping.
+    code, output = lint({"ParallelizationFactor": 20})
+    assert code != 0 and "E3034 20 is greater than the maximum of 10" in output
+
+
+def test_given_the_template_when_checked_then_every_function_has_its_alarms_and_the_data_is_encrypted_with_its_key():
+    resources = translate()["Resources"]
+    alarms = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    watched = {
+        (a.get("MetricName"), d["Value"]["Ref"]) for a in alarms for d in a.get("Dimensions", []) if "Ref" in d["Value"]
+    }
+    for function in ("StateFunction", "AggregateFunction", "ProducerFunction", "GameFunction"):
+        assert ("Errors", function) in watched and ("Throttles", function) in watched
+    assert ("IteratorAge", "StateFunction") in watched and ("IteratorAge", "AggregateFunction") in watched
+    for name, resource in resources.items():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::DynamoDB::Table":
+            assert props["SSESpecification"]["KMSMasterKeyId"] == {"Ref": "DataKey"}, name
+        if resource["Type"] == "AWS::SQS::Queue":
+            assert props["KmsMasterKeyId"] == {"Ref": "DataKey"}, name
+        if resource["Type"] == "AWS::Logs::LogGroup":
+            assert props["KmsKeyId"] == {"Fn::GetAtt": ["DataKey", "Arn"]}, name

@@ -111,11 +111,14 @@ class AggregateStore:
         raise exc
 
     def read_aggregates(self) -> dict[str, Decimal]:
-        """Every aggregate item (the frontend's scan), as Identifier -> Value."""
-        result: dict[str, Decimal] = {}
-        paginator = self._client.get_paginator("scan")
-        for page in paginator.paginate(TableName=self._aggregate_table, ConsistentRead=True):
-            for item in page.get("Items", []):
-                if "Value" in item and "N" in item["Value"]:
-                    result[item["Identifier"]["S"]] = Decimal(item["Value"]["N"])
-        return result
+        return read_aggregates(self._client, self._aggregate_table)
+
+
+def read_aggregates(client: DynamoDBClient, table: str) -> dict[str, Decimal]:
+    """Every aggregate item (the workshop frontend's scan), as Identifier -> Value; message_count included."""
+    result: dict[str, Decimal] = {}
+    for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
+        for item in page.get("Items", []):
+            if "Value" in item and "N" in item["Value"]:
+                result[item["Identifier"]["S"]] = Decimal(item["Value"]["N"])
+    return result

@@ -45,6 +45,7 @@ class StateSettings(_EnvSettings):
     write_concurrency: int = Field(default=16, ge=1, le=64)
     # botocore's standard retry mode retries throttling with backoff before a record is reported failed.
     dynamodb_max_attempts: int = Field(default=5, ge=1, le=20)
+    injected_failure_rate: float = Field(default=0.0, ge=0.0, le=0.5)
 
 
 class AggregateSettings(_EnvSettings):
@@ -57,21 +58,36 @@ class AggregateSettings(_EnvSettings):
     marker_ttl_seconds: int = Field(default=2 * 24 * 3600, ge=25 * 3600)
     transaction_max_attempts: int = Field(default=5, ge=1, le=20)
     dynamodb_max_attempts: int = Field(default=5, ge=1, le=20)
+    injected_failure_rate: float = Field(default=0.0, ge=0.0, le=0.5)
 
-    @field_validator("aggregation_order", mode="before")
-    @classmethod
-    def _split(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
+    _order = field_validator("aggregation_order", mode="before")(lambda value: _split_order(value))
+    _levels = field_validator("aggregation_order")(lambda value: _known_levels(value))
 
-    @field_validator("aggregation_order")
-    @classmethod
-    def _known_levels(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [level for level in value if level not in HIERARCHY_LEVELS]
-        if unknown or not value or len(set(value)) != len(value):
-            raise ValueError(f"must be distinct levels among {', '.join(HIERARCHY_LEVELS)}, got {', '.join(value)}")
-        return value
+
+def _split_order(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+def _known_levels(value: tuple[str, ...]) -> tuple[str, ...]:
+    unknown = [level for level in value if level not in HIERARCHY_LEVELS]
+    if unknown or not value or len(set(value)) != len(value):
+        raise ValueError(f"must be distinct levels among {', '.join(HIERARCHY_LEVELS)}, got {', '.join(value)}")
+    return value
+
+
+class GameSettings(_EnvSettings):
+    """The game loop: where it sends its rounds, where it reads the aggregates, how long it waits."""
+
+    stream_name: NonEmpty
+    aggregate_table_name: NonEmpty
+    aggregation_order: tuple[str, ...] = ("RiskType", "TradeDesk", "Region")
+    check_seconds: int = Field(default=30, ge=5, le=600)
+    put_max_attempts: int = Field(default=8, ge=1, le=50)
+
+    _order = field_validator("aggregation_order", mode="before")(lambda value: _split_order(value))
+    _levels = field_validator("aggregation_order")(lambda value: _known_levels(value))
 
 
 class ProducerSettings(_EnvSettings):

@@ -81,8 +81,10 @@ def workshop_calls(
     revision_rate: float = 0.03,
     copies_per_call: int = 5,
     now: float | None = None,
+    trade_prefix: str = "W",
 ) -> list[list[RiskMessage]]:
-    """The workshop's lab-2 burst, one list per PutRecords call."""
+    """The workshop's lab-2 burst, one list per PutRecords call. New trades are named ``<trade_prefix><serial>``:
+    give each burst its own prefix when bursts must not revise each other's trades."""
     rng = random.Random(seed)
     clock = time.time() if now is None else now
     history: dict[str, list[RiskMessage]] = {}
@@ -103,7 +105,7 @@ def workshop_calls(
                 else:  # later revisions re-send an older version: out of order, must be ignored
                     call.append(versions[0])
                 continue
-            trade_id = f"W{serial:07d}"
+            trade_id = f"{trade_prefix}{serial:07d}"
             message = _message(trade_id, 0, rng, stamp, _random_hierarchy(rng))
             history[trade_id] = [message]
             call.append(message)

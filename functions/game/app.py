@@ -1,0 +1,93 @@
+"""Game loop: the workshop's scoring, on a schedule. Send a round, wait for the aggregates to move by exactly
+what was sent, publish PipelineExact (1 or 0) and SecondsToExact.
+
+Events it takes: ``{"profile": "workshop"}`` (the schedule's), optionally with ``"round_id"`` and ``"seed"``
+to replay a round, and ``"calls"`` for a smaller round than the workshop's 250 PutRecords calls.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from riskpipe.aggregate_store import read_aggregates
+from riskpipe.aws import dynamodb_client, kinesis_client
+from riskpipe.config import GameSettings
+from riskpipe.game import check_round, plan_round
+from riskpipe.producer import KinesisPublisher, PublishReport
+
+logger = Logger(service="game")
+metrics = Metrics(namespace="RiskPipeline", service="game")
+tracer = Tracer(service="game")
+
+AggregateReader = Callable[[], Mapping[str, Decimal]]
+
+
+def build_handler(
+    publisher: KinesisPublisher,
+    read: AggregateReader,
+    settings: GameSettings,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Any:
+    @logger.inject_lambda_context
+    @tracer.capture_lambda_handler
+    @metrics.log_metrics
+    def handler(event: dict, context: LambdaContext) -> dict:
+        round_id = str(event.get("round_id") or uuid.uuid4().hex[:8])
+        seed = int(event.get("seed", random.SystemRandom().randrange(2**31)))
+        planned = plan_round(round_id, seed, settings.aggregation_order, calls=int(event.get("calls", 250)))
+        before = read()
+        started = clock()
+        report = PublishReport()
+        for call in planned.calls:
+            publisher.publish(call, report)
+        deadline = started + settings.check_seconds
+        while True:
+            result = check_round(planned, before, read())
+            if result.exact or clock() >= deadline:
+                break
+            sleep(1.0)
+        seconds = clock() - started
+        metrics.add_metric(name="PipelineExact", unit=MetricUnit.Count, value=1 if result.exact else 0)
+        metrics.add_metric(name="messages_sent", unit=MetricUnit.Count, value=report.sent)
+        if result.exact:
+            metrics.add_metric(name="SecondsToExact", unit=MetricUnit.Seconds, value=seconds)
+        outcome = {
+            "round_id": round_id,
+            "seed": seed,
+            "sent": report.sent,
+            "exact": result.exact,
+            "seconds": round(seconds, 1),
+            "versions_applied": str(result.applied),
+            "differences": {k: [str(want), str(got)] for k, (want, got) in list(result.differences.items())[:10]},
+        }
+        (logger.info if result.exact else logger.error)("round scored", extra=outcome)
+        return outcome
+
+    return handler
+
+
+_handler: Any = None
+
+
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    global _handler
+    if _handler is None:
+        settings = GameSettings.from_env()
+        client = dynamodb_client()
+        _handler = build_handler(
+            KinesisPublisher(settings.stream_name, kinesis_client(), max_attempts=settings.put_max_attempts),
+            lambda: read_aggregates(client, settings.aggregate_table_name),
+            settings,
+        )
+    return _handler(event, context)  # type: ignore[no-any-return]
