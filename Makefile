@@ -15,7 +15,7 @@ ARGS ?=
 FN ?= state
 EVENT ?= events/state/kinesis-batch.json
 
-.PHONY: help venv test soak bench unit integration lint demo pipeline invoke build watch clean
+.PHONY: help venv test e2e soak bench unit integration lint demo pipeline invoke build watch clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ venv: $(STAMP) ## Create the virtual environment with the pinned dependencies
 
 test: $(STAMP) ## Install what the tests need and run them all (unit, integration, property, template) on 2 workers
 	$(PY) -m pytest -q -p no:cacheprovider -n 2 --dist worksteal $(ARGS)
+
+e2e: $(STAMP) ## End-to-end tests against a deployed stack: make e2e RISK_PIPELINE_STACK=<stack name>
+	$(PY) -m pytest -q -p no:cacheprovider -rs tests/e2e $(ARGS)
 
 soak: $(STAMP) ## Property-based histories, soak profile: SOAK_HISTORIES (default 1000) fresh random histories
 	HYPOTHESIS_PROFILE=soak $(PY) -m pytest -q -p no:cacheprovider -n 2 tests/property -k history $(ARGS)
