@@ -62,6 +62,9 @@ lint: $(STAMP) $(CHECKOV_STAMP) ## ruff, mypy, cfn-lint, sam validate --lint, th
 	$(PY) -m localpipe.translated
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet
 
+lab%-check: $(STAMP) ## A lab's check on your code in labs/workbench/ (make lab2-check), or the finished code (FINISHED=1)
+	$(PY) -m labs.check $* $(if $(FINISHED),--finished)
+
 bench: $(STAMP) ## Benchmarks side by side in one run: table of figures and targets, JSON in benchmarks/results/
 	$(PY) -m benchmarks $(ARGS)
 

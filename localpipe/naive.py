@@ -15,7 +15,9 @@ from typing import Any
 
 from riskpipe.aggregate_service import AggregateOutcome
 from riskpipe.aggregation import MESSAGE_COUNT_ID, SubBatch, TradeChain, TradeChange
-from riskpipe.models import PoisonRecordError, RiskMessage, WriteOutcome, decode_risk_message
+from riskpipe.config import AggregateSettings, StateSettings
+from riskpipe.models import RiskMessage, WriteOutcome
+from riskpipe.poison import PoisonQueue
 from riskpipe.state_service import BatchDecisions, Decision, PoisonSink, StateService, StreamRecord
 
 
@@ -29,10 +31,11 @@ class NaiveStateService(StateService):
         decisions = BatchDecisions()
         valid: list[tuple[StreamRecord, RiskMessage]] = []
         for record in records:
-            try:
-                valid.append((record, decode_risk_message(record.data)))
-            except PoisonRecordError as exc:
-                decisions.by_sequence[record.sequence_number] = self._quarantine(record, exc.reason)
+            admitted = self.admit(record)
+            if isinstance(admitted, Decision):
+                decisions.by_sequence[record.sequence_number] = admitted
+            else:
+                valid.append((record, admitted))
         read = self._read_versions({m.TradeID for _, m in valid})
         for record, message in valid:
             stored = read.get(message.TradeID, -1)
@@ -92,3 +95,12 @@ class NaiveAggregateService:
                 )
             outcome.applied.add(change.sequence_number)
         return outcome
+
+
+def naive_state_service(settings: StateSettings, session: Any) -> NaiveStateService:
+    poison = PoisonQueue(settings.poison_queue_url, session.client("sqs"))
+    return NaiveStateService(session.client("dynamodb"), settings.state_table_name, poison)
+
+
+def naive_aggregate_service(settings: AggregateSettings, session: Any) -> NaiveAggregateService:
+    return NaiveAggregateService(session.client("dynamodb"), settings.aggregate_table_name, settings.aggregation_order)

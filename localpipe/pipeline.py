@@ -28,20 +28,21 @@ from localpipe.esm import (
     SqsDestination,
 )
 from localpipe.faults import FaultRates, FaultSession, wrap_function
-from localpipe.naive import NaiveAggregateService, NaiveStateService
+from localpipe.naive import naive_aggregate_service, naive_state_service
 from localpipe.readback import queue_depth, read_aggregates, read_state
 from localpipe.resources import Deployed
 from riskpipe.aggregate_service import AggregateOutcome, ChangeApplier
 from riskpipe.aggregation import MESSAGE_COUNT_ID, TradeChange, compare_aggregates, expected_aggregates, latest_versions
 from riskpipe.config import AggregateSettings, ProducerSettings, StateSettings
 from riskpipe.models import RiskMessage, WriteOutcome
-from riskpipe.poison import PoisonQueue
 from riskpipe.producer import KinesisPublisher, generate_messages
 from riskpipe.state_service import BatchDecider, BatchDecisions, StreamRecord
 
 # The SDK's backoff after a throttled write is slept at 1/100 of real time locally (see compress_retry_backoff).
 DEFAULT_BACKOFF_SCALE = 0.01
 STATE_FUNCTION = "StateFunction"
+StateFactory = Callable[[StateSettings, boto3.Session], "BatchDecider"]
+AggregateFactory = Callable[[AggregateSettings, boto3.Session], "ChangeApplier"]
 AGGREGATE_FUNCTION = "AggregateFunction"
 PRODUCER_FUNCTION = "ProducerFunction"
 
@@ -178,10 +179,10 @@ def scenario_sends(
 
 
 @contextmanager
-def _quiet_powertools(verbose: bool) -> Iterator[None]:
+def _quiet_powertools(emit_metrics: bool) -> Iterator[None]:
+    """The functions print their metrics (EMF) only when asked to, whatever the environment says."""
     saved = os.environ.get("POWERTOOLS_METRICS_DISABLED")
-    if not verbose:
-        os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "false" if emit_metrics else "true"
     try:
         yield
     finally:
@@ -200,6 +201,9 @@ class LocalPipeline:
     over the template's (for example ``{"StateFunction": {"MaximumRetryAttempts": 0}}``). ``backoff_scale``:
     how much of the SDK's retry backoff is really slept (see ``faults.compress_retry_backoff``). ``on_session``:
     called with the functions' session before any client is made from it (to observe their AWS calls).
+    ``state_service`` / ``aggregate_service``: build the functions' domain from their settings and session
+    instead of the functions' own ``build_service`` (the naive versions, a lab's workbench). ``emit_metrics``:
+    let the functions print their metrics (EMF lines on stdout); by default only with ``verbose``.
     """
 
     def __init__(
@@ -215,17 +219,26 @@ class LocalPipeline:
         mapping_overrides: Mapping[str, Mapping[str, Any]] | None = None,
         backoff_scale: float = DEFAULT_BACKOFF_SCALE,
         on_session: Callable[[boto3.Session], None] | None = None,
+        state_service: StateFactory | None = None,
+        aggregate_service: AggregateFactory | None = None,
+        emit_metrics: bool | None = None,
     ) -> None:
         self.deployed = deployed
         self.rates = rates or FaultRates()
         self.seed = seed
         self.naive = naive
         self.verbose = verbose
+        self.emit_metrics = verbose if emit_metrics is None else emit_metrics
         self.clock = clock
         self.template = deployed.template
         self.region = deployed.session.region_name or "us-east-1"
         self._rng = rng
         self._mapping_overrides = mapping_overrides or {}
+        if naive:
+            state_service = state_service or naive_state_service
+            aggregate_service = aggregate_service or naive_aggregate_service
+        self._state_factory = state_service
+        self._aggregate_factory = aggregate_service
         # The session the functions make their clients with (throttling injected, SDK backoff compressed).
         self.function_session = FaultSession(
             self.region, throttling=self.rates.throttling, rng=self._random(5), backoff_scale=backoff_scale
@@ -277,7 +290,7 @@ class LocalPipeline:
         POWERTOOLS_METRICS_DISABLED is on (it only clears after printing), so clear it ourselves."""
         module = self._module(function)
         handler = module.build_handler(collaborator)
-        if self.verbose:
+        if self.emit_metrics:
             return handler  # type: ignore[no-any-return]
 
         def invoke(event: dict, context: Any) -> Any:
@@ -296,25 +309,14 @@ class LocalPipeline:
         # duplicate sequence numbers and break its stream iterator. DynamoDB has no such limit, so the
         # template keeps the concurrent default; against moto the StateLambda writes one trade at a time.
         settings = StateSettings.from_env({**self._env(STATE_FUNCTION), "WRITE_CONCURRENCY": "1"})
-        session = self.function_session
-        if self.naive:
-            poison = PoisonQueue(settings.poison_queue_url, session.client("sqs"))
-            decider: BatchDecider = NaiveStateService(session.client("dynamodb"), settings.state_table_name, poison)
-        else:
-            decider = self._module(STATE_FUNCTION).build_service(settings, session=session)
-        return settings.state_table_name, settings.poison_queue_url, decider
+        build = self._state_factory or self._module(STATE_FUNCTION).build_service
+        return settings.state_table_name, settings.poison_queue_url, build(settings, self.function_session)
 
     def _aggregate_service(self) -> tuple[str, str, ChangeApplier]:
         settings = AggregateSettings.from_env(self._env(AGGREGATE_FUNCTION))
         self.aggregation_order = settings.aggregation_order
-        session = self.function_session
-        if self.naive:
-            applier: ChangeApplier = NaiveAggregateService(
-                session.client("dynamodb"), settings.aggregate_table_name, self.aggregation_order
-            )
-        else:
-            applier = self._module(AGGREGATE_FUNCTION).build_service(settings, session=session)
-        return settings.aggregate_table_name, settings.marker_table_name, applier
+        build = self._aggregate_factory or self._module(AGGREGATE_FUNCTION).build_service
+        return settings.aggregate_table_name, settings.marker_table_name, build(settings, self.function_session)
 
     def _mapping(
         self, function: str, invoke: Callable[[dict], Any], purpose: int, overlap: Callable[[dict], Any] | None
@@ -377,7 +379,7 @@ class LocalPipeline:
         started = time.perf_counter()
         rng = self._run_rng
         steps = 0
-        with _quiet_powertools(self.verbose):
+        with _quiet_powertools(self.emit_metrics):
             for start in range(0, len(sends), burst):
                 self.publish(sends[start : start + burst])
                 # Let the consumers run a while before the next burst, as a live stream would.
@@ -398,7 +400,7 @@ class LocalPipeline:
         mappings are idle. Returns the number of batches delivered."""
         self._published += 1  # records may have arrived without our publish: read the stream again
         steps = 0
-        with _quiet_powertools(self.verbose):
+        with _quiet_powertools(self.emit_metrics):
             while self._step(self._run_rng):
                 steps += 1
                 if steps > max_steps:

@@ -118,10 +118,11 @@ class StateService:
         decisions = BatchDecisions()
         valid: list[tuple[StreamRecord, RiskMessage]] = []
         for record in records:
-            try:
-                valid.append((record, decode_risk_message(record.data)))
-            except PoisonRecordError as exc:
-                decisions.by_sequence[record.sequence_number] = self._quarantine(record, exc.reason)
+            admitted = self.admit(record)
+            if isinstance(admitted, Decision):
+                decisions.by_sequence[record.sequence_number] = admitted
+            else:
+                valid.append((record, admitted))
 
         winners = _highest_version_per_trade(message for _, message in valid)
         results = self._write_all(list(winners.values()))
@@ -129,7 +130,15 @@ class StateService:
             decisions.by_sequence[record.sequence_number] = _decide(message, winners[message.TradeID], results)
         return decisions
 
-    def _quarantine(self, record: StreamRecord, reason: str) -> Decision:
+    def admit(self, record: StreamRecord) -> RiskMessage | Decision:
+        """The record's message; or, for a record that can never be processed, the decision that quarantined it
+        (it is not retried: it goes to the poison-record queue with its reason, and its batch goes on)."""
+        try:
+            return decode_risk_message(record.data)
+        except PoisonRecordError as exc:
+            return self.quarantine(record, exc.reason)
+
+    def quarantine(self, record: StreamRecord, reason: str) -> Decision:
         poison = PoisonRecord(
             reason=reason,
             data_base64=base64.b64encode(record.data).decode(),
