@@ -15,7 +15,7 @@ ARGS ?=
 FN ?= state
 EVENT ?= events/state/kinesis-batch.json
 
-.PHONY: help venv test e2e soak bench unit integration lint demo pipeline invoke build watch clean
+.PHONY: help venv test e2e soak bench local-image sam-local-check invoke-docker unit integration lint demo pipeline invoke build watch clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -79,6 +79,16 @@ invoke: $(STAMP) ## Invoke one function in process, without Docker: make invoke 
 
 watch: $(STAMP) ## Live view of the aggregates (local pipeline, or a deployed stack with ARGS="--stack NAME")
 	$(PY) -m localpipe watch $(ARGS)
+
+local-image: $(STAMP) ## Docker (started if needed) and the offline Lambda and moto images, built once from the registries
+	scripts/docker-daemon start
+	PYTHON=$(PY) scripts/local-image
+
+sam-local-check: local-image ## Every sample event through `sam local invoke` in Lambda containers, results checked
+	$(PY) -m localpipe.containers check
+
+invoke-docker: local-image ## One function in its Lambda container: make invoke-docker FN=StateFunction EVENT=events/...
+	$(PY) -m localpipe.containers invoke $(FN) $(EVENT)
 
 build: $(STAMP) ## sam build (needs python3.13 on PATH)
 	$(VENV)/bin/sam build --template template.yaml

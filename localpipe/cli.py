@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,13 +22,14 @@ from rich.table import Table
 from localpipe.faults import FaultRates
 from localpipe.pipeline import (
     AGGREGATE_FUNCTION,
+    FUNCTION_ALIASES,
     PRODUCER_FUNCTION,
     STATE_FUNCTION,
     LocalPipeline,
     PipelineReport,
     scenario_sends,
 )
-from localpipe.resources import deploy
+from localpipe.resources import Deployed, deploy
 from localpipe.samples import EVENTS, Expectation, Observed, load_expectations, mismatches, observe
 from localpipe.server import local_aws_environment, moto_server
 from localpipe.template import Template
@@ -48,8 +50,6 @@ DEMO_DEFAULTS = {
     "crash_rate": 0.05,
     "poison": 3,
 }
-
-FUNCTION_ALIASES = {"state": STATE_FUNCTION, "aggregate": AGGREGATE_FUNCTION, "producer": PRODUCER_FUNCTION}
 
 
 def _pipeline_arguments(parser: argparse.ArgumentParser, defaults: dict[str, Any]) -> None:
@@ -72,6 +72,7 @@ def _pipeline_arguments(parser: argparse.ArgumentParser, defaults: dict[str, Any
     add("--naive", action="store_true", help="read-then-write StateLambda and non-idempotent aggregate")
     add("--verbose", action="store_true", help="show the functions' logs and metrics")
     add("--json", action="store_true", help="print the report as JSON")
+    add("--containers", action="store_true", help="the functions in Lambda containers (Docker, make local-image)")
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -96,12 +97,41 @@ def _rates(args: argparse.Namespace) -> FaultRates:
     )
 
 
+@contextlib.contextmanager
+def _local_stack(args: argparse.Namespace) -> Iterator[tuple[Deployed, str | None]]:
+    """The stack, and where the functions run: in this process (on a moto server), or with ``--containers`` in
+    Lambda containers (``sam local start-lambda``, against moto in a container)."""
+    template = Template.load(overrides=_overrides(args))
+    if not args.containers:
+        with moto_server() as endpoint, local_aws_environment(endpoint) as session:
+            yield deploy(template, session), None
+        return
+    from localpipe import containers  # Docker is needed only here
+
+    containers.require_images()
+    console.print("building with sam build, starting the local AWS and SAM's Lambda emulation (warm containers)...")
+    containers.sam_build()
+    with (
+        containers.docker_aws() as aws,
+        local_aws_environment(aws.host_endpoint, containers.REGION) as session,
+    ):
+        deployed = deploy(template, session)
+        with containers.sam_start_lambda(deployed, aws) as lambda_endpoint:
+            yield deployed, lambda_endpoint
+
+
 def run_pipeline(args: argparse.Namespace) -> int:
     rates = _rates(args)
     sends = scenario_sends(messages=args.messages, trades=args.trades, seed=args.seed, rates=rates, poison=args.poison)
-    with moto_server() as endpoint, local_aws_environment(endpoint) as session:
-        deployed = deploy(Template.load(overrides=_overrides(args)), session)
-        pipeline = LocalPipeline(deployed, rates=rates, seed=args.seed, naive=args.naive, verbose=args.verbose)
+    with _local_stack(args) as (deployed, lambda_endpoint):
+        pipeline = LocalPipeline(
+            deployed,
+            rates=rates,
+            seed=args.seed,
+            naive=args.naive,
+            verbose=args.verbose,
+            remote_lambda=lambda_endpoint,
+        )
         with Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -152,7 +182,7 @@ def print_report(report: PipelineReport, order: Sequence[str]) -> None:
     table = Table(title=f"Local pipeline report: {mode}", show_header=False, title_justify="left")
     table.add_column("what", style="bold")
     table.add_column("figure", justify="right")
-    accepted = report.outcomes.get("accepted", 0)
+    accepted = report.outcomes.get("accepted", 0) if not report.remote else report.state_changes
     table.add_row("records sent to the stream", f"{report.sent:,} ({report.poison_sent} poison)")
     table.add_row("distinct trade versions / trades", f"{report.distinct_messages:,} / {report.trades:,}")
     table.add_row(
@@ -163,20 +193,28 @@ def print_report(report: PipelineReport, order: Sequence[str]) -> None:
         "bisections / lost checkpoints / overlaps",
         f"{report.bisections} / {report.lost_checkpoints} / {report.overlap_invocations}",
     )
-    table.add_row(
-        "accepted / duplicate / stale",
-        f"{accepted:,} / {report.outcomes.get('duplicate', 0):,} / {report.outcomes.get('stale', 0):,}",
-    )
-    table.add_row("poison (in the poison queue)", f"{report.outcomes.get('poison', 0)} ({report.poison_in_queue})")
+    if report.remote:
+        table.add_row("processed in Lambda containers", f"{report.outcomes.get('processed', 0):,} (decided there)")
+        table.add_row("StateTable changes (versions accepted)", f"{report.state_changes:,}")
+        table.add_row("poison records in the poison queue", f"{report.poison_in_queue}")
+    else:
+        table.add_row(
+            "accepted / duplicate / stale",
+            f"{accepted:,} / {report.outcomes.get('duplicate', 0):,} / {report.outcomes.get('stale', 0):,}",
+        )
+        table.add_row("poison (in the poison queue)", f"{report.outcomes.get('poison', 0)} ({report.poison_in_queue})")
     table.add_row(
         "exhausted -> on-failure destinations", f"{report.exhausted} state, {report.aggregate_exhausted} aggregate"
     )
     table.add_row("unaccounted records", str(report.unaccounted))
-    table.add_row(
-        "aggregate: delivered / applied / duplicates skipped",
-        f"{report.aggregate_delivered:,} / {report.aggregate_applied:,} / {report.aggregate_duplicates_skipped:,}",
-    )
-    table.add_row("aggregate transactions", f"{report.transactions:,}")
+    if report.remote:
+        table.add_row("aggregate: delivered (decided in its container)", f"{report.aggregate_delivered:,}")
+    else:
+        table.add_row(
+            "aggregate: delivered / applied / duplicates skipped",
+            f"{report.aggregate_delivered:,} / {report.aggregate_applied:,} / {report.aggregate_duplicates_skipped:,}",
+        )
+        table.add_row("aggregate transactions", f"{report.transactions:,}")
     table.add_row("time taken", f"{report.elapsed:.1f} s")
     console.print(table)
     console.print(

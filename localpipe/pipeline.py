@@ -8,6 +8,7 @@ from the template's event sources. Every fault is a seeded rate, so a scenario i
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import random
 import time
@@ -19,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 from localpipe.esm import (
     DeliveryFaults,
@@ -45,6 +47,12 @@ StateFactory = Callable[[StateSettings, boto3.Session], "BatchDecider"]
 AggregateFactory = Callable[[AggregateSettings, boto3.Session], "ChangeApplier"]
 AGGREGATE_FUNCTION = "AggregateFunction"
 PRODUCER_FUNCTION = "ProducerFunction"
+FUNCTION_ALIASES = {
+    "state": STATE_FUNCTION,
+    "aggregate": AGGREGATE_FUNCTION,
+    "producer": PRODUCER_FUNCTION,
+    "game": "GameFunction",
+}
 
 
 @dataclass(frozen=True)
@@ -140,6 +148,8 @@ class PipelineReport:
     aggregates: dict[str, Decimal]
     elapsed: float
     state: dict[str, RiskMessage] = field(default_factory=dict)  # the StateTable as read at the end
+    remote: bool = False  # the functions ran in Lambda containers: their decisions were not seen
+    state_changes: int = 0  # versioned changes in the StateTable's stream (each must count once)
     details: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -152,7 +162,8 @@ class PipelineReport:
 
     @property
     def aggregates_exact(self) -> bool:
-        return not self.aggregate_differences and self.message_count == self.outcomes.get("accepted", 0)
+        counted = self.state_changes if self.remote else self.outcomes.get("accepted", 0)
+        return not self.aggregate_differences and self.message_count == counted
 
     @property
     def exact(self) -> bool:
@@ -204,6 +215,8 @@ class LocalPipeline:
     ``state_service`` / ``aggregate_service``: build the functions' domain from their settings and session
     instead of the functions' own ``build_service`` (the naive versions, a lab's workbench). ``emit_metrics``:
     let the functions print their metrics (EMF lines on stdout); by default only with ``verbose``.
+    ``remote_lambda``: the endpoint of ``sam local start-lambda``: the mappings invoke the functions there, in
+    Lambda containers, instead of in this process (their decisions are then not seen record by record).
     """
 
     def __init__(
@@ -222,6 +235,7 @@ class LocalPipeline:
         state_service: StateFactory | None = None,
         aggregate_service: AggregateFactory | None = None,
         emit_metrics: bool | None = None,
+        remote_lambda: str | None = None,
     ) -> None:
         self.deployed = deployed
         self.rates = rates or FaultRates()
@@ -250,19 +264,24 @@ class LocalPipeline:
         self.state_recorder = RecordingDecider(decider)
         self.aggregate_recorder = RecordingApplier(applier)
         fault_rng = self._random(1)
-        self.invoke_state = wrap_function(
-            self._handler(STATE_FUNCTION, self.state_recorder), self.rates, fault_rng, LocalContext(STATE_FUNCTION)
-        )
+        self.remote = remote_lambda is not None
+        if remote_lambda is not None:
+            if self.rates.throttling:
+                raise ValueError("throttling is injected in this process's SDK: not with functions in containers")
+            lambda_client = remote_lambda_client(remote_lambda, self.region)
+            state_handler = _remote_handler(lambda_client, STATE_FUNCTION)
+            aggregate_handler = _remote_handler(lambda_client, AGGREGATE_FUNCTION)
+            overlap_handler = state_handler
+        else:
+            state_handler = self._handler(STATE_FUNCTION, self.state_recorder)
+            aggregate_handler = self._handler(AGGREGATE_FUNCTION, self.aggregate_recorder)
+            # A second consumer of the same shard (resharding overlap): a handler instance of its own.
+            overlap_handler = self._handler(STATE_FUNCTION, self.state_recorder)
+        self.invoke_state = wrap_function(state_handler, self.rates, fault_rng, LocalContext(STATE_FUNCTION))
         self.invoke_aggregate = wrap_function(
-            self._handler(AGGREGATE_FUNCTION, self.aggregate_recorder),
-            self.rates,
-            fault_rng,
-            LocalContext(AGGREGATE_FUNCTION),
+            aggregate_handler, self.rates, fault_rng, LocalContext(AGGREGATE_FUNCTION)
         )
-        # A second consumer of the same shard (resharding overlap): a handler instance of its own, no faults.
-        overlap = wrap_function(
-            self._handler(STATE_FUNCTION, self.state_recorder), FaultRates(), fault_rng, LocalContext("overlap")
-        )
+        overlap = wrap_function(overlap_handler, FaultRates(), fault_rng, LocalContext("overlap"))
         self.state_mapping = self._mapping(STATE_FUNCTION, self.invoke_state, 2, overlap)
         self.aggregate_mapping = self._mapping(AGGREGATE_FUNCTION, self.invoke_aggregate, 3, None)
         self._publisher = KinesisPublisher(
@@ -413,8 +432,9 @@ class LocalPipeline:
         if self._published != self._polled[0]:
             self._polled = (self._published, self._polled[1])
             self.state_mapping.poll()
-        if self.state_recorder.batches != self._polled[1]:
-            self._polled = (self._polled[0], self.state_recorder.batches)
+        state_batches = self.state_mapping.stats.invocations + self.state_mapping.stats.overlap_invocations
+        if state_batches != self._polled[1]:
+            self._polled = (self._polled[0], state_batches)
             self.aggregate_mapping.poll()
         mappings = (self.state_mapping, self.aggregate_mapping)
         busy = [m for m in mappings if m.has_work()]
@@ -438,8 +458,12 @@ class LocalPipeline:
         message_count = aggregates.pop(MESSAGE_COUNT_ID, Decimal(0))
         expected = expected_aggregates(messages, self.aggregation_order)
         state_stats, aggregate_stats = self.state_mapping.stats, self.aggregate_mapping.stats
-        outcomes = Counter(o.value for o in self.state_recorder.first_outcome.values())
-        exhausted = len(state_stats.records_to_destination - set(self.state_recorder.first_outcome))
+        if self.remote:  # decided inside the containers: known only as committed, or given up
+            exhausted = len(state_stats.records_to_destination)
+            outcomes = Counter({"processed": len(state_stats.committed) - exhausted})
+        else:
+            outcomes = Counter(o.value for o in self.state_recorder.first_outcome.values())
+            exhausted = len(state_stats.records_to_destination - set(self.state_recorder.first_outcome))
         return PipelineReport(
             naive=self.naive,
             sent=len(sends),
@@ -468,11 +492,19 @@ class LocalPipeline:
             aggregates=aggregates,
             elapsed=elapsed,
             state=stored,
+            remote=self.remote,
+            state_changes=self.count_state_changes(),
         )
 
     def _queue_of(self, function: str) -> str:
         destination = self.template.event_source(function).on_failure
         return self.deployed.names[destination] if destination else ""
+
+    def count_state_changes(self) -> int:
+        """The StateTable stream's changes that carry a trade version (what message_count must count)."""
+        source = self.template.event_source(AGGREGATE_FUNCTION).source
+        reader = DynamoDBStreamReader(self.deployed.client("dynamodbstreams"), self.deployed.stream_arns[source])
+        return sum(1 for r in reader.poll() if "Version" in r.lambda_record["dynamodb"].get("NewImage", {}))
 
     def queue_depth(self, url: str) -> int:
         return queue_depth(self.deployed.client("sqs"), url) if url else 0
@@ -482,6 +514,26 @@ class LocalPipeline:
 
     def read_aggregates(self) -> dict[str, Decimal]:
         return read_aggregates(self.deployed.client("dynamodb"), self.aggregate_table)
+
+
+class RemoteFunctionError(RuntimeError):
+    """The function failed in its container (Lambda's FunctionError): the mapping retries, as Lambda would."""
+
+
+def remote_lambda_client(endpoint: str, region: str) -> Any:
+    config = Config(read_timeout=300, connect_timeout=10, retries={"mode": "standard", "total_max_attempts": 1})
+    return boto3.client("lambda", endpoint_url=endpoint, region_name=region, config=config)
+
+
+def _remote_handler(client: Any, function: str) -> Callable[[dict, Any], Any]:
+    def invoke(event: dict, context: Any) -> Any:
+        response = client.invoke(FunctionName=function, Payload=json.dumps(event).encode())
+        payload = json.loads(response["Payload"].read() or b"null")
+        if response.get("FunctionError"):
+            raise RemoteFunctionError(f"{function}: {str(payload)[:300]}")
+        return payload
+
+    return invoke
 
 
 def _destination(sqs: Any, deployed: Deployed, logical: str | None) -> SqsDestination | None:

@@ -10,6 +10,8 @@ import boto3
 
 from localpipe.template import FunctionSpec, Template
 
+NO_VALUE = object()  # AWS::NoValue: the property is left out
+
 
 @dataclass
 class Deployed:
@@ -24,8 +26,13 @@ class Deployed:
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, dict):
+            if "Fn::If" in value:
+                condition, when_true, when_false = value["Fn::If"]
+                return self.resolve(when_true if self.template.condition(condition) else when_false)
             if "Ref" in value:
                 ref = value["Ref"]
+                if ref == "AWS::NoValue":
+                    return NO_VALUE
                 return self.template.parameters.get(ref, self.names.get(ref))
             if "Fn::GetAtt" in value:
                 logical, attribute = value["Fn::GetAtt"]
@@ -36,7 +43,8 @@ class Deployed:
         return value
 
     def function_env(self, function: FunctionSpec) -> dict[str, str]:
-        return {key: str(self.resolve(value)) for key, value in function.environment.items()}
+        resolved = {key: self.resolve(value) for key, value in function.environment.items()}
+        return {key: str(value) for key, value in resolved.items() if value is not NO_VALUE}
 
     def client(self, service: str) -> Any:
         """One client per service, made once (a botocore client is thread-safe and costly to make)."""

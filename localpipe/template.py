@@ -94,6 +94,28 @@ class Template:
     resources: dict[str, dict[str, Any]]
     parameters: dict[str, Any]
     globals_env: dict[str, Any] = field(default_factory=dict)
+    conditions: dict[str, Any] = field(default_factory=dict)
+
+    def condition(self, name: str) -> bool:
+        """A condition of the template, evaluated with the parameters (Equals, Not, And, Or)."""
+        return bool(self._evaluate(self.conditions[name]))
+
+    def _evaluate(self, node: Any) -> Any:
+        if isinstance(node, dict):
+            if "Condition" in node:
+                return self.condition(node["Condition"])
+            if "Fn::Equals" in node:
+                left, right = (self._evaluate(v) for v in node["Fn::Equals"])
+                return str(left) == str(right)
+            if "Fn::Not" in node:
+                return not self._evaluate(node["Fn::Not"][0])
+            if "Fn::And" in node:
+                return all(self._evaluate(v) for v in node["Fn::And"])
+            if "Fn::Or" in node:
+                return any(self._evaluate(v) for v in node["Fn::Or"])
+            if set(node) == {"Ref"} and node["Ref"] in self.parameters:
+                return self.parameters[node["Ref"]]
+        return node
 
     @classmethod
     def load(cls, path: Path = TEMPLATE_PATH, overrides: Mapping[str, Any] | None = None) -> Template:
@@ -104,7 +126,12 @@ class Template:
             raise KeyError(f"unknown template parameters: {', '.join(sorted(unknown))}")
         parameters.update(overrides or {})
         globals_env = raw.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
-        return cls(resources=raw["Resources"], parameters=parameters, globals_env=globals_env)
+        return cls(
+            resources=raw["Resources"],
+            parameters=parameters,
+            globals_env=globals_env,
+            conditions=raw.get("Conditions", {}),
+        )
 
     def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
         return {

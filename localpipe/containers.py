@@ -1,0 +1,334 @@
+"""The functions in real Lambda containers, offline: SAM's own emulation (``sam local invoke``,
+``sam local start-lambda``) on the images ``scripts/local-image`` builds, against a moto server in a container.
+
+Networking: the local AWS (a moto server container) sits on an internal Docker network made for the run,
+where SAM's function containers reach it by name; it also sits on a second network of the run's own, with
+its port published on the host's 127.0.0.1 only, where the runner (seeding the tables from template.yaml,
+reading them back) reaches it. Everything is removed on the way out.
+
+``python -m localpipe.containers check``: every sample event of ``events/`` through ``sam local invoke``,
+checked against ``events/expected.json``; ``invoke FUNCTION EVENT``: one of them, shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import moto
+
+from localpipe.pipeline import FUNCTION_ALIASES
+from localpipe.resources import Deployed, deploy
+from localpipe.samples import Expectation, load_expectations, mismatches, observe
+from localpipe.server import LOCAL_CREDENTIALS, local_aws_environment
+from localpipe.template import ROOT, Template
+
+LAMBDA_IMAGE = "public.ecr.aws/lambda/python:3.13-x86_64"
+MOTO_IMAGE = f"risk-pipeline/moto-server:{moto.__version__}"
+BUILT_TEMPLATE = ROOT / ".aws-sam" / "build" / "template.yaml"
+REGION = "us-east-1"
+
+
+class DockerUnavailable(RuntimeError):
+    pass
+
+
+def docker(*args: str, timeout: float = 120) -> str:
+    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise RuntimeError(f"docker {' '.join(args)}: {result.stderr.strip()}")
+    return result.stdout.strip()
+
+
+def require_images() -> None:
+    for image in (LAMBDA_IMAGE, MOTO_IMAGE):
+        try:
+            docker("image", "inspect", image)
+        except (RuntimeError, FileNotFoundError) as exc:
+            raise DockerUnavailable(f"{image} is not built: run `make local-image` ({exc})") from exc
+
+
+@dataclass(frozen=True)
+class DockerAws:
+    """The local AWS of one run: a moto server container and the two networks it sits on."""
+
+    network: str  # internal: SAM's function containers join it
+    container: str
+    host_port: int
+
+    @property
+    def host_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.host_port}"
+
+    @property
+    def network_endpoint(self) -> str:
+        return f"http://{self.container}:5000"
+
+    def reset(self) -> None:
+        """Empty moto (its own API), so that each sample starts from a fresh stack."""
+        request = urllib.request.Request(f"{self.host_endpoint}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=30):
+            pass
+
+
+@contextlib.contextmanager
+def docker_aws(start_timeout: float = 60) -> Iterator[DockerAws]:
+    require_images()
+    run = f"risk-pipeline-{uuid.uuid4().hex[:8]}"
+    internal, edge, container = f"{run}-internal", f"{run}-edge", f"{run}-moto"
+    made: list[tuple[str, ...]] = []
+    try:
+        docker("network", "create", "--internal", internal)
+        made.append(("network", "rm", internal))
+        docker("network", "create", edge)
+        made.append(("network", "rm", edge))
+        docker("run", "--detach", "--name", container, "--network", edge, "--publish", "127.0.0.1::5000", MOTO_IMAGE)
+        made.append(("rm", "--force", container))
+        docker("network", "connect", internal, container)
+        port = int(docker("port", container, "5000/tcp").splitlines()[0].rsplit(":", 1)[1])
+        aws = DockerAws(network=internal, container=container, host_port=port)
+        _wait_for(aws, start_timeout)
+        yield aws
+    finally:
+        for command in reversed(made):
+            with contextlib.suppress(Exception):
+                docker(*command)
+
+
+def _wait_for(aws: DockerAws, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), urllib.request.urlopen(f"{aws.host_endpoint}/moto-api/", timeout=2):
+            return
+        time.sleep(0.3)
+    logs = docker("logs", "--tail", "20", aws.container)
+    raise RuntimeError(f"the moto container did not answer within {timeout:.0f} s: {logs}")
+
+
+# ---------------------------------------------------------------- SAM
+
+
+def _sam_env(aws: DockerAws | None) -> dict[str, str]:
+    env = {**os.environ, **LOCAL_CREDENTIALS, "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}
+    env.pop("AWS_ENDPOINT_URL", None)  # the functions get theirs from the template (LocalEndpointUrl)
+    env["SAM_CLI_TELEMETRY"] = "0"
+    env["AWS_EC2_METADATA_DISABLED"] = "true"
+    if aws is not None:  # SAM asks STS for the account id before each invoke: the local AWS answers at once
+        env["AWS_ENDPOINT_URL_STS"] = aws.host_endpoint
+    return env
+
+
+def sam(*args: str, timeout: float = 600, aws: DockerAws | None = None) -> subprocess.CompletedProcess[str]:
+    executable = Path(sys.executable).with_name("sam")
+    return subprocess.run(
+        [str(executable), *args], capture_output=True, text=True, timeout=timeout, env=_sam_env(aws), cwd=ROOT
+    )
+
+
+def sam_build() -> Path:
+    result = sam("build", "--template", str(ROOT / "template.yaml"), "--cached")
+    if result.returncode != 0:
+        raise RuntimeError(f"sam build failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+    return BUILT_TEMPLATE
+
+
+def env_vars(deployed: Deployed, aws: DockerAws) -> dict[str, dict[str, str]]:
+    """Each function's environment, as template.yaml gives it, with the local stack's names; queue URLs name
+    the moto container as the functions see it."""
+    result = {}
+    local = Deployed(Template.load(overrides={"LocalEndpointUrl": aws.network_endpoint}), deployed.session)
+    local.names, local.arns, local.stream_arns = deployed.names, deployed.arns, deployed.stream_arns
+    for name, function in local.template.functions().items():
+        env = local.function_env(function)
+        if "WRITE_CONCURRENCY" in env:  # moto's table streams break under concurrent writes (see README)
+            env["WRITE_CONCURRENCY"] = "1"
+        result[name] = {k: v.replace(aws.host_endpoint, aws.network_endpoint) for k, v in env.items()}
+    return result
+
+
+@contextlib.contextmanager
+def sam_start_lambda(deployed: Deployed, aws: DockerAws, start_timeout: float = 240) -> Iterator[str]:
+    """``sam local start-lambda`` on 127.0.0.1, every function's container warm (EAGER) before it is used;
+    yields its endpoint (for boto3's Lambda client) and stops it on the way out."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(env_vars(deployed, aws), handle)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    env = _sam_env(aws)
+    log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)  # noqa: SIM115 - kept until the end
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("sam")), "local", "start-lambda",
+            "--template", str(BUILT_TEMPLATE),
+            "--env-vars", handle.name,
+            "--parameter-overrides", f"LocalEndpointUrl={aws.network_endpoint}",
+            "--docker-network", aws.network,
+            "--skip-pull-image",
+            "--warm-containers", "EAGER",
+            "--host", "127.0.0.1",
+            "--port", str(port),
+        ],
+        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + start_timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"sam local start-lambda exited: {Path(log.name).read_text()[-3000:]}")
+            with contextlib.suppress(OSError):
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"sam local start-lambda did not listen within {start_timeout:.0f} s")
+            time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.send_signal(signal.SIGINT)  # SAM stops and removes its warm containers on an interrupt
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        log.close()
+        for path in (handle.name, log.name):
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+
+@dataclass
+class Invocation:
+    expectation: Expectation
+    response: Any
+    problems: list[str]
+    seconds: float
+    logs: str
+
+
+def invoke(
+    function: str, event: Path, deployed: Deployed, aws: DockerAws, built: Path = BUILT_TEMPLATE
+) -> tuple[Any, str]:
+    """``sam local invoke`` one function with one event in SAM's Lambda container; (response, its logs)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(env_vars(deployed, aws), handle)
+    try:
+        result = sam(
+            "local", "invoke", function,
+            "--event", str(event),
+            "--template", str(built),
+            "--env-vars", handle.name,
+            "--parameter-overrides", f"LocalEndpointUrl={aws.network_endpoint}",
+            "--docker-network", aws.network,
+            "--skip-pull-image",
+            timeout=300,
+            aws=aws,
+        )  # fmt: skip
+    finally:
+        os.unlink(handle.name)
+    lines = [line for line in result.stdout.strip().splitlines() if line.strip()]
+    if result.returncode != 0 or not lines:
+        raise RuntimeError(f"sam local invoke {function} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    return json.loads(lines[-1]), result.stderr
+
+
+def check_sample(expectation: Expectation, aws: DockerAws, session: boto3.Session, prefix: str) -> Invocation:
+    """One sample on a stack of its own (its own names, so that samples can run side by side)."""
+    started = time.monotonic()
+    deployed = deploy(Template.load(), session, prefix=prefix)
+    response, logs = invoke(expectation.function, expectation.path, deployed, aws)
+    problems = mismatches(expectation, observe(deployed, response))
+    return Invocation(expectation, response, problems, time.monotonic() - started, logs)
+
+
+def check_all(names: Sequence[str] | None = None, workers: int = 3) -> list[Invocation]:
+    expectations = load_expectations()
+    chosen = [expectations[n] for n in (names or sorted(expectations))]
+    sam_build()
+    # The environment points boto3 at the local AWS once, before any thread starts (it is process-wide).
+    with docker_aws() as aws, local_aws_environment(aws.host_endpoint, REGION) as session:
+        # The first invocation makes SAM build its emulation image with the layer; the others reuse it.
+        first = check_sample(chosen[0], aws, session, prefix="s0")
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            rest = list(
+                pool.map(lambda pair: check_sample(pair[1], aws, session, f"s{pair[0]}"), enumerate(chosen[1:], 1))
+            )
+    return [first, *rest]
+
+
+# ---------------------------------------------------------------- command line
+
+
+def _check(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    try:
+        results = check_all(args.events or None)
+    except DockerUnavailable as exc:
+        print(f"sam-local-check: {exc}")  # noqa: T201
+        return 2
+    failed = 0
+    for result in results:
+        status = "ok" if not result.problems else "NOT as expected"
+        print(f"{result.expectation.function:18} {result.expectation.event:36} {result.seconds:5.1f} s  {status}")  # noqa: T201
+        for problem in result.problems:
+            print(f"    {problem}")  # noqa: T201
+        failed += bool(result.problems)
+    print(  # noqa: T201
+        f"{len(results) - failed} of {len(results)} sample events as expected through sam local invoke "
+        f"in Lambda containers ({time.monotonic() - started:.0f} s)"
+    )
+    return 1 if failed else 0
+
+
+def _invoke(args: argparse.Namespace) -> int:
+    function = FUNCTION_ALIASES.get(args.function, args.function)
+    event = Path(args.event).resolve()
+    expectations = {e.path.resolve(): e for e in load_expectations().values()}
+    sam_build()
+    with docker_aws() as aws, local_aws_environment(aws.host_endpoint, REGION) as session:
+        deployed = deploy(Template.load(), session)
+        response, logs = invoke(function, event, deployed, aws)
+        print(logs.rstrip())  # noqa: T201
+        print(json.dumps(response, indent=2, default=str))  # noqa: T201
+        observed = observe(deployed, response)
+        print(  # noqa: T201
+            f"StateTable: {len(observed.state)} items; poison queue: {len(observed.poison_reasons)} messages; "
+            f"stream: {observed.stream_records} records; aggregates: {len(observed.aggregates)} items"
+        )
+        expectation = expectations.get(event)
+        if expectation is None or expectation.function != function:
+            return 0
+        problems = mismatches(expectation, observed)
+        print("as expected (events/expected.json)" if not problems else "NOT as expected: " + "; ".join(problems))  # noqa: T201
+        return 1 if problems else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m localpipe.containers", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    check = commands.add_parser("check", help="every sample event through sam local invoke, checked")
+    check.add_argument("events", nargs="*", help="sample events (paths under events/); all by default")
+    one = commands.add_parser("invoke", help="one function with one event through sam local invoke")
+    one.add_argument("function", help="state, aggregate, producer, game, or a logical id (StateFunction, ...)")
+    one.add_argument("event", help="path of the event file")
+    args = parser.parse_args(argv)
+    return _check(args) if args.command == "check" else _invoke(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
