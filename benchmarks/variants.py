@@ -25,10 +25,18 @@ from riskpipe.models import PoisonRecordError, RiskMessage, WriteOutcome, decode
 from riskpipe.state_service import BatchDecisions, Decision, StateStore, StreamRecord
 
 
+class _Context:
+    function_name, memory_limit_in_mb, aws_request_id, invoked_function_arn = "state", 512, "bench", ""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
 class IdempotentStateService:
     def __init__(self, store: StateStore, client: Any, idempotency_table: str) -> None:
         persistence = DynamoDBPersistenceLayer(table_name=idempotency_table, boto3_client=client)
         config = IdempotencyConfig(event_key_jmespath="[TradeID, Version]", raise_on_no_idempotency_key=True)
+        config.register_lambda_context(_Context())  # type: ignore[arg-type]  # a stand-in for Lambda's context
 
         @idempotent_function(data_keyword_argument="record", persistence_store=persistence, config=config)
         def write(record: dict[str, Any]) -> str:
