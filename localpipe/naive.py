@@ -16,7 +16,7 @@ from typing import Any
 from riskpipe.aggregate_service import AggregateOutcome
 from riskpipe.aggregation import MESSAGE_COUNT_ID, SubBatch, TradeChain, TradeChange
 from riskpipe.config import AggregateSettings, StateSettings
-from riskpipe.models import RiskMessage, WriteOutcome
+from riskpipe.models import WriteOutcome
 from riskpipe.poison import PoisonQueue
 from riskpipe.state_service import BatchDecisions, Decision, PoisonSink, StateService, StreamRecord
 
@@ -28,14 +28,7 @@ class NaiveStateService(StateService):
         self._table = table_name
 
     def decide(self, records: Sequence[StreamRecord]) -> BatchDecisions:
-        decisions = BatchDecisions()
-        valid: list[tuple[StreamRecord, RiskMessage]] = []
-        for record in records:
-            admitted = self.admit(record)
-            if isinstance(admitted, Decision):
-                decisions.by_sequence[record.sequence_number] = admitted
-            else:
-                valid.append((record, admitted))
+        decisions, valid = self.admit_all(records)
         read = self._read_versions({m.TradeID for _, m in valid})
         for record, message in valid:
             stored = read.get(message.TradeID, -1)

@@ -34,9 +34,9 @@ from localpipe.naive import naive_aggregate_service, naive_state_service
 from localpipe.readback import queue_depth, read_aggregates, read_state
 from localpipe.resources import Deployed
 from riskpipe.aggregate_service import AggregateOutcome, ChangeApplier
-from riskpipe.aggregation import MESSAGE_COUNT_ID, TradeChange, compare_aggregates, expected_aggregates, latest_versions
+from riskpipe.aggregation import MESSAGE_COUNT_ID, TradeChange, compare_aggregates, expected_aggregates
 from riskpipe.config import AggregateSettings, ProducerSettings, StateSettings
-from riskpipe.models import RiskMessage, WriteOutcome
+from riskpipe.models import RiskMessage, WriteOutcome, newest_per_trade
 from riskpipe.producer import KinesisPublisher, generate_messages
 from riskpipe.state_service import BatchDecider, BatchDecisions, StreamRecord
 
@@ -447,7 +447,7 @@ class LocalPipeline:
 
     def report(self, sends: Sequence[Send], elapsed: float) -> PipelineReport:
         messages = [s.message for s in sends if s.message is not None]
-        latest = latest_versions(messages)
+        latest = newest_per_trade(messages)
         stored = self.read_state()
         stale = {
             trade: (message.Version, stored[trade].Version if trade in stored else -1)

@@ -23,8 +23,8 @@ from localpipe.readback import queue_bodies, stream_records
 from localpipe.resources import deploy
 from localpipe.server import local_aws_environment
 from localpipe.template import Template
-from riskpipe.aggregation import compare_aggregates, expected_aggregates, latest_versions
-from riskpipe.models import Hierarchy, RiskMessage
+from riskpipe.aggregation import compare_aggregates, expected_aggregates
+from riskpipe.models import Hierarchy, RiskMessage, newest_per_trade
 from riskpipe.producer import REGIONS, RISK_TYPES, TRADE_DESKS
 from tests.bad_records import BAD_RECORDS
 
@@ -191,7 +191,7 @@ def check(case: Case, pipeline: LocalPipeline, report: PipelineReport) -> list[s
 
     # 4. Every StateTable item holds the highest version processed for its trade, with all its attributes.
     processed = [by_data[on_stream[r]] for r in decided if by_data.get(on_stream[r]) is not None]
-    expected_state = latest_versions(m for m in processed if m is not None)
+    expected_state = newest_per_trade(m for m in processed if m is not None)
     stored = report.state
     for trade in sorted(set(expected_state) | set(stored)):
         want, got = expected_state.get(trade), stored.get(trade)

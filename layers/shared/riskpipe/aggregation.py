@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from riskpipe.models import RiskMessage, newest_per_trade
+
 MESSAGE_COUNT_ID = "message_count"
 # The levels of a trade's Hierarchy; the aggregation order is any arrangement of them.
 HIERARCHY_LEVELS: tuple[str, ...] = ("RiskType", "Region", "TradeDesk")
@@ -227,20 +229,10 @@ def plan_sub_batches(
     return batches
 
 
-def latest_versions(messages: Iterable[Any]) -> dict[str, Any]:
-    """The highest version sent of every trade (the first copy wins among identical versions)."""
-    latest: dict[str, Any] = {}
-    for message in messages:
-        current = latest.get(message.TradeID)
-        if current is None or message.Version > current.Version:
-            latest[message.TradeID] = message
-    return latest
-
-
-def expected_aggregates(messages: Iterable[Any], order: Sequence[str]) -> dict[str, Decimal]:
+def expected_aggregates(messages: Iterable[RiskMessage], order: Sequence[str]) -> dict[str, Decimal]:
     """What the AggregateTable must hold for these messages: every prefix's sum of latest values."""
     totals: dict[str, Decimal] = defaultdict(Decimal)
-    for message in latest_versions(messages).values():
+    for message in newest_per_trade(messages).values():
         contribution = Contribution(message.Value, message.Hierarchy.model_dump())
         for prefix in contribution.prefixes(order):
             totals[prefix] += message.Value

@@ -18,12 +18,19 @@ from __future__ import annotations
 
 import base64
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from riskpipe.models import PoisonRecordError, RiskMessage, StoredVersion, WriteOutcome, decode_risk_message
+from riskpipe.models import (
+    PoisonRecordError,
+    RiskMessage,
+    StoredVersion,
+    WriteOutcome,
+    decode_risk_message,
+    newest_per_trade,
+)
 from riskpipe.poison import PoisonRecord
 
 
@@ -100,6 +107,9 @@ class BatchDecisions:
         return [seq for seq, d in self.by_sequence.items() if d.error is not None]
 
 
+Admitted = tuple[StreamRecord, RiskMessage]
+
+
 class StateService:
     def __init__(
         self,
@@ -115,20 +125,24 @@ class StateService:
         self._pool: ThreadPoolExecutor | None = None
 
     def decide(self, records: Sequence[StreamRecord]) -> BatchDecisions:
+        decisions, valid = self.admit_all(records)
+        winners = newest_per_trade(message for _, message in valid)
+        results = self._write_all(list(winners.values()))
+        for record, message in valid:
+            decisions.by_sequence[record.sequence_number] = _decide(message, winners[message.TradeID], results)
+        return decisions
+
+    def admit_all(self, records: Sequence[StreamRecord]) -> tuple[BatchDecisions, list[Admitted]]:
+        """Decode every record: the valid ones with their message, the poison ones already decided."""
         decisions = BatchDecisions()
-        valid: list[tuple[StreamRecord, RiskMessage]] = []
+        valid: list[Admitted] = []
         for record in records:
             admitted = self.admit(record)
             if isinstance(admitted, Decision):
                 decisions.by_sequence[record.sequence_number] = admitted
             else:
                 valid.append((record, admitted))
-
-        winners = _highest_version_per_trade(message for _, message in valid)
-        results = self._write_all(list(winners.values()))
-        for record, message in valid:
-            decisions.by_sequence[record.sequence_number] = _decide(message, winners[message.TradeID], results)
-        return decisions
+        return decisions, valid
 
     def admit(self, record: StreamRecord) -> RiskMessage | Decision:
         """The record's message; or, for a record that can never be processed, the decision that quarantined it
@@ -166,15 +180,6 @@ class StateService:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self._write_concurrency, thread_name_prefix="state-write")
         return dict(zip((m.TradeID for m in messages), self._pool.map(write, messages), strict=True))
-
-
-def _highest_version_per_trade(messages: Iterable[RiskMessage]) -> dict[str, RiskMessage]:
-    winners: dict[str, RiskMessage] = {}
-    for message in messages:
-        current = winners.get(message.TradeID)
-        if current is None or message.Version > current.Version:
-            winners[message.TradeID] = message
-    return winners
 
 
 def _decide(message: RiskMessage, winner: RiskMessage, results: dict[str, StoredVersion | BaseException]) -> Decision:
