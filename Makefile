@@ -9,6 +9,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)
 export AWS_DEFAULT_REGION ?= us-east-1
+# No usage reports from the SAM CLI: everything here works offline.
+export SAM_CLI_TELEMETRY ?= 0
 # The runtime's python must be on PATH for `sam build` (BuildMethod: python3.13).
 export PATH := $(dir $(PYTHON_BIN)):$(CURDIR)/$(VENV)/bin:$(PATH)
 ARGS ?=

@@ -36,9 +36,10 @@ from localpipe.resources import Deployed
 from riskpipe.aggregate_service import AggregateOutcome, ChangeApplier
 from riskpipe.aggregation import MESSAGE_COUNT_ID, TradeChange, compare_aggregates, expected_aggregates
 from riskpipe.config import AggregateSettings, ProducerSettings, StateSettings
-from riskpipe.models import RiskMessage, WriteOutcome, newest_per_trade
+from riskpipe.models import RiskMessage, WriteOutcome
 from riskpipe.producer import KinesisPublisher, generate_messages
 from riskpipe.state_service import BatchDecider, BatchDecisions, StreamRecord
+from riskpipe.versions import newest_per_trade
 
 # The SDK's backoff after a throttled write is slept at 1/100 of real time locally (see compress_retry_backoff).
 DEFAULT_BACKOFF_SCALE = 0.01

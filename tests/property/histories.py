@@ -24,8 +24,9 @@ from localpipe.resources import deploy
 from localpipe.server import local_aws_environment
 from localpipe.template import Template
 from riskpipe.aggregation import compare_aggregates, expected_aggregates
-from riskpipe.models import Hierarchy, RiskMessage, newest_per_trade
+from riskpipe.models import Hierarchy, RiskMessage
 from riskpipe.producer import REGIONS, RISK_TYPES, TRADE_DESKS
+from riskpipe.versions import newest_per_trade
 from tests.bad_records import BAD_RECORDS
 
 HIERARCHIES = [Hierarchy(RiskType=r, Region=g, TradeDesk=d) for r in RISK_TYPES for g in REGIONS for d in TRADE_DESKS]

@@ -14,9 +14,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from riskpipe.models import RiskMessage, newest_per_trade
+from riskpipe.versions import newest_per_trade
+
+if TYPE_CHECKING:
+    from riskpipe.models import RiskMessage
 
 MESSAGE_COUNT_ID = "message_count"
 # The levels of a trade's Hierarchy; the aggregation order is any arrangement of them.

@@ -12,7 +12,6 @@ and the aggregates must add up to the cent.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -106,16 +105,6 @@ class RiskMessage(BaseModel):
             f'{{"TradeID":{json.dumps(self.TradeID)},"Value":{_json_number(self.Value)},'
             f'"Version":{self.Version},"Timestamp":{_json_number(self.Timestamp)},"Hierarchy":{hierarchy}}}'
         ).encode()
-
-
-def newest_per_trade(messages: Iterable[RiskMessage]) -> dict[str, RiskMessage]:
-    """The highest version of every trade among these messages (the first copy wins among equal versions)."""
-    newest: dict[str, RiskMessage] = {}
-    for message in messages:
-        current = newest.get(message.TradeID)
-        if current is None or message.Version > current.Version:
-            newest[message.TradeID] = message
-    return newest
 
 
 def _json_number(value: Decimal) -> str:

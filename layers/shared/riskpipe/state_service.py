@@ -29,9 +29,9 @@ from riskpipe.models import (
     StoredVersion,
     WriteOutcome,
     decode_risk_message,
-    newest_per_trade,
 )
 from riskpipe.poison import PoisonRecord
+from riskpipe.versions import newest_per_trade
 
 
 class StateStore(Protocol):
