@@ -37,7 +37,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Totals over every property test (also when they ran on xdist workers: figures travel in the reports)."""
     figures: Counter[str] = Counter()
-    failed_histories = 0
+    failed_runs = 0  # property runs that found a violating history (each stops at its first, shrunk)
     counterexamples = []
     for outcome in ("passed", "failed"):
         for report in terminalreporter.stats.get(outcome, []):
@@ -46,7 +46,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             for name, value in getattr(report, "user_properties", []):
                 if name == "history_figures":
                     figures.update(value)
-                    failed_histories += outcome == "failed"
+                    failed_runs += outcome == "failed"
                 elif name == "naive_counterexample":
                     counterexamples.append(value)
     if not figures and not counterexamples:
@@ -55,8 +55,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.section("property-based histories")
     if figures:
         write(
-            f"{figures['histories']:,} histories checked, {failed_histories} violations "
-            f"({figures['seconds']:,} s of checking): {figures['records']:,} records sent, "
+            f"{figures['histories']:,} histories checked, "
+            + ("0 violations " if not failed_runs else f"VIOLATED in {failed_runs} run(s), shrunk history above ")
+            + f"({figures['seconds']:,} s of checking): {figures['records']:,} records sent, "
             f"{figures['deliveries']:,} deliveries ({figures['retried_batches']:,} batches retried, "
             f"{figures['lost_checkpoints']:,} lost checkpoints, {figures['overlaps']:,} overlapping consumers); "
             f"accepted {figures['accepted']:,}, duplicate {figures['duplicate']:,}, stale {figures['stale']:,}, "
