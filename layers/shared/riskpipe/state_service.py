@@ -23,13 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from riskpipe.models import (
-    PoisonRecordError,
-    RiskMessage,
-    StoredVersion,
-    WriteOutcome,
-    decode_risk_message,
-)
+from riskpipe.models import PoisonRecordError, RiskMessage, StoredVersion, WriteOutcome, decode_risk_message
 from riskpipe.poison import PoisonRecord
 from riskpipe.versions import newest_per_trade
 
