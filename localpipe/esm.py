@@ -9,7 +9,9 @@ What it reproduces, per mapping:
   checkpoint, split in two first when ``BisectBatchOnFunctionError`` is on (a split batch keeps the
   attempt count of its parent: a conservative reading of the documentation);
 * with ``ReportBatchItemFailures``, a response's ``batchItemFailures`` moves the checkpoint to the lowest
-  failed sequence number: the records before it are done, everything from it on is delivered again.
+  failed sequence number: the records before it are done, everything from it on is delivered again (with
+  bisect on, the batch is split at that record and only its remaining records are retried, before any half of
+  an earlier split). Every delivery starts at its lane's checkpoint (tests/property/test_esm_model.py).
   An empty or unknown ``itemIdentifier`` fails the whole batch, as in Lambda;
 * after ``MaximumRetryAttempts`` retries, or for records older than ``MaximumRecordAgeInSeconds``, the
   batch's metadata (shard, sequence range, size, never the payload) goes to the on-failure destination
@@ -398,6 +400,11 @@ class EventSourceMapping:
         if self._exhausted(batch.attempts + 1):
             self._to_destination(lane, rest, "RetryAttemptsExhausted", batch.attempts + 1)
             self._commit(lane, rest)
+        elif self.config.bisect or lane.plan:
+            # With bisect on, Lambda splits the batch at the returned sequence number and retries only the
+            # remaining records; a half of an earlier split still waiting comes after them. Either way the next
+            # delivery starts at the new checkpoint, never past it.
+            lane.plan.appendleft(Batch(rest, batch.attempts + 1))
         else:
             # The next batch starts at the lowest failed record and may take more records after it.
             lane.carried_attempts = batch.attempts + 1
