@@ -22,7 +22,7 @@ from riskpipe.aggregate_store import read_aggregates
 from riskpipe.aws import dynamodb_client, kinesis_client
 from riskpipe.config import GameSettings
 from riskpipe.game import check_round, plan_round
-from riskpipe.producer import KinesisPublisher, PublishReport
+from riskpipe.producer import KinesisPublisher, PublishReport, content_partition_key
 
 logger = Logger(service="game")
 metrics = Metrics(namespace="RiskPipeline", service="game")
@@ -50,7 +50,7 @@ def build_handler(
         started = clock()
         report = PublishReport()
         for call in planned.calls:
-            publisher.publish(call, report)
+            publisher.publish(call, report, partition_key=content_partition_key)
         deadline = started + settings.check_seconds
         while True:
             result = check_round(planned, before, read())

@@ -3,7 +3,8 @@
 Events it takes:
 * ``{"messages": [...]}``: sends exactly those messages;
 * ``{"count": N, "trades": K, "seed": S, "duplicates": p}``: generates N messages over K trades;
-* ``{"profile": "workshop", "seed": S}``: the DynamoDB workshop's lab-2 burst (250 calls of 40 + 5 copies).
+* ``{"profile": "workshop", "seed": S, "lab": 2}``: the DynamoDB workshop generator's burst (250 calls of 40;
+  in lab 2, 5 of each 40 are copies and ~3% revisions with new content), keyed by the SHA-256 of each message.
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from riskpipe.aws import kinesis_client
 from riskpipe.config import ProducerSettings
 from riskpipe.models import RiskMessage
-from riskpipe.producer import KinesisPublisher, PublishReport, generate_messages, workshop_calls
+from riskpipe.producer import (
+    KinesisPublisher,
+    PublishReport,
+    content_partition_key,
+    generate_messages,
+    workshop_calls,
+)
 
 logger = Logger(service="producer")
 metrics = Metrics(namespace="RiskPipeline", service="producer")
@@ -60,6 +67,7 @@ class WorkshopProfile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     profile: Literal["workshop"]
     seed: int = 0
+    lab: Literal[1, 2] = 2  # lab 1: new trades only; lab 2: revisions and copies (the generator's SPECIAL_TRADES)
 
 
 def build_handler(publisher: KinesisPublisher) -> Any:
@@ -72,8 +80,8 @@ def build_handler(publisher: KinesisPublisher) -> Any:
             publisher.publish(parse(event=event, model=SendMessages).messages, report)
         elif "profile" in event:
             request = parse(event=event, model=WorkshopProfile)
-            for call in workshop_calls(seed=request.seed):
-                publisher.publish(call, report)
+            for call in workshop_calls(seed=request.seed, special_trades=request.lab == 2):
+                publisher.publish(call, report, partition_key=content_partition_key)
         else:
             generate = parse(event=event, model=GenerateMessages)
             publisher.publish(

@@ -26,7 +26,7 @@ def test_given_the_pipeline_runs_while_the_game_waits_when_a_round_is_scored_the
     pipeline = LocalPipeline(stack, rates=FaultRates(function_errors=0.1, crash_after_write=0.1), seed=4)
     handler = game(stack, sleep=lambda _: pipeline.drain())
     result = handler({"profile": "workshop", "round_id": "t1", "seed": 1, "calls": 3}, LocalContext("game"))
-    assert result["exact"] is True and result["sent"] == 3 * 45 and result["differences"] == {}
+    assert result["exact"] is True and result["sent"] == 3 * 40 and result["differences"] == {}
 
 
 def test_given_no_consumer_when_a_round_is_scored_then_it_is_not_exact(stack):

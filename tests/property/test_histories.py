@@ -15,7 +15,7 @@ from collections import Counter
 import pytest
 from hypothesis import Phase, find, given, seed, settings
 
-from tests.property.histories import Case, cases, run_case
+from tests.property.histories import Case, cases, cross_shard_revision, run_case
 
 # The ``ci`` profile (the default) is reproducible: each half has a fixed seed. Any other profile (``soak``) is
 # freshly random, and a failing history is printed with the blob that reproduces it.
@@ -73,3 +73,19 @@ def test_given_the_naive_pipeline_when_histories_are_searched_then_a_counterexam
         "naive_counterexample",
         f"{counterexample.describe()}\nviolations:\n" + "\n".join(f"  - {v}" for v in violations),
     )
+
+
+@pytest.mark.parametrize("newer_first", [True, False], ids=["newer first", "older first"])
+def test_given_two_versions_of_a_trade_on_different_shards_when_delivered_in_either_order_then_the_newest_wins(
+    moto_endpoint, newer_first
+):
+    # Given two versions of one trade keyed by content, as the workshop's generator keys them
+    case = cross_shard_revision(newer_first=newer_first)
+
+    # When the pipeline runs them
+    outcome = run_case(case, moto_endpoint)
+
+    # Then they were on different shards, and the StateTable and the aggregates hold the newer one only
+    assert len(outcome.shards_used) == 2
+    assert outcome.violations == []
+    assert outcome.report.state["T0"].Version == 1

@@ -13,7 +13,7 @@ def test_given_a_round_when_planned_then_its_trades_are_its_own_and_its_effect_i
     planned = plan_round("r1", seed=5, order=ORDER, calls=4, now=0.0)
     trades = {m.TradeID for call in planned.calls for m in call}
     assert all(t.startswith("Gr1-") for t in trades)
-    assert planned.messages == 4 * 45 and planned.trades == len(trades) <= planned.versions
+    assert planned.messages == 4 * 40 and planned.trades == len(trades) <= planned.versions
     assert planned.expected_delta["PV"] + planned.expected_delta.get("Delta", Decimal(0)) == sum(
         v for k, v in planned.expected_delta.items() if k.count(":") == 2
     )

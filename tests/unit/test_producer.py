@@ -1,14 +1,7 @@
-"""The producer: the workshop's burst shape, generated versions, and no entry lost when PutRecords fails some."""
+"""The producer: generated versions, and no entry lost when PutRecords fails some (the workshop's traffic:
+test_producer_workshop.py)."""
 
-from riskpipe.producer import KinesisPublisher, generate_messages, workshop_calls
-
-
-def test_given_the_workshop_profile_when_generated_then_it_has_its_calls_copies_and_revisions():
-    calls = workshop_calls(seed=1, now=0.0)
-    assert len(calls) == 250 and all(len(call) == 45 for call in calls)
-    assert all(len(set(call)) <= 40 for call in calls)  # 5 exact copies in each call
-    versions = [m.Version for call in calls for m in call]
-    assert 0 < versions.count(1) < 0.05 * len(versions)
+from riskpipe.producer import KinesisPublisher, generate_messages
 
 
 def test_given_generated_messages_when_a_trade_repeats_then_its_versions_increase_or_repeat_exactly():

@@ -4,13 +4,17 @@ Two generators, both deterministic for a seed:
 
 * ``generate_messages``: N messages over K trades, each trade's versions increasing, with exact
   re-sends (duplicates) at a given rate;
-* ``workshop_calls``: what the DynamoDB workshop's generator sends in its second lab: 250 PutRecords
-  calls of 40 records, about 3% of them revisions of earlier trades (a trade's first revision moves it
-  to Version 1, later ones re-send an older version, out of order), plus 5 exact copies per call.
+* ``workshop_calls``: what the DynamoDB workshop's generator (``GeneratorLambdaPackage``) sends: 250
+  PutRecords calls of 40 records. In its second lab (``special_trades``) each call is 35 generated
+  messages and 5 exact copies of some of them; about 3% of the generated messages revise an earlier trade
+  with NEW content (a new Value and a new Hierarchy): a trade at Version 0 moves to Version 1, a trade
+  already past 0 gets Version - 1, which must lose. Its partition key is the SHA-256 of the whole message
+  (``content_partition_key``), so one trade's versions land on different shards.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -78,40 +82,51 @@ def workshop_calls(
     seed: int,
     calls: int = 250,
     per_call: int = 40,
+    special_trades: bool = True,
     revision_rate: float = 0.03,
     copies_per_call: int = 5,
     now: float | None = None,
     trade_prefix: str = "W",
 ) -> list[list[RiskMessage]]:
-    """The workshop's lab-2 burst, one list per PutRecords call. New trades are named ``<trade_prefix><serial>``:
-    give each burst its own prefix when bursts must not revise each other's trades."""
+    """The workshop generator's burst, one list per PutRecords call (its lab 1 with ``special_trades=False``:
+    new trades only, no copies). New trades are named ``<trade_prefix><serial>``: give each burst its own
+    prefix when bursts must not revise each other's trades. Publish it with ``content_partition_key``."""
     rng = random.Random(seed)
     clock = time.time() if now is None else now
-    history: dict[str, list[RiskMessage]] = {}
+    copies = min(copies_per_call, per_call - 1) if special_trades else 0
+    revisions = revision_rate if special_trades else 0.0
+    newest: dict[str, RiskMessage] = {}  # what the generator's own state keeps: the newest version sent
     result: list[list[RiskMessage]] = []
     serial = 0
     for _ in range(calls):
         call: list[RiskMessage] = []
-        for _ in range(per_call):
+        for _ in range(per_call - copies):
             stamp = clock + serial * 1e-4
             serial += 1
-            if history and rng.random() < revision_rate:
-                trade_id = rng.choice(sorted(history))
-                versions = history[trade_id]
-                if len(versions) == 1:  # first revision: Version 1, a new value
-                    revised = _message(trade_id, 1, rng, stamp, versions[0].Hierarchy)
-                    versions.append(revised)
-                    call.append(revised)
-                else:  # later revisions re-send an older version: out of order, must be ignored
-                    call.append(versions[0])
-                continue
-            trade_id = f"{trade_prefix}{serial:07d}"
-            message = _message(trade_id, 0, rng, stamp, _random_hierarchy(rng))
-            history[trade_id] = [message]
+            if newest and rng.random() < revisions:
+                trade_id = rng.choice(list(newest))
+                current = newest[trade_id].Version
+                version = current + 1 if current == 0 else current - 1  # past 0: an older version, new content
+            else:
+                trade_id, version = f"{trade_prefix}{serial:07d}", 0
+            message = _message(trade_id, version, rng, stamp, _random_hierarchy(rng))
+            if trade_id not in newest or newest[trade_id].Version < version:
+                newest[trade_id] = message
             call.append(message)
-        call.extend(rng.sample(call, min(copies_per_call, len(call))))
+        generated = len(call)
+        call.extend(call[rng.randrange(generated)] for _ in range(copies))
         result.append(call)
     return result
+
+
+def content_partition_key(message: RiskMessage) -> str:
+    """The workshop generator's partition key: the SHA-256 of the whole message as sent."""
+    return hashlib.sha256(message.to_wire()).hexdigest()
+
+
+def trade_partition_key(message: RiskMessage) -> str:
+    """This project's partition key: the trade, so that one trade's versions stay in order on one shard."""
+    return message.TradeID
 
 
 @dataclass
@@ -135,7 +150,7 @@ class KinesisPublisher:
         *,
         max_attempts: int = 8,
         sleep: Callable[[float], None] = time.sleep,
-        partition_key: Callable[[RiskMessage], str] = lambda message: message.TradeID,
+        partition_key: Callable[[RiskMessage], str] = trade_partition_key,
     ) -> None:
         self._partition_key = partition_key
         self._stream_name = stream_name
@@ -143,11 +158,19 @@ class KinesisPublisher:
         self._max_attempts = max_attempts
         self._sleep = sleep
 
-    def publish(self, messages: Sequence[RiskMessage], report: PublishReport | None = None) -> PublishReport:
+    def publish(
+        self,
+        messages: Sequence[RiskMessage],
+        report: PublishReport | None = None,
+        *,
+        partition_key: Callable[[RiskMessage], str] | None = None,
+    ) -> PublishReport:
+        """Send the messages; ``partition_key`` overrides the publisher's own for this call."""
         report = report or PublishReport()
+        key = partition_key or self._partition_key
         for start in range(0, len(messages), PUT_RECORDS_LIMIT):
             chunk = messages[start : start + PUT_RECORDS_LIMIT]
-            self._put_chunk([{"Data": m.to_wire(), "PartitionKey": self._partition_key(m)} for m in chunk], report)
+            self._put_chunk([{"Data": m.to_wire(), "PartitionKey": key(m)} for m in chunk], report)
             report.sent += len(chunk)
         return report
 
