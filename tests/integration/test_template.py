@@ -86,3 +86,99 @@ def test_given_the_template_when_checked_then_every_function_has_its_alarms_and_
             assert props["KmsMasterKeyId"] == {"Ref": "DataKey"}, name
         if resource["Type"] == "AWS::Logs::LogGroup":
             assert props["KmsKeyId"] == {"Fn::GetAtt": ["DataKey", "Arn"]}, name
+
+
+NAME_PROPERTIES = (
+    "FunctionName",
+    "LayerName",
+    "Name",
+    "LogGroupName",
+    "TableName",
+    "QueueName",
+    "StreamName",
+    "AliasName",
+    "TopicName",
+    "AlarmName",
+    "DashboardName",
+    "ScheduleGroupName",
+    "RoleName",
+)
+
+
+def _names(node: object, path: str = "") -> list[tuple[str, object]]:
+    """Every physical name set anywhere in a resource's properties, with where it is."""
+    found: list[tuple[str, object]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("Dimensions", "Metrics"):  # a metric's dimension names, not resources
+                continue
+            is_name = key in NAME_PROPERTIES and (not isinstance(value, (dict, list)) or "Fn::Sub" in value)
+            found.extend([(f"{path}.{key}", value)] if is_name else _names(value, f"{path}.{key}"))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found.extend(_names(value, f"{path}[{index}]"))
+    return found
+
+
+def test_given_two_stacks_in_one_account_when_deployed_side_by_side_then_every_name_they_set_derives_from_the_stack():
+    # Given the template as CloudFormation receives it
+    resources = translate()["Resources"]
+
+    # When every physical name it sets is listed
+    names = [
+        (f"{r['Type']} {logical}{where}", value)
+        for logical, r in resources.items()
+        for where, value in _names(r.get("Properties", {}))
+    ]
+
+    # Then each one carries the stack's name (two stacks never collide), the game's schedule and the layer included
+    named = " ".join(where for where, _ in names)
+    assert "AWS::Lambda::LayerVersion" in named and "AWS::Scheduler::Schedule" in named
+    for where, value in names:
+        assert isinstance(value, dict) and "${AWS::StackName}" in str(value.get("Fn::Sub")), f"{where} = {value}"
+
+
+def test_given_the_game_when_its_invoke_fails_then_the_round_is_not_played_again_and_its_check_fits_its_timeout():
+    resources = translate()["Resources"]
+    [invoke_config] = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventInvokeConfig"]
+    assert invoke_config["FunctionName"] == {"Ref": "GameFunction"} and invoke_config["MaximumRetryAttempts"] == 0
+    from riskpipe.config import GameSettings  # the function's own bound and the template's agree
+
+    template = yaml_parse_template()
+    limit = template["Parameters"]["GameCheckSeconds"]["MaxValue"]
+    [bound] = [m.le for m in GameSettings.model_fields["check_seconds"].metadata if hasattr(m, "le")]
+    assert limit == bound
+    # the burst of 10,000 messages takes well under a minute; the check must end before the function's timeout
+    assert limit + 60 <= template["Resources"]["GameFunction"]["Properties"]["Timeout"]
+
+
+def yaml_parse_template() -> dict:
+    from samtranslator.yaml_helper import yaml_parse
+
+    return yaml_parse((ROOT / "template.yaml").read_text())
+
+
+def test_given_the_aggregation_order_parameter_when_deployed_then_it_admits_exactly_the_orders_the_functions_accept():
+    import itertools
+
+    from pydantic import ValidationError
+
+    from riskpipe.config import GameSettings
+
+    def accepted(order: str) -> bool:
+        try:
+            GameSettings(stream_name="s", aggregate_table_name="t", aggregation_order=order)
+        except ValidationError:
+            return False
+        return True
+
+    # Given every order of one to three levels, repeats included
+    levels = ("RiskType", "TradeDesk", "Region")
+    candidates = {",".join(p) for n in (1, 2, 3) for p in itertools.product(levels, repeat=n)}
+
+    # When the template's allowed values are read
+    allowed = set(yaml_parse_template()["Parameters"]["AggregationOrder"]["AllowedValues"])
+
+    # Then a deploy admits an order exactly when the functions accept it (a repeated level would fail every batch)
+    assert allowed == {order for order in candidates if accepted(order)}
+    assert yaml_parse_template()["Parameters"]["AggregationOrder"]["Default"] == "RiskType,TradeDesk,Region"

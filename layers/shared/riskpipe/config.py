@@ -83,7 +83,7 @@ class GameSettings(_EnvSettings):
     stream_name: NonEmpty
     aggregate_table_name: NonEmpty
     aggregation_order: tuple[str, ...] = ("RiskType", "TradeDesk", "Region")
-    check_seconds: int = Field(default=30, ge=5, le=600)
+    check_seconds: int = Field(default=30, ge=5, le=120)  # the burst and the check fit the 180 s timeout
     put_max_attempts: int = Field(default=8, ge=1, le=50)
 
     _order = field_validator("aggregation_order", mode="before")(lambda value: _split_order(value))
