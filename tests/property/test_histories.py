@@ -13,9 +13,15 @@ import time
 from collections import Counter
 
 import pytest
-from hypothesis import Phase, find, given, seed, settings
+from hypothesis import Phase, example, find, given, seed, settings
 
-from tests.property.histories import Case, cases, cross_shard_revision, run_case
+from tests.property.histories import (
+    Case,
+    cases,
+    cross_shard_revision,
+    run_case,
+    soak_history_203753413110509477773198763466354452703,
+)
 
 # The ``ci`` profile (the default) is reproducible: each half has a fixed seed. Any other profile (``soak``) is
 # freshly random, and a failing history is printed with the blob that reproduces it.
@@ -31,6 +37,7 @@ def test_given_any_failure_history_when_the_pipeline_runs_then_nothing_is_lost_s
     started = time.monotonic()
 
     @settings(max_examples=max(1, settings().max_examples // 2))
+    @example(case=soak_history_203753413110509477773198763466354452703(rng_seed=half))
     @given(case=cases())
     def history(case: Case) -> None:
         outcome = run_case(case, moto_endpoint)
