@@ -137,7 +137,7 @@ class Template:
         return {
             name: self.resolve_parameters(res.get("Properties", {}))
             for name, res in self.resources.items()
-            if res["Type"] == resource_type
+            if res["Type"] == resource_type and ("Condition" not in res or self.condition(res["Condition"]))
         }
 
     def resolve_parameters(self, value: Any) -> Any:

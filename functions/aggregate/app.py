@@ -17,6 +17,7 @@ from riskpipe.aggregation import TradeChange
 from riskpipe.aws import dynamodb_client
 from riskpipe.chaos import FailureInjector
 from riskpipe.config import AggregateSettings
+from riskpipe.parameters import failure_injector
 
 logger = Logger(service="aggregate")
 metrics = Metrics(namespace="RiskPipeline", service="aggregate")
@@ -90,5 +91,10 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     global _handler
     if _handler is None:
         settings = AggregateSettings.from_env()
-        _handler = build_handler(build_service(settings), FailureInjector(settings.injected_failure_rate))
+        _handler = build_handler(
+            build_service(settings),
+            failure_injector(
+                settings.parameter_table_name, settings.failure_parameters, settings.injected_failure_rate
+            ),
+        )
     return _handler(event, context)  # type: ignore[no-any-return]

@@ -19,6 +19,7 @@ from riskpipe.aws import dynamodb_client, sqs_client
 from riskpipe.chaos import FailureInjector
 from riskpipe.config import StateSettings
 from riskpipe.models import WriteOutcome
+from riskpipe.parameters import failure_injector
 from riskpipe.poison import PoisonQueue
 from riskpipe.state_service import BatchDecider, BatchDecisions, StateService, StreamRecord
 from riskpipe.state_store import VersionedStateStore
@@ -86,5 +87,10 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     global _handler
     if _handler is None:  # built on first use so that importing the module needs no configuration
         settings = StateSettings.from_env()
-        _handler = build_handler(build_service(settings), FailureInjector(settings.injected_failure_rate))
+        _handler = build_handler(
+            build_service(settings),
+            failure_injector(
+                settings.parameter_table_name, settings.failure_parameters, settings.injected_failure_rate
+            ),
+        )
     return _handler(event, context)  # type: ignore[no-any-return]

@@ -46,6 +46,11 @@ class StateSettings(_EnvSettings):
     # botocore's standard retry mode retries throttling with backoff before a record is reported failed.
     dynamodb_max_attempts: int = Field(default=5, ge=1, le=20)
     injected_failure_rate: float = Field(default=0.0, ge=0.0, le=0.5)
+    # Workshop mode: the workshop's ParameterTable, and the failure percentages this function stands for.
+    parameter_table_name: str = ""
+    failure_parameters: tuple[str, ...] = ("FAILURE_STATE_LAMBDA_PCT",)
+
+    _failures = field_validator("failure_parameters", mode="before")(lambda value: _split_csv(value))
 
 
 class AggregateSettings(_EnvSettings):
@@ -59,12 +64,17 @@ class AggregateSettings(_EnvSettings):
     transaction_max_attempts: int = Field(default=5, ge=1, le=20)
     dynamodb_max_attempts: int = Field(default=5, ge=1, le=20)
     injected_failure_rate: float = Field(default=0.0, ge=0.0, le=0.5)
+    parameter_table_name: str = ""
+    # This one function does the workshop's map and reduce: it fails when either of them would.
+    failure_parameters: tuple[str, ...] = ("FAILURE_MAP_LAMBDA_PCT", "FAILURE_REDUCE_LAMBDA_PCT")
 
-    _order = field_validator("aggregation_order", mode="before")(lambda value: _split_order(value))
+    _failures = field_validator("failure_parameters", mode="before")(lambda value: _split_csv(value))
+
+    _order = field_validator("aggregation_order", mode="before")(lambda value: _split_csv(value))
     _levels = field_validator("aggregation_order")(lambda value: _known_levels(value))
 
 
-def _split_order(value: object) -> object:
+def _split_csv(value: object) -> object:
     if isinstance(value, str):
         return tuple(part.strip() for part in value.split(",") if part.strip())
     return value
@@ -86,7 +96,7 @@ class GameSettings(_EnvSettings):
     check_seconds: int = Field(default=30, ge=5, le=120)  # the burst and the check fit the 180 s timeout
     put_max_attempts: int = Field(default=8, ge=1, le=50)
 
-    _order = field_validator("aggregation_order", mode="before")(lambda value: _split_order(value))
+    _order = field_validator("aggregation_order", mode="before")(lambda value: _split_csv(value))
     _levels = field_validator("aggregation_order")(lambda value: _known_levels(value))
 
 
