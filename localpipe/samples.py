@@ -37,7 +37,7 @@ class Expectation:
         return EVENTS / self.event
 
     def load_event(self) -> dict[str, Any]:
-        return json.loads(self.path.read_text())  # type: ignore[no-any-return]
+        return json.loads(self.path.read_text())
 
 
 def load_expectations(path: Path = EXPECTATIONS) -> dict[str, Expectation]:

@@ -91,4 +91,4 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     if _handler is None:
         settings = AggregateSettings.from_env()
         _handler = build_handler(build_service(settings), FailureInjector(settings.injected_failure_rate))
-    return _handler(event, context)  # type: ignore[no-any-return]
+    return _handler(event, context)
