@@ -18,7 +18,7 @@ ARGS ?=
 FN ?= state
 EVENT ?= events/state/kinesis-batch.json
 
-.PHONY: help venv test e2e soak bench local-image sam-local-check invoke-docker unit integration lint demo pipeline invoke build watch clean complexity python-lint format check hooks lock results
+.PHONY: help venv test e2e soak bench local-image sam-local-check invoke-docker unit integration lint demo pipeline invoke build watch clean complexity ruff types python-lint format check unit-check hooks lock results
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -45,7 +45,10 @@ e2e: $(STAMP) ## End-to-end tests against a deployed stack: make e2e RISK_PIPELI
 soak: $(STAMP) ## Property-based histories, soak profile: SOAK_HISTORIES (default 1000) fresh random histories
 	HYPOTHESIS_PROFILE=soak $(PY) -m pytest -q -p no:cacheprovider -n 2 tests/property -k history $(ARGS)
 
-check: python-lint ## The inner loop (under 20 s): ruff, format check, complexity, mypy, then the unit tests
+check: $(STAMP) ## The inner loop (under 20 s): ruff, format check, complexity, mypy and the unit tests, side by side
+	$(MAKE) --no-print-directory -j 4 ruff complexity types unit-check
+
+unit-check: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit
 
 format: $(STAMP) ## ruff's fixes (imports sorted among them) and ruff format, in place
@@ -92,10 +95,14 @@ complexity: $(STAMP) ## Cyclomatic complexity gate (xenon): functions and module
 		--exclude 'tests/*,$(subst $(space),$(comma),$(strip $(COMPLEXITY_EXCEPTIONS)))' .
 	$(VENV)/bin/xenon --max-absolute C --max-modules B --max-average A $(COMPLEXITY_EXCEPTIONS)
 
-python-lint: $(STAMP) complexity ## ruff, ruff format --check, the complexity gate, mypy
+ruff: $(STAMP) ## ruff check and ruff format --check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+types: $(STAMP) ## mypy
 	$(VENV)/bin/mypy
+
+python-lint: ruff complexity types ## ruff, ruff format --check, the complexity gate, mypy
 
 lint: python-lint $(CHECKOV_STAMP) ## python-lint, then cfn-lint, sam validate --lint, the SAM-generated resources, checkov
 	$(VENV)/bin/cfn-lint template.yaml
