@@ -117,33 +117,39 @@ def _state_changes(sent: list[Any]) -> list[TradeChange]:
         return [c for c in _changes(deployed) if c.applies]
 
 
+def _aggregate_variant(name: str, session: Any, deployed: Any) -> Any:
+    """One of AGGREGATE_VARIANTS, built on this stack: each has an ``apply(changes)`` like AggregateService."""
+    settings = AggregateSettings.from_env(deployed.function_env(deployed.template.functions()["AggregateFunction"]))
+    client = session.client("dynamodb")
+    if name.startswith("ours"):
+        return aggregate_app.build_service(settings, session=session)
+    if name.startswith("naive"):
+        return NaiveAggregateService(client, settings.aggregate_table_name, settings.aggregation_order)
+    create_table(client, "reduce")
+    return MapReduceAggregate(client, settings.aggregate_table_name, "reduce", settings.aggregation_order)
+
+
+def _measure_aggregate(name: str, changes: list[TradeChange], batch_size: int) -> tuple[CapacityMeter, list[int]]:
+    """The calls and capacity of one variant applying the changes in batches, and each batch's distinct trades."""
+    with moto_stack() as (session, deployed):
+        meter = CapacityMeter(session)
+        applier = _aggregate_variant(name, session, deployed)
+        meter.reset()
+        trades_per_batch = []
+        for batch in batches(changes, batch_size):
+            applier.apply(list(batch))
+            trades_per_batch.append(len({c.trade_id for c in batch}))
+    return meter, trades_per_batch
+
+
 def aggregate_costs(messages: int = 1000, trades: int = 250, batch_sizes: tuple[int, ...] = (100, 1000)) -> list[Row]:
     changes = _state_changes(generate_messages(messages, trades, seed=12, duplicates=0.1, now=1.7e9))
     distinct = len({c.trade_id for c in changes})
     rows: list[Row] = []
     for batch_size in batch_sizes:
         for name in AGGREGATE_VARIANTS:
-            with moto_stack() as (session, deployed):
-                env = deployed.function_env(deployed.template.functions()["AggregateFunction"])
-                settings = AggregateSettings.from_env(env)
-                meter = CapacityMeter(session)
-                client = session.client("dynamodb")
-                if name.startswith("ours"):
-                    applier: Any = aggregate_app.build_service(settings, session=session)
-                elif name.startswith("naive"):
-                    applier = NaiveAggregateService(client, settings.aggregate_table_name, settings.aggregation_order)
-                else:
-                    create_table(client, "reduce")
-                    applier = MapReduceAggregate(
-                        client, settings.aggregate_table_name, "reduce", settings.aggregation_order
-                    )
-                meter.reset()
-                invocations = 0
-                trades_per_batch = []
-                for batch in batches(changes, batch_size):
-                    applier.apply(list(batch))
-                    invocations += 1
-                    trades_per_batch.append(len({c.trade_id for c in batch}))
+            meter, trades_per_batch = _measure_aggregate(name, changes, batch_size)
+            invocations = len(trades_per_batch)
             transactions = meter.calls.get("TransactWriteItems", 0)
             label = f"batches of {batch_size}: {name}"
             ours = name.startswith("ours")

@@ -64,7 +64,7 @@ def configure() -> None:
     once = _OnceCopiedTables()
     dynamodb_models.copy = once  # type: ignore[assignment]
     DynamoDBBackend.transact_write_items = once.transaction(DynamoDBBackend.transact_write_items)  # type: ignore[method-assign]
-    backends.list_of_moto_modules = _cached_moto_modules  # type: ignore[assignment]
+    backends.list_of_moto_modules = _cached_moto_modules
     MotoRequestHandler.protocol_version = "HTTP/1.1"
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
 

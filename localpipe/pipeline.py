@@ -311,7 +311,7 @@ class LocalPipeline:
         module = self._module(function)
         handler = module.build_handler(collaborator)
         if self.emit_metrics:
-            return handler  # type: ignore[no-any-return]
+            return handler
 
         def invoke(event: dict, context: Any) -> Any:
             try:
