@@ -88,6 +88,35 @@ class TradeChange:
         )
 
 
+@dataclass(frozen=True)
+class SetAsideChange:
+    """A change that DynamoDB refuses to add to the aggregates (a sum it cannot store): it never will, so it is
+    kept aside with its reason instead of blocking its shard, and the totals need a reconcile."""
+
+    reason: str
+    sequence_number: str
+    trade_id: str
+    version: int | None
+    new_value: str | None
+    new_hierarchy: dict[str, str] | None
+    old_value: str | None
+    old_hierarchy: dict[str, str] | None
+
+    @classmethod
+    def of(cls, change: TradeChange, reason: str) -> SetAsideChange:
+        new, old = change.new, change.old
+        return cls(
+            reason=reason,
+            sequence_number=change.sequence_number,
+            trade_id=change.trade_id,
+            version=change.new_version,
+            new_value=None if new is None else str(new.value),
+            new_hierarchy=None if new is None else dict(new.hierarchy),
+            old_value=None if old is None else str(old.value),
+            old_hierarchy=None if old is None else dict(old.hierarchy),
+        )
+
+
 @dataclass
 class TradeChain:
     """The applicable changes of one trade in a sub-batch, in stream order (versions increasing)."""
