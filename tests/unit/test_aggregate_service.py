@@ -12,6 +12,7 @@ from riskpipe.aggregate_service import AggregateService
 from riskpipe.aggregate_store import AlreadyAppliedError, InvalidChangeError, TransactionConflictError
 from riskpipe.aggregation import SetAsideChange, SubBatch, TradeChange
 from riskpipe.numbers import TOO_MANY_DIGITS
+from tests.unit.fakes import ListSink
 
 ORDER = ("RiskType", "TradeDesk", "Region")
 
@@ -106,15 +107,7 @@ class RefusingWriter(MarkerWriter):
         super().apply(batch)
 
 
-class ListSetAside:
-    def __init__(self, fail: Exception | None = None) -> None:
-        self.changes: list[SetAsideChange] = []
-        self.fail = fail
-
-    def send(self, change: SetAsideChange) -> None:
-        if self.fail:
-            raise self.fail
-        self.changes.append(change)
+ListSetAside = ListSink[SetAsideChange]
 
 
 def guarded(writer: MarkerWriter, sink: ListSetAside) -> AggregateService:
@@ -126,7 +119,7 @@ def test_given_a_change_dynamodb_refuses_as_invalid_when_applied_then_it_is_set_
     outcome = guarded(writer, sink).apply([change("1", "A", 0), change("2", "B", 0), change("3", "C", 0)])
     assert outcome.applied == {"1", "3"} and not outcome.failed
     assert outcome.set_aside == {"2": f"DynamoDB refused the change as invalid: {TOO_MANY_DIGITS}"}
-    assert [(c.sequence_number, c.trade_id, c.version, c.new_value) for c in sink.changes] == [("2", "B", 0, "1")]
+    assert [(c.sequence_number, c.trade_id, c.version, c.new_value) for c in sink.records] == [("2", "B", 0, "1")]
     assert outcome.result_for("2") == "set aside"  # not a batch item failure: the shard moves on
     assert writer.markers == {"A": 0, "C": 0}  # B's marker is untouched: a reconcile sets its totals right
 
