@@ -170,6 +170,7 @@ def _report_json(report: PipelineReport) -> dict[str, Any]:
         "delivered": report.delivered,
         "outcomes": dict(report.outcomes),
         "exhausted": report.exhausted,
+        "aggregate_set_aside": report.aggregate_set_aside,
         "unaccounted": report.unaccounted,
         "state_exact": report.state_exact,
         "aggregates_exact": report.aggregates_exact,
@@ -218,6 +219,7 @@ def print_report(report: PipelineReport, order: Sequence[str]) -> None:
             f"{report.aggregate_delivered:,} / {report.aggregate_applied:,} / {report.aggregate_duplicates_skipped:,}",
         )
         table.add_row("aggregate transactions", f"{report.transactions:,}")
+    table.add_row("aggregate changes set aside (refused as invalid)", f"{report.aggregate_set_aside:,}")
     table.add_row("time taken", f"{report.elapsed:.1f} s")
     console.print(table)
     console.print(

@@ -58,6 +58,7 @@ def test_given_a_change_whose_sum_dynamodb_refuses_when_the_pipeline_runs_then_i
     stats = pipeline.aggregate_mapping.stats
     assert stats.function_errors == stats.partial_failures == 0  # never retried: the shard moved on
     assert report.aggregate_exhausted == report.aggregate_failure_messages == 0
+    assert report.aggregate_set_aside == 1
     assert report.aggregates["Delta"] == report.aggregates["Delta:FXSpot:EMEA"] == Decimal("1E+37")
     assert report.aggregates["PV"] == report.aggregates["PV:FXOptions:AMER"] == Decimal(15)  # the rest applied
     assert report.message_count == 6 and MESSAGE_COUNT_ID not in report.aggregates  # 5 sent + OLD-1
