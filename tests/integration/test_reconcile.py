@@ -4,13 +4,16 @@ make every change already counted by the repair a duplicate, and later revisions
 
 from __future__ import annotations
 
+import json
 import uuid
+from decimal import Decimal
 
 import pytest
 
 from localpipe.cli import main
 from localpipe.faults import FaultRates
 from localpipe.pipeline import AGGREGATE_FUNCTION, LocalPipeline, Send, scenario_sends
+from localpipe.readback import read_aggregates
 from localpipe.reconcile import StackTables, reconcile, repair
 from localpipe.resources import deploy
 from localpipe.server import local_aws_environment
@@ -85,3 +88,45 @@ def test_given_the_local_run_when_make_reconcile_runs_then_it_exits_1_on_drift_a
     assert "drift:" in capsys.readouterr().out
     assert main([*arguments, "--repair"]) == 0
     assert "no drift" in capsys.readouterr().out
+
+
+def test_given_a_deployed_stack_when_reconciled_by_name_then_its_tables_are_found_from_its_outputs(stack, capsys):
+    """``--stack``: the tables come from the stack's outputs, as ``make watch --stack`` finds them."""
+    names = stack.names
+    outputs = {
+        "StateTableName": names["StateTable"],
+        "AggregateTableName": names["AggregateTable"],
+        "AggregateMarkerTableName": names["AggregateMarkerTable"],
+    }
+    stack.client("cloudformation").create_stack(
+        StackName="risk-pipeline-dev",
+        TemplateBody=json.dumps(
+            {
+                "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
+                "Outputs": {key: {"Value": value} for key, value in outputs.items()},
+            }
+        ),
+    )
+    client = stack.client("dynamodb")
+    client.put_item(
+        TableName=names["StateTable"],
+        Item={
+            "pk": {"S": "T1"},
+            "Value": {"N": "12.5"},
+            "Version": {"N": "3"},
+            "Timestamp": {"N": "1700000000"},
+            "Hierarchy": {"S": '{"Region": "EMEA", "RiskType": "PV", "TradeDesk": "FXSpot"}'},
+            "AcceptedVersions": {"N": "2"},
+        },
+    )
+    assert main(["reconcile", "--stack", "risk-pipeline-dev"]) == 1
+    assert "PV:FXSpot:EMEA" in capsys.readouterr().out
+    assert main(["reconcile", "--stack", "risk-pipeline-dev", "--repair"]) == 0
+    assert read_aggregates(client, names["AggregateTable"]) == {
+        "PV": Decimal("12.5"),
+        "PV:FXSpot": Decimal("12.5"),
+        "PV:FXSpot:EMEA": Decimal("12.5"),
+        MESSAGE_COUNT_ID: 2,
+    }
+    marker = client.get_item(TableName=names["AggregateMarkerTable"], Key={"pk": {"S": "T1"}})["Item"]
+    assert marker["AppliedVersion"] == {"N": "3"}
