@@ -18,7 +18,7 @@ ARGS ?=
 FN ?= state
 EVENT ?= events/state/kinesis-batch.json
 
-.PHONY: help venv test e2e soak bench local-image sam-local-check invoke-docker unit integration lint demo pipeline invoke build watch clean complexity ruff types python-lint format check unit-check hooks lock results
+.PHONY: help venv test e2e soak bench local-image sam-local-check invoke-docker unit integration lint demo pipeline invoke build watch clean complexity ruff types python-lint format check unit-check hooks lock results reconcile
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -130,6 +130,9 @@ invoke: $(STAMP) ## Invoke one function in process, without Docker: make invoke 
 
 watch: $(STAMP) ## Live view of the aggregates (local pipeline, or a deployed stack with ARGS="--stack NAME")
 	$(PY) -m localpipe watch $(ARGS)
+
+reconcile: $(STAMP) ## Drift of the aggregates from the StateTable; exit 1 on drift (ARGS="--stack NAME [--repair]")
+	$(PY) -m localpipe reconcile $(ARGS)
 
 local-image: $(STAMP) ## Docker (started if needed) and the offline Lambda and moto images, built once from the registries
 	scripts/docker-daemon start

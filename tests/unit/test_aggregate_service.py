@@ -1,13 +1,18 @@
 """The aggregate domain: already-applied changes are dropped and the rest applied; conflicts back off and
-retry; a failed sub-batch fails its records, and blocks the later changes of its trades."""
+retry; a failed sub-batch fails its records, and blocks the later changes of its trades; a change that DynamoDB
+refuses as invalid is set aside with its reason, and the rest of the batch is applied."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from riskpipe.aggregate_service import AggregateService
-from riskpipe.aggregate_store import AlreadyAppliedError, TransactionConflictError
-from riskpipe.aggregation import SubBatch, TradeChange
+from riskpipe.aggregate_store import AlreadyAppliedError, InvalidChangeError, TransactionConflictError
+from riskpipe.aggregation import SetAsideChange, SubBatch, TradeChange
+from riskpipe.numbers import TOO_MANY_DIGITS
+from tests.unit.fakes import ListSink
 
 ORDER = ("RiskType", "TradeDesk", "Region")
 
@@ -34,6 +39,7 @@ class MarkerWriter:
         self.fail_trades = fail_trades
 
     def apply(self, batch: SubBatch) -> None:
+        batch.deltas()  # as the real store does, before any call
         if self.conflicts:
             self.conflicts -= 1
             raise TransactionConflictError("conflict")
@@ -86,3 +92,49 @@ def test_given_a_failed_piece_of_a_trade_when_later_pieces_follow_then_they_fail
     # Then none of A's later changes is applied (its marker would hide the failed ones), and B is applied
     assert set(outcome.failed) == {c.sequence_number for c in a}
     assert outcome.applied == {"b0"} and "A" not in writer.markers
+
+
+class RefusingWriter(MarkerWriter):
+    """DynamoDB refusing every transaction that holds one of these trades as invalid (a sum it cannot store)."""
+
+    def __init__(self, refused: frozenset[str]) -> None:
+        super().__init__()
+        self.refused = refused
+
+    def apply(self, batch: SubBatch) -> None:
+        if any(c.trade_id in self.refused for c in batch.chains):
+            raise InvalidChangeError(TOO_MANY_DIGITS)
+        super().apply(batch)
+
+
+ListSetAside = ListSink[SetAsideChange]
+
+
+def guarded(writer: MarkerWriter, sink: ListSetAside) -> AggregateService:
+    return AggregateService(writer, ORDER, set_aside=sink, sleep=lambda _: None)
+
+
+def test_given_a_change_dynamodb_refuses_as_invalid_when_applied_then_it_is_set_aside_and_the_rest_applied():
+    writer, sink = RefusingWriter(frozenset({"B"})), ListSetAside()
+    outcome = guarded(writer, sink).apply([change("1", "A", 0), change("2", "B", 0), change("3", "C", 0)])
+    assert outcome.applied == {"1", "3"} and not outcome.failed
+    assert outcome.set_aside == {"2": f"DynamoDB refused the change as invalid: {TOO_MANY_DIGITS}"}
+    assert [(c.sequence_number, c.trade_id, c.version, c.new_value) for c in sink.records] == [("2", "B", 0, "1")]
+    assert outcome.result_for("2") == "set aside"  # not a batch item failure: the shard moves on
+    assert writer.markers == {"A": 0, "C": 0}  # B's marker is untouched: a reconcile sets its totals right
+
+
+def test_given_a_change_whose_delta_needs_40_digits_when_applied_then_it_is_set_aside_before_any_write():
+    huge = TradeChange.from_images("9", "MODIFY", {"pk": "H"}, image(1, "0.01"), image(0, "1E+37"))
+    writer, sink = MarkerWriter(), ListSetAside()
+    outcome = guarded(writer, sink).apply([huge, change("1", "A", 0)])
+    assert set(outcome.set_aside) == {"9"} and "38 significant digits" in outcome.set_aside["9"]
+    assert outcome.applied == {"1"} and writer.transactions == [["1"]]
+
+
+@pytest.mark.parametrize("sink", [None, ListSetAside(fail=ConnectionError("sqs"))], ids=["no queue", "queue down"])
+def test_given_an_invalid_change_that_cannot_be_set_aside_when_applied_then_it_fails_for_redelivery(sink):
+    outcome = AggregateService(RefusingWriter(frozenset({"B"})), ORDER, set_aside=sink).apply(
+        [change("1", "A", 0), change("2", "B", 0)]
+    )
+    assert set(outcome.failed) == {"2"} and not outcome.set_aside and outcome.applied == {"1"}

@@ -34,6 +34,11 @@ class TransactionConflictError(Exception):
     """Another transaction touched the same items at the same time. Nothing was written; retry."""
 
 
+class InvalidChangeError(Exception):
+    """DynamoDB refuses the transaction as invalid (not throttling, not a conflict): a retry is refused again.
+    Nothing was written. Its message is DynamoDB's (for a sum: too many digits, or out of range)."""
+
+
 class AggregateStore:
     def __init__(
         self,
@@ -55,7 +60,10 @@ class AggregateStore:
         try:
             self._client.transact_write_items(TransactItems=items)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+            error = exc.response.get("Error", {})
+            if error.get("Code") == "ValidationException":
+                raise InvalidChangeError(error.get("Message", "ValidationException")) from exc
+            if error.get("Code") != "TransactionCanceledException":
                 raise
             self._raise_for_cancellation(batch, exc)
 
@@ -106,6 +114,9 @@ class AggregateStore:
                 applied[chain.trade_id] = int(version)
         if applied:
             raise AlreadyAppliedError(applied) from exc
+        invalid = [reason for reason in reasons if reason.get("Code") == "ValidationError"]
+        if invalid:
+            raise InvalidChangeError(invalid[0].get("Message") or "ValidationError") from exc
         if any(reason.get("Code") == "TransactionConflict" for reason in reasons):
             raise TransactionConflictError(str(exc)) from exc
         raise exc

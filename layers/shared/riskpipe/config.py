@@ -54,10 +54,12 @@ class StateSettings(_EnvSettings):
 
 
 class AggregateSettings(_EnvSettings):
-    """The aggregate Lambda: where the aggregates and the per-trade applied-version markers live."""
+    """The aggregate Lambda: where the aggregates and the per-trade applied-version markers live, and where
+    the changes that DynamoDB refuses as invalid are set aside."""
 
     aggregate_table_name: NonEmpty
     marker_table_name: NonEmpty
+    poison_queue_url: NonEmpty
     aggregation_order: tuple[str, ...] = ("RiskType", "TradeDesk", "Region")
     # A marker outlives any redelivery: stream records are kept 24 hours at most.
     marker_ttl_seconds: int = Field(default=2 * 24 * 3600, ge=25 * 3600)
