@@ -79,7 +79,7 @@ $(CHECKOV_STAMP): requirements-checkov.txt
 # each file held at C until the localpipe split and the import-direction moves of issue 15 rewrite it, then it joins
 # the B gate and leaves this list (`radon cc -s -n C .` names what is still over B):
 #   localpipe/pipeline.py                      LocalPipeline.__init__ C(11), LocalPipeline.report C(11)
-#   localpipe/esm.py                           EventSourceMapping._on_response C(12)
+#   localpipe/esm.py                           EventSourceMapping._on_response C(11)
 #   localpipe/resources.py                     Deployed.resolve C(11)
 #   localpipe/template.py                      Template._evaluate C(12)
 #   layers/shared/riskpipe/aggregate_service.py  AggregateService.apply C(13)

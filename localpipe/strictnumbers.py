@@ -54,23 +54,27 @@ def attribute_problem(value: Any) -> str | None:
     if not isinstance(value, Mapping):
         return None
     for kind, inner in value.items():
-        if kind == "N":
-            problem = number_problem(inner)
-        elif kind == "NS":
-            problem = next((p for p in map(number_problem, inner) if p), None)
-        elif kind == "L":
-            problem = next((p for p in map(attribute_problem, inner) if p), None)
-        elif kind == "M":
-            problem = values_problem(inner)
-        else:
-            problem = None
+        check = _CHECKS.get(kind)
+        problem = check(inner) if check else None
         if problem:
             return problem
     return None
 
 
+def _first_problem(check: Callable[[Any], str | None], values: Any) -> str | None:
+    return next((p for p in map(check, values) if p), None)
+
+
+_CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "N": number_problem,
+    "NS": lambda inner: _first_problem(number_problem, inner),
+    "L": lambda inner: _first_problem(attribute_problem, inner),
+    "M": lambda inner: values_problem(inner),
+}
+
+
 def values_problem(values: Mapping[str, Any] | None) -> str | None:
-    return next((p for p in map(attribute_problem, (values or {}).values()) if p), None)
+    return _first_problem(attribute_problem, (values or {}).values())
 
 
 def _refuse_invalid_input(*problems: str | None) -> None:

@@ -105,13 +105,7 @@ class AggregateStore:
 
     def _raise_for_cancellation(self, batch: SubBatch, exc: ClientError) -> None:
         reasons: list[dict[str, Any]] = exc.response.get("CancellationReasons", [])  # type: ignore[assignment]
-        applied: dict[str, int] = {}
-        for chain, reason in zip(batch.chains, reasons, strict=False):  # markers come first, in chain order
-            if reason.get("Code") == "ConditionalCheckFailed":
-                version = reason.get("Item", {}).get("AppliedVersion", {}).get("N")
-                if version is None:
-                    raise exc
-                applied[chain.trade_id] = int(version)
+        applied = _applied_versions(batch, reasons, exc)
         if applied:
             raise AlreadyAppliedError(applied) from exc
         invalid = [reason for reason in reasons if reason.get("Code") == "ValidationError"]
@@ -123,6 +117,19 @@ class AggregateStore:
 
     def read_aggregates(self) -> dict[str, Decimal]:
         return read_aggregates(self._client, self._aggregate_table)
+
+
+def _applied_versions(batch: SubBatch, reasons: list[dict[str, Any]], exc: ClientError) -> dict[str, int]:
+    """The versions already applied, by trade, from the markers whose condition failed (markers come first, in
+    chain order); a failed marker condition without the marker's item is not ours to read: re-raise."""
+    applied: dict[str, int] = {}
+    for chain, reason in zip(batch.chains, reasons, strict=False):
+        if reason.get("Code") == "ConditionalCheckFailed":
+            version = reason.get("Item", {}).get("AppliedVersion", {}).get("N")
+            if version is None:
+                raise exc
+            applied[chain.trade_id] = int(version)
+    return applied
 
 
 def read_aggregates(client: DynamoDBClient, table: str) -> dict[str, Decimal]:
