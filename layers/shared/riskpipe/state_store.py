@@ -12,12 +12,15 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from riskpipe.models import RiskMessage, StoredVersion, WriteOutcome
+from riskpipe.throttling import ThrottledError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 UPDATE_EXPRESSION = "SET #Value = :value, #Version = :new_version, #Hierarchy = :hierarchy, #Timestamp = :timestamp"
 CONDITION_EXPRESSION = "attribute_not_exists(pk) OR #Version < :new_version"
+# DynamoDB's answers when a partition or the table is over its throughput: nothing was written.
+THROTTLING_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
 
 
 class StateCorruptedError(RuntimeError):
@@ -51,7 +54,10 @@ class VersionedStateStore:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            code = exc.response.get("Error", {}).get("Code")
+            if code in THROTTLING_CODES:
+                raise ThrottledError(f"{code} writing {message.TradeID!r} (after the SDK's attempts)") from exc
+            if code != "ConditionalCheckFailedException":
                 raise
             return self._rejected(message, exc)
         return StoredVersion(outcome=WriteOutcome.ACCEPTED, stored_version=message.Version)
