@@ -180,6 +180,8 @@ def _report_json(report: PipelineReport) -> dict[str, Any]:
         "outcomes": dict(report.outcomes),
         "exhausted": report.exhausted,
         "aggregate_exhausted": report.aggregate_exhausted,
+        "failure_destination_messages": [report.state_failure_messages, report.aggregate_failure_messages],
+        "retried_batches": report.retried_batches,
         "throttled_calls": report.throttled_calls,
         "throttling_bursts": report.throttling_bursts,
         "unaccounted": report.unaccounted,
