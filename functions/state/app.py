@@ -29,7 +29,7 @@ metrics = Metrics(namespace="RiskPipeline", service="state")
 tracer = Tracer(service="state")
 
 
-# Kept in hand after the last retry of a throttled write begins: one more call with all its SDK attempts, the report.
+# Kept for the report when a throttled write is tried for the last time (besides that call's own SDK backoff).
 REPORT_SECONDS = 5.0
 
 

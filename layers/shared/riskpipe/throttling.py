@@ -1,7 +1,7 @@
 """Throttling: DynamoDB refusing a write for throughput, and waiting it out within the invocation's time.
 
 A hot partition refuses every write that reaches it for a while (a burst). The SDK's standard retry mode
-absorbs short ones (a few attempts, about 15 s at most with 5 attempts); a longer burst would fail the trade's
+absorbs short ones (3 attempts for the StateLambda: 3 s of backoff at most); a longer burst would fail the trade's
 records, and Lambda would retry the batch from them, counting the attempt against every record after them
 too: a record waiting behind throttled neighbours can use up ``MaximumRetryAttempts`` without ever having
 failed itself. So a throttled write is retried here, with jittered exponential backoff, for as long as the
