@@ -184,6 +184,7 @@ def _report_json(report: PipelineReport) -> dict[str, Any]:
         "retried_batches": report.retried_batches,
         "throttled_calls": report.throttled_calls,
         "throttling_bursts": report.throttling_bursts,
+        "backoff_seconds": round(report.backoff_seconds, 1),
         "unaccounted": report.unaccounted,
         "state_exact": report.state_exact,
         "aggregates_exact": report.aggregates_exact,
@@ -225,7 +226,8 @@ def print_report(report: PipelineReport, order: Sequence[str]) -> None:
     )
     if report.throttled_calls:
         table.add_row(
-            "DynamoDB write calls throttled (bursts)", f"{report.throttled_calls:,} ({report.throttling_bursts:,})"
+            "DynamoDB write calls throttled (bursts) / backoff",
+            f"{report.throttled_calls:,} ({report.throttling_bursts:,}) / {report.backoff_seconds:,.0f} s",
         )
     table.add_row("unaccounted records", str(report.unaccounted))
     if report.remote:

@@ -157,6 +157,7 @@ class PipelineReport:
     state_changes: int = 0  # versioned changes in the StateTable's stream (each must count once)
     throttled_calls: int = 0  # DynamoDB write calls refused by the fault plan (independent and in bursts)
     throttling_bursts: int = 0  # bursts of refusals started
+    backoff_seconds: float = 0.0  # the functions' backoff as it would have been in real time (1/100 of it slept)
     details: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -514,6 +515,7 @@ class LocalPipeline:
             state_changes=self.count_state_changes(),
             throttled_calls=self.function_session.throttling.refused,
             throttling_bursts=self.function_session.throttling.bursts_started,
+            backoff_seconds=self.function_session.time.now(),
         )
 
     def _queue_of(self, function: str) -> str:
