@@ -43,8 +43,9 @@ class StateSettings(_EnvSettings):
     poison_queue_url: NonEmpty
     # Different trades of one batch are written concurrently; one trade never has two writes in flight.
     write_concurrency: int = Field(default=16, ge=1, le=64)
-    # botocore's standard retry mode retries throttling with backoff before a record is reported failed.
-    dynamodb_max_attempts: int = Field(default=5, ge=1, le=20)
+    # botocore's standard retry mode absorbs a blip of throttling (3 attempts: 3 s of backoff at most); a longer
+    # burst is waited out by the service's own backoff, which knows the invocation's deadline (riskpipe.throttling).
+    dynamodb_max_attempts: int = Field(default=3, ge=1, le=20)
     injected_failure_rate: float = Field(default=0.0, ge=0.0, le=0.5)
     # Workshop mode: the workshop's ParameterTable, and the failure percentages this function stands for.
     parameter_table_name: str = ""
