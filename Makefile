@@ -17,7 +17,7 @@ ARGS ?=
 FN ?= state
 EVENT ?= events/state/kinesis-batch.json
 
-.PHONY: help venv test e2e soak bench local-image sam-local-check invoke-docker unit integration lint demo pipeline invoke build watch clean
+.PHONY: help venv test e2e soak bench capacity local-image sam-local-check invoke-docker unit integration lint demo pipeline invoke build watch clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -69,6 +69,9 @@ lab%-check: $(STAMP) ## A lab's check on your code in labs/workbench/ (make lab2
 
 bench: $(STAMP) ## Benchmarks side by side in one run: table of figures and targets, JSON in benchmarks/results/
 	$(PY) -m benchmarks $(ARGS)
+
+capacity: $(STAMP) ## Capacity model of both aggregate designs (simulated time): table, JSON and chart in capacity/results/
+	$(PY) -m capacity $(ARGS)
 
 demo: $(STAMP) ## Run the whole pipeline locally on an embedded moto server and check the aggregates
 	$(PY) -m localpipe demo $(ARGS)
