@@ -269,8 +269,7 @@ class Simulation:
         self.stats = Stats()
         self.traffic = traffic
         self.burst = burst
-        record_bytes = 200.0
-        self.d = deployment or Deployment.for_load(load, params, record_bytes)
+        self.d = deployment or Deployment.for_load(load, params, traffic.record_bytes)
         w = self.d.weight
         self.end_of_load = params.load_seconds
         self.window = (params.warm_up, params.load_seconds)
@@ -473,13 +472,20 @@ class Simulation:
                     self.decided += 1
                     self.decided_at.append(self.clock.now)
                     self.wait_for(record.TradeID, record.Version, index)
-            if first_failed is not None:
-                self.stats.state_failed_batches += 1
-                cursor += first_failed
-            else:
-                cursor += ready
-            self.busy("state", self.clock.now - started, w)
-            self.release(w)
+            cursor = self.finish("state", started, w, cursor, ready, first_failed)
+
+    def finish(self, kind: str, started: float, weight: int, cursor: int, count: int, failed_at: int | None) -> int:
+        """The end of an invocation: its lane's next record is the lowest one reported failed (delivered again with
+        everything after it), or the one after the batch."""
+        self.busy(kind, self.clock.now - started, weight)
+        self.release(weight)
+        if failed_at is None:
+            return cursor + count
+        if kind == "state":
+            self.stats.state_failed_batches += 1
+        else:
+            self.stats.failed_batches += 1
+        return cursor + failed_at
 
     def write_state(self, record: Record) -> None:
         stored = self.stored.get(record.TradeID)
@@ -604,13 +610,7 @@ class Simulation:
                     failed_trades.add(chain.trade_id)
                     first = min(position[c.sequence_number] for c in chain.changes)
                     lowest_failed = first if lowest_failed is None else min(lowest_failed, first)
-            if lowest_failed is not None:
-                self.stats.failed_batches += 1
-                cursor += lowest_failed
-            else:
-                cursor += count
-            self.busy("aggregate", self.clock.now - started, weight)
-            self.release(weight)
+            cursor = self.finish("aggregate", started, weight, cursor, count, lowest_failed)
 
     def identifiers(self, batch: SubBatch) -> list[str]:
         """The aggregate items a sub-batch's transaction touches, ``message_count`` first (kept per sub-batch:
@@ -819,6 +819,7 @@ class Simulation:
         p99 = latencies[i99] if order else math.nan
         wcu = {t.name: t.units for t in self.tables}
         processed = sum(1 for t in self.done_at if not math.isnan(t)) * w
+        sent_total = len(self.sent_at) * w
         lanes_state = self.d.shards * p.state_parallelization
         lanes_agg = self.d.state_partitions * p.aggregate_parallelization
         utilisation = {
@@ -843,15 +844,18 @@ class Simulation:
             p50=p50,
             p99=p99,
             p99_censored=bool(order) and censored[i99],
-            write_units_per_message=sum(wcu.values()) / max(1, processed),
-            write_units_by_table={k: v / max(1, processed) for k, v in wcu.items()},
+            # per message through the whole pipeline: only meaningful when most of what was sent got through
+            write_units_per_message=sum(wcu.values()) / processed if processed > 0.5 * sent_total else math.nan,
+            write_units_by_table={
+                k: v / processed if processed > 0.5 * sent_total else math.nan for k, v in wcu.items()
+            },
             write_units_total=wcu,
             changes_applied=self.stats.changes_applied,
             binds=self.binding(throughput, state_rate, utilisation),
             utilisation=utilisation,
             deployment={
                 "kinesis_shards": self.d.shards,
-                "state_partitions": self.d.state_partitions,
+                "state_partitions_and_stream_shards": self.d.state_partitions,
                 "lanes": self.d.lanes(p, self.design),
                 "simulated_fraction_1_in": w,
             },

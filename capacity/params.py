@@ -56,7 +56,9 @@ class Params:
     cancel_latency: float = _p(0.008, ASSUMED, "s before a cancelled transaction answers")
     partition_wcu: int = _p(1000, DOC, "write units a second per partition, so per item")
     table_wcu_quota: int = _p(40_000, DOC, "write units a second per on-demand table (default quota)")
-    partition_fill: float = _p(0.5, DOC, "on-demand partitions serve up to twice the previous peak")
+    partition_fill: float = _p(
+        0.5, ASSUMED, "deployment: partitions for twice the peak write units (on-demand serves 2x its last peak)"
+    )
     transaction_max_attempts: int = _p(
         AggregateSettings.model_fields["transaction_max_attempts"].default,
         CONFIG,

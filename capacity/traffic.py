@@ -64,6 +64,12 @@ class WorkshopTraffic:
         self._calls = [[record_of(m) for m in call] for call in source]
 
     @property
+    def record_bytes(self) -> float:
+        """Mean bytes a record takes on the stream (data and partition key)."""
+        sizes = [r.size for call in self._calls for r in call]
+        return sum(sizes) / len(sizes) if sizes else 0.0
+
+    @property
     def records_per_call(self) -> float:
         return sum(len(c) for c in self._calls) / len(self._calls)
 
