@@ -219,6 +219,31 @@ class Stats:
         self.busy[kind] = self.busy.get(kind, 0.0) + seconds
 
 
+class MarkedBatch:
+    """A sub-batch on its way to the aggregates, and the per-trade markers that tell what of it is applied (the
+    condition of every marker item in its transaction: ``attribute_not_exists(pk) OR AppliedVersion < :first``)."""
+
+    def __init__(self, batch: SubBatch, markers: dict[tuple[int, str], int], replica: int) -> None:
+        self.batch, self._markers, self._replica = batch, markers, replica
+
+    def already(self) -> dict[str, int]:
+        """The trades whose marker refuses the transaction, with the version it holds."""
+        return {
+            c.trade_id: v
+            for c in self.batch.chains
+            if (v := self._markers.get((self._replica, c.trade_id), -1)) >= c.first_version
+        }
+
+    def drop(self) -> bool:
+        """Drop what the markers show applied (as the aggregate service does); whether anything is left."""
+        self.batch, _ = self.batch.without_applied(self.already())
+        return bool(self.batch.chains)
+
+    def commit(self) -> None:
+        for chain in self.batch.chains:
+            self._markers[(self._replica, chain.trade_id)] = chain.last_version
+
+
 @dataclass
 class PartialRecord:
     partial: Partial
@@ -621,23 +646,10 @@ class Simulation:
         return known[1]
 
     def apply_current(self, batch: SubBatch, replica: int) -> Generator[float, None, bool]:
-        state = {"batch": batch}
-
-        def already() -> dict[str, int]:
-            current = state["batch"]
-            return {
-                c.trade_id: v
-                for c in current.chains
-                if (v := self.markers.get((replica, c.trade_id), -1)) >= c.first_version
-            }
-
-        def drop() -> bool:
-            rest, _ = state["batch"].without_applied(already())
-            state["batch"] = rest
-            return bool(rest.chains)
+        marked = MarkedBatch(batch, self.markers, replica)
 
         def attempt() -> Generator[float, None, str]:
-            current = state["batch"]
+            current = marked.batch
             touched = self.identifiers(current)
             keys: list[tuple] = [("a", i) for i in touched]  # message_count first: a conflict shows at once
             keys += [("m", replica, c.trade_id) for c in current.chains]
@@ -645,45 +657,32 @@ class Simulation:
                 (self.marker_table, f"{replica}:{c.trade_id}", TRANSACTION_ITEM_WCU) for c in current.chains
             ]
             charges += [(self.aggregate_table, i, TRANSACTION_ITEM_WCU) for i in touched]
-            outcome = yield from self.transact(keys, charges, already, hot=True)
+            outcome = yield from self.transact(keys, charges, marked.already, hot=True)
             if outcome == "committed":
+                marked.commit()
                 for chain in current.chains:
-                    self.markers[(replica, chain.trade_id)] = chain.last_version
                     if replica == 0:
                         self.make_visible(chain.trade_id, chain.last_version)
                 self.stats.changes_applied += current.message_count
                 self.applied_log.append((self.clock.now, current.message_count))
             return outcome
 
-        return (yield from self.apply_with_retries(attempt, drop))
+        return (yield from self.apply_with_retries(attempt, marked.drop))
 
     # ------------------------------------------------------------------ the new design
     def apply_map(self, batch: SubBatch) -> Generator[float, None, bool]:
-        state = {"batch": batch}
-
-        def already() -> dict[str, int]:
-            return {
-                c.trade_id: v
-                for c in state["batch"].chains
-                if (v := self.markers.get((0, c.trade_id), -1)) >= c.first_version
-            }
-
-        def drop() -> bool:
-            rest, _ = state["batch"].without_applied(already())
-            state["batch"] = rest
-            return bool(rest.chains)
+        marked = MarkedBatch(batch, self.markers, 0)
 
         def attempt() -> Generator[float, None, str]:
-            current = state["batch"]
+            current = marked.batch
             partial = partial_of(current)
             keys: list[tuple] = [("m", 0, c.trade_id) for c in current.chains] + [("p", partial.partial_id)]
             charges: list[Charge] = [(self.marker_table, c.trade_id, TRANSACTION_ITEM_WCU) for c in current.chains]
             units = TRANSACTION_ITEM_WCU * write_units(partial_size(partial))
             charges.append((self.partial_table, partial.partial_id, units * self.d.weight))
-            outcome = yield from self.transact(keys, charges, already, hot=False)
+            outcome = yield from self.transact(keys, charges, marked.already, hot=False)
             if outcome == "committed":
-                for chain in current.chains:
-                    self.markers[(0, chain.trade_id)] = chain.last_version
+                marked.commit()
                 covers = [(c.trade_id, c.last_version) for c in current.chains]
                 for copy in range(self.d.weight):
                     pid = partial.partial_id if copy == 0 else f"{partial.partial_id}~{copy}"
@@ -693,7 +692,7 @@ class Simulation:
                     self.partial_stream[stable_hash(pid) % len(self.partial_stream)].append(self.clock.now, record)
             return outcome
 
-        return (yield from self.apply_with_retries(attempt, drop))
+        return (yield from self.apply_with_retries(attempt, marked.drop))
 
     def reducer(self) -> Process:
         """Reserved concurrency 1: one invocation at a time over every shard of the partial table's stream."""
