@@ -1,0 +1,55 @@
+"""The capacity model against real calls: with one lane and no contention, the write units per message that the
+model charges are within 20% of what the project's own handlers spend on moto, counted by the benchmarks'
+CapacityMeter (``benchmarks.capacity``) from the requests themselves."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks import costs
+from benchmarks.capacity import CapacityMeter
+from benchmarks.common import batches, moto_stack, stream_records
+from capacity.model import CURRENT, one_lane
+from capacity.params import Params
+from capacity.traffic import record_of
+from functions.aggregate import app as aggregate_app
+from riskpipe.config import AggregateSettings
+from riskpipe.producer import generate_messages, workshop_calls
+
+
+@pytest.mark.parametrize("traffic", ["workshop", "benchmark"])
+def test_given_one_lane_and_no_contention_when_modelled_then_write_units_per_message_match_the_measured(
+    traffic: str,
+) -> None:
+    if traffic == "workshop":
+        messages = [m for call in workshop_calls(seed=5, calls=8, now=1.7e9) for m in call]
+    else:  # the benchmarks' own shape: few trades, revised often
+        messages = generate_messages(400, 100, seed=12, duplicates=0.1, now=1.7e9)
+
+    # Given the real StateLambda (batches of 100) and aggregate service (one batch) on moto, metered
+    with moto_stack() as (session, deployed):
+        meter = CapacityMeter(session)
+        state = costs._ours(session, deployed)
+        meter.reset()
+        for batch in batches(stream_records(messages), 100):
+            state.decide(list(batch))
+        measured_state = meter.write_units / len(messages)
+        changes = [c for c in costs._changes(deployed) if c.applies]
+        env = deployed.function_env(deployed.template.functions()["AggregateFunction"])
+        service = aggregate_app.build_service(AggregateSettings.from_env(env), session=session)
+        meter.reset()
+        outcome = service.apply(changes)
+        measured_aggregate = meter.write_units / len(messages)
+    assert len(outcome.applied) == len(changes) and not outcome.failed
+
+    # When the model runs the same messages through one lane, batches of 100 and then 1,000
+    result = one_lane(CURRENT, [record_of(m) for m in messages], 1000, Params.from_template())
+    modelled_state = result.write_units_total["StateTable"] / len(messages)
+    modelled_aggregate = (
+        result.write_units_total["AggregateMarkerTable"] + result.write_units_total["AggregateTable"]
+    ) / len(messages)
+
+    # Then both stages' write units per message agree within 20%
+    assert result.changes_applied == len(changes)
+    assert modelled_state == pytest.approx(measured_state, rel=0.2)
+    assert modelled_aggregate == pytest.approx(measured_aggregate, rel=0.2)
