@@ -24,7 +24,6 @@ from riskpipe.producer import KinesisPublisher
 
 pytestmark = pytest.mark.e2e
 ORDER = ("RiskType", "TradeDesk", "Region")
-INJECTED_FAILURE = "failure injected on purpose"
 
 
 def wait_for(condition: Callable[[], bool], seconds: float = 180.0) -> bool:
@@ -128,48 +127,60 @@ def test_given_a_malformed_record_when_put_on_the_stream_then_it_lands_in_the_po
     assert found[0]["partition_key"] == marker
 
 
+class Consumers:
+    """The stream consumers (the StateLambda, the aggregate Lambda), one of which can be given a configuration its
+    validated settings refuse (as a bad deploy would): every invocation then fails before any work, until fixed."""
+
+    BROKEN = {"INJECTED_FAILURE_RATE": "1"}  # above the settings' bound of 0.5
+    REFUSED = "injected_failure_rate"  # what the settings' error names, in the function's log
+
+    def __init__(self, deployed: Any) -> None:
+        self.deployed = deployed
+        self.client = deployed.client("lambda")
+        self.saved = {
+            name: self.client.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+            for name in (deployed["StateFunctionName"], deployed["AggregateFunctionName"])
+        }
+        self.broken: set[str] = set()
+
+    def configure(self, name: str, *, broken: bool) -> None:
+        (self.broken.add if broken else self.broken.discard)(name)
+        variables = {**self.saved[name], **(self.BROKEN if broken else {})}
+        self.client.update_function_configuration(FunctionName=name, Environment={"Variables": variables})
+        self.client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1})
+
+    def failures(self, name: str, since: float) -> int:
+        events = self.deployed.client("logs").filter_log_events(
+            logGroupName=f"/aws/lambda/{name}", startTime=int(since * 1000), filterPattern=f'"{self.REFUSED}"'
+        )
+        return len(events.get("events", []))
+
+
 @pytest.fixture
-def failing_functions(deployed) -> Iterator[float]:
-    """The StateLambda and the aggregate Lambda failing a share of their invocations before any work (the
-    template's InjectedFailureRate), for the duration of one test; their configuration is restored after it."""
+def consumers(deployed) -> Iterator[Consumers]:
     if not deployed.local:
         pytest.skip("changes the functions' configuration: run on the local stack of make up only")
-    rate = 0.5
-    client = deployed.client("lambda")
-    names = [deployed["StateFunctionName"], deployed["AggregateFunctionName"]]
-    saved = {name: client.get_function_configuration(FunctionName=name)["Environment"]["Variables"] for name in names}
+    consumers = Consumers(deployed)
     try:
-        for name, variables in saved.items():
-            client.update_function_configuration(
-                FunctionName=name, Environment={"Variables": {**variables, "INJECTED_FAILURE_RATE": str(rate)}}
-            )
-        yield rate
+        yield consumers
     finally:
-        for name, variables in saved.items():
-            client.update_function_configuration(FunctionName=name, Environment={"Variables": variables})
+        for name in list(consumers.broken):  # when the test stopped half-way
+            consumers.configure(name, broken=False)
 
 
-def injected_failures(deployed: Any, function_name: str, since: float) -> int:
-    events = deployed.client("logs").filter_log_events(
-        logGroupName=f"/aws/lambda/{function_name}", startTime=int(since * 1000), filterPattern=f'"{INJECTED_FAILURE}"'
-    )
-    return sum(INJECTED_FAILURE in e["message"] for e in events.get("events", []))
-
-
-def test_given_functions_that_fail_at_random_when_bursts_are_sent_then_redelivered_batches_count_once(
-    deployed, failing_functions
+def test_given_an_aggregate_lambda_failing_until_fixed_when_a_burst_is_sent_then_its_batches_come_again_exactly(
+    deployed, consumers
 ):
+    aggregate = deployed["AggregateFunctionName"]
+    consumers.configure(aggregate, broken=True)
     started = time.time()
-    functions = (deployed["StateFunctionName"], deployed["AggregateFunctionName"])
-    failures = dict.fromkeys(functions, 0)
-    for burst in range(10):  # each batch fails with that rate: small bursts until both functions have failed
-        exact = send_round(deployed, calls=1, seed=20 + burst)
+    exact = send_round(deployed, calls=2, seed=21)
+    assert wait_for(lambda: consumers.failures(aggregate, started) > 0, 120), "the aggregate Lambda was not invoked"
+    assert not exact(), "aggregates moved while the aggregate Lambda failed every batch"
 
-        assert wait_for(exact, 240), "the aggregates are not exact after the failed batches were delivered again"
-        failures = {name: injected_failures(deployed, name, started) for name in functions}
-        if all(failures.values()):
-            break
-    assert all(failures.values()), f"no batch failed, so none was delivered again: {failures}"
+    consumers.configure(aggregate, broken=False)  # its mapping delivers the failed batches again
+
+    assert wait_for(exact, 180), "the aggregates are not exact after the failed batches were delivered again"
 
 
 def test_given_the_stack_when_described_then_its_alarms_and_dashboard_exist(deployed):

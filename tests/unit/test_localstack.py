@@ -80,6 +80,23 @@ def test_given_a_deployed_stack_when_its_state_is_written_then_sam_local_gets_th
     assert functions["AggregateFunction"]["MARKER_TABLE_NAME"] == "marker-table"
 
 
+def test_given_docker_when_the_state_is_written_then_sam_local_reaches_ministack_on_the_runs_network(state):
+    state.mkdir()
+    on_network = localstack.LocalStack(
+        endpoint="http://127.0.0.1:4566",
+        stack_name="risk-pipeline-local",
+        outputs=OUTPUTS,
+        container_endpoint="http://172.20.0.1:4566",
+    )
+    localstack._write_state(on_network)
+
+    functions = json.loads((state / "sam-env.json").read_text())
+    assert {f["AWS_ENDPOINT_URL"] for f in functions.values()} == {"http://172.20.0.1:4566"}
+    assert localstack.load() is None  # no MiniStack process: not up
+    (state / "ministack.pid").write_text(f"{os.getpid()}\n")
+    assert localstack.load() == on_network
+
+
 def test_given_a_stack_up_when_up_runs_again_then_it_says_so_and_starts_nothing(state, capsys, monkeypatch):
     state.mkdir()
     localstack._write_state(stack())
