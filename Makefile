@@ -48,12 +48,13 @@ integration: $(STAMP) ## Integration tests only (moto, tables from template.yaml
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-# checkov pins libraries of its own that clash with the project's: it gets a virtual environment of its own.
-$(CHECKOV_STAMP): requirements-checkov.txt
-	$(PYTHON_BIN) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
-	touch $(CHECKOV_STAMP)
+# checkov (and MiniStack, below) pin libraries of their own that clash with the project's: each gets a virtual
+# environment of its own, .venv-<tool> from requirements-<tool>.txt.
+.venv-%/.installed: requirements-%.txt
+	$(PYTHON_BIN) -m venv .venv-$*
+	.venv-$*/bin/python -m pip install --quiet --upgrade pip
+	.venv-$*/bin/python -m pip install --quiet -r requirements-$*.txt
+	touch $@
 
 lint: $(STAMP) $(CHECKOV_STAMP) ## ruff, mypy, cfn-lint, sam validate --lint, the SAM-generated resources, checkov
 	$(VENV)/bin/ruff check .
@@ -93,14 +94,8 @@ invoke-docker: local-image ## One function in its Lambda container: make invoke-
 	$(PY) -m localpipe.containers invoke $(FN) $(EVENT)
 
 MINISTACK_VENV := .venv-ministack
+# MiniStack pins its own botocore and graphql-core: it gets a virtual environment of its own (the rule above).
 MINISTACK_STAMP := $(MINISTACK_VENV)/.installed
-
-# MiniStack pins botocore and graphql-core to versions of its own: it gets a virtual environment of its own.
-$(MINISTACK_STAMP): requirements-ministack.txt
-	$(PYTHON_BIN) -m venv $(MINISTACK_VENV)
-	$(MINISTACK_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(MINISTACK_VENV)/bin/python -m pip install --quiet -r requirements-ministack.txt
-	touch $(MINISTACK_STAMP)
 
 up: $(STAMP) $(MINISTACK_STAMP) ## A local AWS (MiniStack, 127.0.0.1:4566) with this stack deployed by sam deploy
 	$(PY) -m localpipe.localstack up $(ARGS)
