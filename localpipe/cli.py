@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from localpipe.faults import FaultRates
+from localpipe.latency import BatchLatency, latency_since
 from localpipe.pipeline import (
     AGGREGATE_FUNCTION,
     FUNCTION_ALIASES,
@@ -345,11 +346,22 @@ def _print_observed(observed: Observed) -> None:
 
 
 def watch(args: argparse.Namespace) -> int:
-    """A live view of the aggregates, refreshed twice a second (the workshop's terminal frontend)."""
+    """A live view of the aggregates, refreshed twice a second (the workshop's terminal frontend): of a deployed
+    stack (``--stack NAME``), of the stack ``make up`` deployed when it is up, or of a local pipeline run."""
+    from localpipe import localstack
+
     if args.stack:
-        table = _stack(args.stack)[0]["AggregateTableName"]
-        store = AggregateStore(table, "", boto3.client("dynamodb"), marker_ttl_seconds=90000)
-        return _watch_loop(store, args.seconds, None)
+        named = _stack(args.stack)[0]
+        store = AggregateStore(named["AggregateTableName"], "", boto3.client("dynamodb"), marker_ttl_seconds=90000)
+        latency = _LatencyFeed(boto3.client("logs"), named["AggregateFunctionName"])
+        return _watch_loop(store, args.seconds, None, latency)
+    local = localstack.load()
+    if local is not None and not args.local_pipeline:
+        console.print(f"watching stack {local.stack_name} on {local.endpoint} (make up) for {args.seconds:g} s")
+        dynamodb = local.client("dynamodb")
+        store = AggregateStore(local.outputs["AggregateTableName"], "", dynamodb, marker_ttl_seconds=90000)
+        latency = _LatencyFeed(local.client("logs"), local.outputs["AggregateFunctionName"])
+        return _watch_loop(store, args.seconds, None, latency)
     rates = FaultRates(duplicates=0.125, function_errors=0.05, crash_after_write=0.05)
     sends = scenario_sends(messages=args.messages, trades=args.trades, seed=args.seed, rates=rates)
     with moto_server() as endpoint, local_aws_environment(endpoint) as session:
@@ -369,10 +381,36 @@ def _stack(name: str) -> tuple[dict[str, str], dict[str, str]]:
     return outputs, parameters
 
 
-def _watch_loop(store: AggregateStore, seconds: float, runner: threading.Thread | None) -> int:
+class _LatencyFeed:
+    """The aggregate stage's end-to-end latency metric, read from its log as batches come in."""
+
+    def __init__(self, logs: Any, function_name: str) -> None:
+        self._logs = logs
+        self._function = function_name
+        self._since = time.time() - 60
+        self._last: BatchLatency | None = None
+
+    def latest(self) -> str:
+        batches = latency_since(self._logs, self._function, self._since)
+        if batches:
+            self._last = batches[-1]
+            self._since = self._last.timestamp_ms / 1000 + 0.001
+        if self._last is None:
+            return "end-to-end latency: no batch applied in the last minute"
+        age = time.time() - self._last.timestamp_ms / 1000
+        return (
+            f"end-to-end latency (Timestamp to aggregate applied), last batch of {self._last.records}, {age:.0f} s "
+            f"ago: max {self._last.max_ms / 1000:.2f} s, mean {self._last.mean_ms / 1000:.2f} s"
+        )
+
+
+def _watch_loop(
+    store: AggregateStore, seconds: float, runner: threading.Thread | None, latency: _LatencyFeed | None = None
+) -> int:
     started = last_time = time.monotonic()
     last_count = Decimal(0)
     rate = 0.0
+    latest = ""
     with Live(console=console, refresh_per_second=2) as live:
         while time.monotonic() - started < seconds:
             aggregates = {k: v for k, v in store.read_aggregates().items() if not k.startswith("timestamp_")}
@@ -381,7 +419,9 @@ def _watch_loop(store: AggregateStore, seconds: float, runner: threading.Thread 
             if now - last_time >= 1:
                 rate = float(count - last_count) / (now - last_time)
                 last_count, last_time = count, now
-            live.update(Group(aggregate_tree(aggregates, message_count=count), f"{rate:,.0f} changes/s"))
+                latest = latency.latest() if latency is not None else ""
+            lines = [f"{rate:,.0f} changes/s", *([latest] if latest else [])]
+            live.update(Group(aggregate_tree(aggregates, message_count=count), *lines))
             if runner is not None and not runner.is_alive():
                 break
             time.sleep(0.5)
@@ -466,7 +506,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     invoke_parser.add_argument("event", help="path of an event JSON file, e.g. events/state/kinesis-batch.json")
     invoke_parser.add_argument("--repeat", type=int, default=1, help="deliver the event this many times")
     watch_parser = commands.add_parser("watch", help="live view of the aggregates")
-    watch_parser.add_argument("--stack", help="a deployed stack's name (default: run the local pipeline)")
+    watch_parser.add_argument("--stack", help="a deployed stack's name (default: the stack of make up, when up)")
+    watch_parser.add_argument("--local-pipeline", action="store_true", help="run the local pipeline even when up")
     watch_parser.add_argument("--seconds", type=float, default=60.0)
     watch_parser.add_argument("--messages", type=int, default=5_000)
     watch_parser.add_argument("--trades", type=int, default=300)

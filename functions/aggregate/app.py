@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import boto3
@@ -63,6 +64,7 @@ def build_handler(service: ChangeApplier, failures: FailureInjector | None = Non
             failures.maybe_fail()  # before any work: the workshop's random failures, off by default
         outcome = service.apply([to_change(DynamoDBRecord(r)) for r in event["Records"]])
         _report(outcome)
+        _report_latency(event["Records"], outcome)
 
         def record_handler(record: DynamoDBRecord) -> str:
             assert record.dynamodb is not None and record.dynamodb.sequence_number is not None
@@ -94,6 +96,20 @@ def _report(outcome: AggregateOutcome) -> None:
     metrics.add_metric(name="transactions", unit=MetricUnit.Count, value=outcome.transactions)
     metrics.add_metric(name="records_failed", unit=MetricUnit.Count, value=len(outcome.failed))
     metrics.add_metric(name="records_set_aside", unit=MetricUnit.Count, value=len(outcome.set_aside))
+
+
+def _report_latency(records: list[dict], outcome: AggregateOutcome) -> None:
+    """End-to-end latency of the changes applied now, from each message's Timestamp (epoch seconds) to now."""
+    now = time.time()
+    latencies = [
+        now - float(r["dynamodb"]["NewImage"]["Timestamp"]["N"])
+        for r in records
+        if r["dynamodb"]["SequenceNumber"] in outcome.applied and "Timestamp" in r["dynamodb"].get("NewImage", {})
+    ]
+    if latencies:
+        metrics.add_metric(name="end_to_end_latency_max", unit=MetricUnit.Milliseconds, value=max(latencies) * 1000)
+        mean = sum(latencies) / len(latencies) * 1000
+        metrics.add_metric(name="end_to_end_latency_mean", unit=MetricUnit.Milliseconds, value=mean)
 
 
 _handler: Any = None
