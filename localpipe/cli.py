@@ -373,9 +373,10 @@ def watch(args: argparse.Namespace) -> int:
         return _watch_loop(store, args.seconds, runner)
 
 
-def _stack(name: str) -> tuple[dict[str, str], dict[str, str]]:
+def _stack(name: str, cloudformation: Any = None) -> tuple[dict[str, str], dict[str, str]]:
     """A deployed stack's outputs and parameters, by key (AWS, or a local AWS through AWS_ENDPOINT_URL)."""
-    stack = boto3.client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
+    client = cloudformation or boto3.client("cloudformation")
+    stack = client.describe_stacks(StackName=name)["Stacks"][0]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
     return outputs, parameters
@@ -434,18 +435,14 @@ def _watch_loop(
 def reconcile_command(args: argparse.Namespace) -> int:
     """Recompute the aggregates from the StateTable, print the drift, exit 1 when there is any (after the repair,
     with --repair). Against a deployed stack (--stack), or a local pipeline run that gives aggregate records up."""
-    defaults = AggregateSettings.model_fields
+    from localpipe import localstack
+
     if args.stack:
-        outputs, parameters = _stack(args.stack)
-        order = parameters.get("AggregationOrder") or ",".join(defaults["aggregation_order"].default)
-        tables = StackTables(
-            state_table=outputs["StateTableName"],
-            aggregate_table=outputs["AggregateTableName"],
-            marker_table=outputs["AggregateMarkerTableName"],
-            order=tuple(level.strip() for level in order.split(",")),
-            marker_ttl_seconds=defaults["marker_ttl_seconds"].default,
-        )
-        return _reconcile(boto3.client("dynamodb"), tables, repair=args.repair)
+        return _reconcile_stack(args.stack, boto3.client("cloudformation"), boto3.client("dynamodb"), args.repair)
+    local = localstack.load()
+    if local is not None and not args.local_pipeline:
+        console.print(f"reconciling stack {local.stack_name} on {local.endpoint} (make up)")
+        return _reconcile_stack(local.stack_name, local.client("cloudformation"), local.client("dynamodb"), args.repair)
     # Locally: the aggregate stage gives records up at their first error, so the totals drift.
     rates = FaultRates(function_errors=args.function_errors)
     sends = scenario_sends(messages=args.messages, trades=args.trades, seed=args.seed, rates=rates)
@@ -464,9 +461,23 @@ def reconcile_command(args: argparse.Namespace) -> int:
             aggregate_table=pipeline.aggregate_table,
             marker_table=pipeline.marker_table,
             order=pipeline.aggregation_order,
-            marker_ttl_seconds=defaults["marker_ttl_seconds"].default,
+            marker_ttl_seconds=AggregateSettings.model_fields["marker_ttl_seconds"].default,
         )
         return _reconcile(deployed.client("dynamodb"), tables, repair=args.repair)
+
+
+def _reconcile_stack(name: str, cloudformation: Any, dynamodb: Any, repair: bool) -> int:
+    defaults = AggregateSettings.model_fields
+    outputs, parameters = _stack(name, cloudformation)
+    order = parameters.get("AggregationOrder") or ",".join(defaults["aggregation_order"].default)
+    tables = StackTables(
+        state_table=outputs["StateTableName"],
+        aggregate_table=outputs["AggregateTableName"],
+        marker_table=outputs["AggregateMarkerTableName"],
+        order=tuple(level.strip() for level in order.split(",")),
+        marker_ttl_seconds=defaults["marker_ttl_seconds"].default,
+    )
+    return _reconcile(dynamodb, tables, repair=repair)
 
 
 def _reconcile(client: Any, tables: StackTables, *, repair: bool) -> int:
@@ -513,8 +524,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     watch_parser.add_argument("--trades", type=int, default=300)
     watch_parser.add_argument("--seed", type=int, default=7)
     reconcile_parser = commands.add_parser("reconcile", help="recompute the aggregates from the StateTable")
-    reconcile_parser.add_argument("--stack", help="a deployed stack's name (default: a local run with drops)")
+    reconcile_parser.add_argument(
+        "--stack",
+        help="a deployed stack's name (default: the stack of make up when it is up, else a local run with drops)",
+    )
     reconcile_parser.add_argument("--repair", action="store_true", help="rewrite the aggregates and the markers")
+    reconcile_parser.add_argument("--local-pipeline", action="store_true", help="a local run even when make up is up")
     reconcile_parser.add_argument("--messages", type=int, default=2_000)
     reconcile_parser.add_argument("--trades", type=int, default=200)
     reconcile_parser.add_argument("--seed", type=int, default=7)
