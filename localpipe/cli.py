@@ -8,7 +8,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,17 +24,18 @@ from localpipe.pipeline import (
     AGGREGATE_FUNCTION,
     FUNCTION_ALIASES,
     PRODUCER_FUNCTION,
+    REDUCE_FUNCTION,
     STATE_FUNCTION,
     LocalPipeline,
     PipelineReport,
     scenario_sends,
 )
 from localpipe.resources import Deployed, deploy
-from localpipe.samples import EVENTS, Expectation, Observed, load_expectations, mismatches, observe
+from localpipe.samples import EVENTS, Expectation, Observed, load_expectations, mismatches, observe, seed
 from localpipe.server import local_aws_environment, moto_server
 from localpipe.template import Template
 from localpipe.tree import aggregate_tree
-from riskpipe.aggregate_store import AggregateStore
+from riskpipe.aggregate_store import read_aggregates
 from riskpipe.aggregation import MESSAGE_COUNT_ID
 
 console = Console(stderr=False)
@@ -173,6 +174,14 @@ def _report_json(report: PipelineReport) -> dict[str, Any]:
         "stale_items": len(report.stale_items),
         "aggregate_differences": {k: [str(a), str(b)] for k, (a, b) in report.aggregate_differences.items()},
         "message_count": str(report.message_count),
+        "partials": {
+            "written": report.partials_written,
+            "applied": report.partials_applied,
+            "skipped": report.partials_skipped,
+            "applied_twice": report.partials_applied_twice,
+            "left": report.partials_left,
+            "reduce_transactions": report.reduce_transactions,
+        },
         "elapsed_seconds": round(report.elapsed, 2),
     }
 
@@ -204,17 +213,25 @@ def print_report(report: PipelineReport, order: Sequence[str]) -> None:
         )
         table.add_row("poison (in the poison queue)", f"{report.outcomes.get('poison', 0)} ({report.poison_in_queue})")
     table.add_row(
-        "exhausted -> on-failure destinations", f"{report.exhausted} state, {report.aggregate_exhausted} aggregate"
+        "exhausted -> on-failure destinations",
+        f"{report.exhausted} state, {report.aggregate_exhausted} map, {report.reduce_exhausted} reduce",
     )
     table.add_row("unaccounted records", str(report.unaccounted))
     if report.remote:
         table.add_row("aggregate: delivered (decided in its container)", f"{report.aggregate_delivered:,}")
     else:
         table.add_row(
-            "aggregate: delivered / applied / duplicates skipped",
+            "map: delivered / applied / duplicates skipped",
             f"{report.aggregate_delivered:,} / {report.aggregate_applied:,} / {report.aggregate_duplicates_skipped:,}",
         )
-        table.add_row("aggregate transactions", f"{report.transactions:,}")
+        table.add_row("map transactions (markers + one partial each)", f"{report.transactions:,}")
+        table.add_row("map / reduce batches retried", f"{report.map_retried_batches} / {report.reduce_retried_batches}")
+        table.add_row(
+            "reduce: partials written / applied / skipped (delivered again)",
+            f"{report.partials_written:,} / {report.partials_applied:,} / {report.partials_skipped:,}",
+        )
+        table.add_row("reduce transactions (ADDs + deletes under condition)", f"{report.reduce_transactions:,}")
+    table.add_row("partials left unapplied in the PartialTable", str(report.partials_left))
     table.add_row("time taken", f"{report.elapsed:.1f} s")
     console.print(table)
     console.print(
@@ -266,9 +283,11 @@ def invoke(args: argparse.Namespace) -> int:
     with moto_server() as endpoint, local_aws_environment(endpoint) as session:
         deployed = deploy(Template.load(), session)
         pipeline = LocalPipeline(deployed, verbose=True)
+        seed(deployed, expectation)
         handlers = {
             STATE_FUNCTION: pipeline.invoke_state,
             AGGREGATE_FUNCTION: pipeline.invoke_aggregate,
+            REDUCE_FUNCTION: pipeline.invoke_reduce,
             PRODUCER_FUNCTION: pipeline.invoke_producer,
         }
         if function not in handlers:
@@ -321,26 +340,26 @@ def watch(args: argparse.Namespace) -> int:
     if args.stack:
         outputs = boto3.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"][0]["Outputs"]
         table = {o["OutputKey"]: o["OutputValue"] for o in outputs}["AggregateTableName"]
-        store = AggregateStore(table, "", boto3.client("dynamodb"), marker_ttl_seconds=90000)
-        return _watch_loop(store, args.seconds, None)
+        client = boto3.client("dynamodb")
+        return _watch_loop(lambda: read_aggregates(client, table), args.seconds, None)
     rates = FaultRates(duplicates=0.125, function_errors=0.05, crash_after_write=0.05)
     sends = scenario_sends(messages=args.messages, trades=args.trades, seed=args.seed, rates=rates)
     with moto_server() as endpoint, local_aws_environment(endpoint) as session:
         deployed = deploy(Template.load(), session)
         pipeline = LocalPipeline(deployed, rates=rates, seed=args.seed)
-        store = AggregateStore(pipeline.aggregate_table, "", deployed.client("dynamodb"), marker_ttl_seconds=90000)
+        local = deployed.client("dynamodb")
         runner = threading.Thread(target=pipeline.run, args=(sends,), kwargs={"burst": 200}, daemon=True)
         runner.start()
-        return _watch_loop(store, args.seconds, runner)
+        return _watch_loop(lambda: read_aggregates(local, pipeline.aggregate_table), args.seconds, runner)
 
 
-def _watch_loop(store: AggregateStore, seconds: float, runner: threading.Thread | None) -> int:
+def _watch_loop(read: Callable[[], dict[str, Decimal]], seconds: float, runner: threading.Thread | None) -> int:
     started = last_time = time.monotonic()
     last_count = Decimal(0)
     rate = 0.0
     with Live(console=console, refresh_per_second=2) as live:
         while time.monotonic() - started < seconds:
-            aggregates = {k: v for k, v in store.read_aggregates().items() if not k.startswith("timestamp_")}
+            aggregates = {k: v for k, v in read().items() if not k.startswith("timestamp_")}
             count = aggregates.pop(MESSAGE_COUNT_ID, Decimal(0))
             now = time.monotonic()
             if now - last_time >= 1:

@@ -1,4 +1,5 @@
-"""Aggregate Lambda: keeps risk aggregates by hierarchy from the StateTable's stream, exactly once."""
+"""Aggregate Lambda, the map of the aggregate stage: from the StateTable's stream, per-trade markers and ONE partial
+result per sub-batch, exactly once (the reduce Lambda applies the partials to the AggregateTable)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from riskpipe.aggregate_service import AggregateOutcome, AggregateService, ChangeApplier
-from riskpipe.aggregate_store import AggregateStore
+from riskpipe.aggregate_store import MarkerStore, partial_put
 from riskpipe.aggregation import TradeChange
 from riskpipe.aws import dynamodb_client
 from riskpipe.chaos import FailureInjector
@@ -25,10 +26,10 @@ tracer = Tracer(service="aggregate")
 
 
 def build_service(settings: AggregateSettings, session: boto3.Session | None = None) -> AggregateService:
-    store = AggregateStore(
-        settings.aggregate_table_name,
+    store = MarkerStore(
         settings.marker_table_name,
         dynamodb_client(max_attempts=settings.dynamodb_max_attempts, session=session),
+        effect=partial_put(settings.partial_table_name),
         marker_ttl_seconds=settings.marker_ttl_seconds,
     )
     return AggregateService(store, settings.aggregation_order, max_attempts=settings.transaction_max_attempts)
@@ -78,6 +79,7 @@ def _report(outcome: AggregateOutcome) -> None:
     if outcome.duplicates:
         logger.info("already applied records skipped", extra={"count": len(outcome.duplicates)})
     metrics.add_metric(name="records_applied", unit=MetricUnit.Count, value=len(outcome.applied))
+    metrics.add_metric(name="partials_written", unit=MetricUnit.Count, value=outcome.partials)
     metrics.add_metric(name="duplicates_skipped", unit=MetricUnit.Count, value=len(outcome.duplicates))
     metrics.add_metric(name="transaction_conflicts", unit=MetricUnit.Count, value=outcome.conflicts)
     metrics.add_metric(name="transactions", unit=MetricUnit.Count, value=outcome.transactions)

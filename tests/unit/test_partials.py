@@ -110,6 +110,13 @@ def test_given_a_partial_already_applied_when_the_delete_condition_fails_then_th
     assert without_partials(txn, partials, ["A#0", "B#0"]) is None
 
 
+def test_given_a_partial_delivered_twice_when_another_one_is_dropped_then_the_rest_is_still_counted_once():
+    partials = [partial("A#0", 1, Delta="1"), partial("B#0", 2, Delta="5"), partial("A#0", 1, Delta="1")]
+    [txn] = plan_reduce(partials)
+    rest = without_partials(txn, partials, ["B#0"])
+    assert rest is not None and rest.partial_ids == ("A#0",) and rest.deltas == {"Delta": 1, MESSAGE_COUNT_ID: 1}
+
+
 def test_given_a_stream_image_when_read_then_the_partial_is_rebuilt():
     image_ = {"pk": "A#0", "Deltas": {"Delta": Decimal("1.5")}, "MessageCount": Decimal(3)}
     assert Partial.from_image(image_) == Partial("A#0", {"Delta": Decimal("1.5")}, 3)

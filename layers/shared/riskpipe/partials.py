@@ -137,5 +137,8 @@ def without_partials(
     """The same transaction re-planned without the partials whose delete condition failed (already applied);
     None when nothing is left. ``partials`` are the ones the transaction was planned from."""
     dropped = set(gone)
-    kept = [p for p in partials if p.partial_id in transaction.partial_ids and p.partial_id not in dropped]
-    return _reduce_transaction(kept) if kept else None
+    kept: dict[str, Partial] = {}  # a partial delivered twice in the batch is planned once: keep it once
+    for p in partials:
+        if p.partial_id in transaction.partial_ids and p.partial_id not in dropped:
+            kept.setdefault(p.partial_id, p)
+    return _reduce_transaction(list(kept.values())) if kept else None
