@@ -3,6 +3,8 @@ AggregateTable, many in one transaction, each deleted under condition so that no
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from typing import Any
 
 import boto3
@@ -16,7 +18,7 @@ from riskpipe.aws import dynamodb_client
 from riskpipe.chaos import FailureInjector
 from riskpipe.config import ReduceSettings
 from riskpipe.parameters import failure_injector
-from riskpipe.partials import Partial
+from riskpipe.partials import Partial, end_to_end_latency
 from riskpipe.reduce_service import PartialApplier, ReduceOutcome, ReduceService
 from riskpipe.reduce_store import ReduceStore
 
@@ -48,8 +50,10 @@ def build_handler(service: PartialApplier, failures: FailureInjector | None = No
     def handler(event: dict, context: LambdaContext) -> dict:
         if failures is not None:
             failures.maybe_fail()  # before any work: the workshop's random failures, off by default
-        outcome = service.apply([to_partial(DynamoDBRecord(r)) for r in event["Records"]])
+        partials = [to_partial(DynamoDBRecord(r)) for r in event["Records"]]
+        outcome = service.apply(partials)
         _report(outcome)
+        _report_latency(partials, outcome)
 
         def record_handler(record: DynamoDBRecord) -> str:
             return outcome.result_for(to_partial(record).partial_id)
@@ -75,6 +79,16 @@ def _report(outcome: ReduceOutcome) -> None:
     metrics.add_metric(name="transactions", unit=MetricUnit.Count, value=outcome.transactions)
     metrics.add_metric(name="transaction_conflicts", unit=MetricUnit.Count, value=outcome.conflicts)
     metrics.add_metric(name="partials_failed", unit=MetricUnit.Count, value=len(outcome.failed))
+
+
+def _report_latency(partials: Sequence[Partial], outcome: ReduceOutcome) -> None:
+    """End-to-end latency of the messages whose aggregates were applied now: from each message's Timestamp."""
+    applied = {p.partial_id: p for p in partials if p.partial_id in outcome.applied}
+    latency = end_to_end_latency(applied.values(), time.time())
+    if latency is not None:
+        largest, mean = latency
+        metrics.add_metric(name="end_to_end_latency_max", unit=MetricUnit.Milliseconds, value=largest * 1000)
+        metrics.add_metric(name="end_to_end_latency_mean", unit=MetricUnit.Milliseconds, value=mean * 1000)
 
 
 _handler: Any = None

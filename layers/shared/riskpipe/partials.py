@@ -28,12 +28,27 @@ PARTIAL_KEY_SEPARATOR = "#"
 
 
 @dataclass(frozen=True)
+class Timestamps:
+    """The earliest, latest and sum of a partial's messages' Timestamps (epoch seconds), for end-to-end latency."""
+
+    earliest: Decimal
+    latest: Decimal
+    total: Decimal
+    count: int
+
+    @classmethod
+    def of(cls, stamps: Sequence[Decimal]) -> Timestamps | None:
+        return cls(min(stamps), max(stamps), sum(stamps, Decimal(0)), len(stamps)) if stamps else None
+
+
+@dataclass(frozen=True)
 class Partial:
     """One map transaction's result: deltas per prefix (zeros left out) and the changes it counted."""
 
     partial_id: str
     deltas: Mapping[str, Decimal]
     message_count: int
+    timestamps: Timestamps | None = None
 
     def identifiers(self) -> set[str]:
         """The AggregateTable items this partial moves (``message_count`` always)."""
@@ -42,10 +57,19 @@ class Partial:
     @classmethod
     def from_image(cls, image: Mapping[str, Any]) -> Partial:
         """From a partial-table item as the stream delivers it (deserialised: numbers as Decimal)."""
+        stamps = None
+        if "TimestampMin" in image:
+            stamps = Timestamps(
+                Decimal(str(image["TimestampMin"])),
+                Decimal(str(image["TimestampMax"])),
+                Decimal(str(image["TimestampSum"])),
+                int(image["TimestampCount"]),
+            )
         return cls(
             partial_id=str(image["pk"]),
             deltas={str(k): Decimal(str(v)) for k, v in dict(image.get("Deltas", {})).items()},
             message_count=int(image["MessageCount"]),
+            timestamps=stamps,
         )
 
 
@@ -56,6 +80,7 @@ def partial_of(batch: SubBatch) -> Partial:
         partial_id=f"{first.trade_id}{PARTIAL_KEY_SEPARATOR}{first.first_version}",
         deltas=batch.deltas(),
         message_count=batch.message_count,
+        timestamps=Timestamps.of(batch.timestamps),
     )
 
 
@@ -142,3 +167,15 @@ def without_partials(
         if p.partial_id in transaction.partial_ids and p.partial_id not in dropped:
             kept.setdefault(p.partial_id, p)
     return _reduce_transaction(list(kept.values())) if kept else None
+
+
+def end_to_end_latency(partials: Iterable[Partial], now: float) -> tuple[float, float] | None:
+    """Seconds from the messages' Timestamps to ``now`` (their aggregates applied): the largest (from the earliest
+    Timestamp) and the mean over every message of these partials; None when none carries Timestamps."""
+    stamped = [p.timestamps for p in partials if p.timestamps is not None]
+    if not stamped:
+        return None
+    count = sum(t.count for t in stamped)
+    earliest = min(t.earliest for t in stamped)
+    mean_stamp = sum((t.total for t in stamped), Decimal(0)) / count
+    return now - float(earliest), now - float(mean_stamp)
