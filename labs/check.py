@@ -329,6 +329,12 @@ def check_lab5(endpoint: str | None, finished: bool) -> CheckResult:
         f"aggregate:records_applied adds up to {applied:g}: every accepted version applied once, "
         f"redeliveries skipped ({totals.get('aggregate:duplicates_skipped', 0):g} of them)",
     )
+    reduced = totals.get("reduce:messages_applied", 0)
+    result.expect(
+        reduced == report.message_count,
+        f"reduce:messages_applied adds up to {reduced:g}: every partial applied once, "
+        f"partials delivered again skipped ({totals.get('reduce:partials_skipped', 0):g} of them)",
+    )
     result.expect(
         totals.get("state:records_poison", 0) >= report.poison_sent > 0,
         f"state:records_poison adds up to {totals.get('state:records_poison', 0):g} for {report.poison_sent} sent",

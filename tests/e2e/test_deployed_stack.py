@@ -78,7 +78,7 @@ def test_given_revisions_duplicates_and_a_late_version_when_sent_then_state_and_
 
 def test_given_the_stack_when_described_then_its_alarms_and_dashboard_exist(deployed):
     cloudwatch = deployed["session"].client("cloudwatch")
-    stack_functions = {deployed[k] for k in ("StateFunctionName", "AggregateFunctionName")}
+    stack_functions = {deployed[k] for k in ("StateFunctionName", "AggregateFunctionName", "ReduceFunctionName")}
     alarms = cloudwatch.describe_alarms(AlarmTypes=["MetricAlarm"])["MetricAlarms"]
     iterator_age = {d["Value"] for a in alarms if a.get("MetricName") == "IteratorAge" for d in a.get("Dimensions", [])}
     assert stack_functions <= iterator_age
