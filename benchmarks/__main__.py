@@ -13,7 +13,6 @@ import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -22,6 +21,7 @@ from rich.table import Table
 from benchmarks.common import Row
 from benchmarks.costs import aggregate_costs, state_costs
 from benchmarks.latency import batch_latency
+from benchmarks.results_page import write_result
 from benchmarks.startup import memory, start_cold_start
 from benchmarks.throughput import pipeline_throughput
 
@@ -76,21 +76,8 @@ def main() -> int:
     seconds = time.monotonic() - started
     show(rows, previous, seconds)
     if not args.no_save:
-        RESULTS.mkdir(exist_ok=True)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        path = RESULTS / f"{stamp}.json"
-        path.write_text(
-            json.dumps(
-                {
-                    "when": stamp,
-                    "seconds": round(seconds),
-                    "python": sys.version.split()[0],
-                    "rows": [r.as_json() for r in rows],
-                },
-                indent=2,
-                default=str,
-            )
-        )
+        payload = {"seconds": round(seconds), "python": sys.version.split()[0], "rows": [r.as_json() for r in rows]}
+        path = write_result("bench", payload, RESULTS)
         console.print(f"written to {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
     return 0
 

@@ -22,6 +22,7 @@ import math
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -29,19 +30,26 @@ WRITE_UNIT_BYTES = 1024
 READ_UNIT_BYTES = 4096
 
 
+def _number_size(content: str) -> int:
+    digits = Decimal(content).normalize().as_tuple().digits
+    return math.ceil(len(digits) / 2) + 1
+
+
+_SCALAR_SIZE: dict[str, Callable[[Any], int]] = {
+    "S": lambda content: len(content.encode()),
+    "N": _number_size,
+    "B": len,
+    "BOOL": lambda _: 1,
+    "NULL": lambda _: 1,
+}
+
+
 def value_size(value: dict[str, Any]) -> int:
     [(kind, content)] = value.items()
-    if kind == "S":
-        return len(content.encode())
-    if kind == "N":
-        digits = Decimal(content).normalize().as_tuple().digits
-        return math.ceil(len(digits) / 2) + 1
-    if kind == "B":
-        return len(content)
-    if kind in ("BOOL", "NULL"):
-        return 1
+    if kind in _SCALAR_SIZE:
+        return _SCALAR_SIZE[kind](content)
     if kind in ("SS", "NS", "BS"):
-        return sum(value_size({kind[0]: element}) for element in content)
+        return sum(_SCALAR_SIZE[kind[0]](element) for element in content)
     if kind == "L":
         return 3 + sum(value_size(element) + 1 for element in content)
     if kind == "M":
@@ -74,6 +82,52 @@ def _written_item(params: dict[str, Any]) -> dict[str, Any]:
             name = names.get(parts[0], parts[0])
             item[name] = values[parts[-1]]
     return item
+
+
+# What one call costs, per operation: (write units, read units, items read, refused writes).
+Cost = tuple[int, float, int, int]
+
+
+def _single_write_cost(params: dict[str, Any], parsed: dict[str, Any], error: str | None) -> Cost:
+    """PutItem, UpdateItem, DeleteItem: the larger of the item before and after; a refused write costs the same."""
+    written = params.get("Item") or _written_item(params)
+    old = parsed.get("Item") or parsed.get("Attributes") or {}
+    size = max(item_size(written), item_size(old))
+    return write_units(size), 0.0, 0, int(error == "ConditionalCheckFailedException")
+
+
+def _transaction_cost(params: dict[str, Any], parsed: dict[str, Any], error: str | None) -> Cost:
+    units = 0
+    for entry in params.get("TransactItems", []):
+        [(_, operation)] = entry.items()
+        units += 2 * write_units(item_size(operation.get("Item") or _written_item(operation)))
+    return units, 0.0, 0, int(error == "TransactionCanceledException")
+
+
+def _get_cost(params: dict[str, Any], parsed: dict[str, Any], error: str | None) -> Cost:
+    item = parsed.get("Item")
+    size = item_size(item) if item else 0
+    return 0, read_units(size, consistent=bool(params.get("ConsistentRead"))), int(item is not None), 0
+
+
+def _batch_get_cost(params: dict[str, Any], parsed: dict[str, Any], error: str | None) -> Cost:
+    reads, count = 0.0, 0
+    for table, items in parsed.get("Responses", {}).items():
+        consistent = bool(params.get("RequestItems", {}).get(table, {}).get("ConsistentRead"))
+        for item in items:
+            reads += read_units(item_size(item), consistent=consistent)
+            count += 1
+    return 0, reads, count, 0
+
+
+_COSTS: dict[str, Callable[[dict[str, Any], dict[str, Any], str | None], Cost]] = {
+    "PutItem": _single_write_cost,
+    "UpdateItem": _single_write_cost,
+    "DeleteItem": _single_write_cost,
+    "TransactWriteItems": _transaction_cost,
+    "GetItem": _get_cost,
+    "BatchGetItem": _batch_get_cost,
+}
 
 
 class CapacityMeter:
@@ -110,42 +164,14 @@ class CapacityMeter:
         params = getattr(self._pending, "params", {})
         name = model.name
         error = parsed.get("Error", {}).get("Code")
-        units, reads, items, refused = self._cost(name, params, parsed, error)
+        cost = _COSTS.get(name)
+        units, reads, items, refused = cost(params, parsed, error) if cost else (0, 0.0, 0, 0)
         with self._lock:
             self.calls[name] += 1
             self.write_units += units
             self.read_units += reads
             self.items_read += items
             self.refused_writes += refused
-
-    @staticmethod
-    def _cost(
-        name: str, params: dict[str, Any], parsed: dict[str, Any], error: str | None
-    ) -> tuple[int, float, int, int]:
-        if name in ("PutItem", "UpdateItem", "DeleteItem"):
-            written = params.get("Item") or _written_item(params)
-            old = parsed.get("Item") or parsed.get("Attributes") or {}
-            size = max(item_size(written), item_size(old))
-            return write_units(size), 0.0, 0, int(error == "ConditionalCheckFailedException")
-        if name == "TransactWriteItems":
-            units = 0
-            for entry in params.get("TransactItems", []):
-                [(_, operation)] = entry.items()
-                units += 2 * write_units(item_size(operation.get("Item") or _written_item(operation)))
-            return units, 0.0, 0, int(error == "TransactionCanceledException")
-        if name == "GetItem":
-            item = parsed.get("Item")
-            size = item_size(item) if item else 0
-            return 0, read_units(size, consistent=bool(params.get("ConsistentRead"))), int(item is not None), 0
-        if name == "BatchGetItem":
-            reads, count = 0.0, 0
-            for table, items in parsed.get("Responses", {}).items():
-                consistent = bool(params.get("RequestItems", {}).get(table, {}).get("ConsistentRead"))
-                for item in items:
-                    reads += read_units(item_size(item), consistent=consistent)
-                    count += 1
-            return 0, reads, count, 0
-        return 0, 0.0, 0, 0
 
 
 class CallTimer:

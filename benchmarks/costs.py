@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from benchmarks.capacity import CapacityMeter
@@ -166,65 +167,80 @@ def _state_changes(sent: list[Any]) -> list[TradeChange]:
         return [c for c in _changes(deployed) if c.applies]
 
 
+def _aggregate_variant(name: str, session: Any, deployed: Deployed) -> Any:
+    """One of AGGREGATE_VARIANTS, built on this stack: each has an ``apply(changes)`` like AggregateService."""
+    settings = AggregateSettings.from_env(deployed.function_env(deployed.template.functions()["AggregateFunction"]))
+    client = session.client("dynamodb")
+    aggregate_table = deployed.names["AggregateTable"]
+    if name.startswith("ours"):
+        return MapThenReduce(session, deployed)
+    if name.startswith("previous"):
+        return one_transaction_aggregate(
+            client, aggregate_table, settings.marker_table_name, settings.aggregation_order
+        )
+    if name.startswith("naive"):
+        return NaiveAggregateService(client, aggregate_table, settings.aggregation_order)
+    create_table(client, "reduce")
+    return MapReduceAggregate(client, aggregate_table, "reduce", settings.aggregation_order)
+
+
+@dataclass
+class AggregateMeasure:
+    meter: CapacityMeter
+    trades_per_batch: list[int]
+    transactions: int  # the map's (ours), or all of them
+    reduce_transactions: int
+    markers: int  # marker items written in transactions
+
+
+def _measure_aggregate(name: str, changes: list[TradeChange], batch_size: int) -> AggregateMeasure:
+    """The calls and capacity of one variant applying the changes in batches (ours: then its reduce drained)."""
+    with moto_stack() as (session, deployed):
+        meter = CapacityMeter(session)
+        items = TransactionItems(session)
+        applier = _aggregate_variant(name, session, deployed)
+        meter.reset()
+        trades_per_batch = []
+        for batch in batches(changes, batch_size):
+            applier.apply(list(batch))
+            trades_per_batch.append(len({c.trade_id for c in batch}))
+        transactions = meter.calls.get("TransactWriteItems", 0)
+        reduce_transactions = applier.drain() if isinstance(applier, MapThenReduce) else 0
+        markers = items.by_table[deployed.names["AggregateMarkerTable"]]
+    return AggregateMeasure(meter, trades_per_batch, transactions, reduce_transactions, markers)
+
+
+def _aggregate_rows(label: str, measure: AggregateMeasure, changes: int, distinct: int) -> list[Row]:
+    meter = measure.meter
+    split = f"; {measure.transactions} map + {measure.reduce_transactions} reduce transactions"
+    markers = 2 * measure.markers / changes  # a marker is well under 1 KB: 2 WCU in a transaction
+    return [
+        Row(
+            "aggregate cost",
+            f"{label}: transactions / batch",
+            measure.transactions / len(measure.trades_per_batch),
+            note=f"{changes} changes of {distinct} trades, up to {max(measure.trades_per_batch)} trades a batch"
+            + (split if measure.reduce_transactions else "")
+            + "; "
+            + ", ".join(f"{op} {n}" for op, n in sorted(meter.calls.items())),
+        ),
+        Row(
+            "aggregate cost",
+            f"{label}: write units / applied record",
+            meter.write_units / changes,
+            note=CAPACITY_NOTE
+            + ("; transaction items cost 2x" if measure.transactions else "")
+            + (f"; of which the per-trade markers {markers:.2f}: the floor of exactly-once here" if markers else ""),
+        ),
+    ]
+
+
 def aggregate_costs(messages: int = 1000, trades: int = 250, batch_sizes: tuple[int, ...] = (100, 1000)) -> list[Row]:
     changes = _state_changes(generate_messages(messages, trades, seed=12, duplicates=0.1, now=1.7e9))
     distinct = len({c.trade_id for c in changes})
     rows: list[Row] = []
     for batch_size in batch_sizes:
         for name in AGGREGATE_VARIANTS:
-            with moto_stack() as (session, deployed):
-                env = deployed.function_env(deployed.template.functions()["AggregateFunction"])
-                settings = AggregateSettings.from_env(env)
-                aggregate_table = deployed.names["AggregateTable"]
-                meter = CapacityMeter(session)
-                items = TransactionItems(session)
-                client = session.client("dynamodb")
-                ours = name.startswith("ours")
-                if ours:
-                    applier: Any = MapThenReduce(session, deployed)
-                elif name.startswith("previous"):
-                    applier = one_transaction_aggregate(
-                        client, aggregate_table, settings.marker_table_name, settings.aggregation_order
-                    )
-                elif name.startswith("naive"):
-                    applier = NaiveAggregateService(client, aggregate_table, settings.aggregation_order)
-                else:
-                    create_table(client, "reduce")
-                    applier = MapReduceAggregate(client, aggregate_table, "reduce", settings.aggregation_order)
-                meter.reset()
-                invocations = 0
-                trades_per_batch = []
-                for batch in batches(changes, batch_size):
-                    applier.apply(list(batch))
-                    invocations += 1
-                    trades_per_batch.append(len({c.trade_id for c in batch}))
-                transactions = meter.calls.get("TransactWriteItems", 0)
-                reduce_transactions = applier.drain() if ours else 0
-                markers = items.by_table[settings.marker_table_name]
-            label = f"batches of {batch_size}: {name}"
-            transactions_note = (
-                f"{transactions} map + {reduce_transactions} reduce transactions" if ours else f"{transactions} total"
-            )
-            marker_units = 2 * markers / len(changes)  # a marker is well under 1 KB: 2 WCU in a transaction
-            rows += [
-                Row(
-                    "aggregate cost",
-                    f"{label}: transactions / batch",
-                    transactions / invocations,
-                    note=f"{len(changes)} changes of {distinct} trades, up to {max(trades_per_batch)} trades a batch; "
-                    f"{transactions_note}; " + ", ".join(f"{op} {n}" for op, n in sorted(meter.calls.items())),
-                ),
-                Row(
-                    "aggregate cost",
-                    f"{label}: write units / applied record",
-                    meter.write_units / len(changes),
-                    note=CAPACITY_NOTE
-                    + ("; transaction items cost 2x" if transactions else "")
-                    + (
-                        f"; of which the per-trade markers {marker_units:.2f}: the floor of exactly-once here"
-                        if markers
-                        else ""
-                    ),
-                ),
-            ]
+            measure = _measure_aggregate(name, changes, batch_size)
+            rows += _aggregate_rows(f"batches of {batch_size}: {name}", measure, len(changes), distinct)
     return rows

@@ -16,9 +16,7 @@ from localpipe.server import local_aws_environment, moto_server
 from localpipe.template import Template
 from riskpipe.models import RiskMessage
 from riskpipe.producer import generate_messages
-from riskpipe.state_store import CONDITION_EXPRESSION, UPDATE_EXPRESSION
-
-NAMES = {"#Value": "Value", "#Version": "Version", "#Hierarchy": "Hierarchy", "#Timestamp": "Timestamp"}
+from riskpipe.state_store import CONDITION_EXPRESSION, EXPRESSION_NAMES, UPDATE_EXPRESSION, expression_values
 
 
 def _bare_loop(client: object, table: str, sent: list[RiskMessage]) -> float:
@@ -29,13 +27,8 @@ def _bare_loop(client: object, table: str, sent: list[RiskMessage]) -> float:
             Key={"pk": {"S": message.TradeID}},
             UpdateExpression=UPDATE_EXPRESSION,
             ConditionExpression=CONDITION_EXPRESSION,
-            ExpressionAttributeNames=NAMES,
-            ExpressionAttributeValues={
-                ":value": {"N": str(message.Value)},
-                ":new_version": {"N": str(message.Version)},
-                ":hierarchy": {"S": message.Hierarchy.as_json()},
-                ":timestamp": {"N": str(message.Timestamp)},
-            },
+            ExpressionAttributeNames=EXPRESSION_NAMES,
+            ExpressionAttributeValues=expression_values(message),
         )
     return time.perf_counter() - started
 

@@ -93,10 +93,7 @@ class MapReduceAggregate:
 
     def apply(self, changes: Sequence[TradeChange]) -> AggregateOutcome:
         outcome = AggregateOutcome(ignored={c.sequence_number for c in changes if not c.applies})
-        totals: dict[str, Decimal] = {}
-        for batch in plan_sub_batches(changes, self._order, max_items=10**9):
-            for identifier, delta in batch.deltas().items():
-                totals[identifier] = totals.get(identifier, Decimal(0)) + delta
+        totals = self._totals(changes)
         count = sum(1 for c in changes if c.applies)
         token = hashlib.sha256("".join(c.sequence_number for c in changes).encode()).hexdigest()[:36]
         # map: one item holding the batch's totals
@@ -106,7 +103,22 @@ class MapReduceAggregate:
         )
         # reduce: one transaction of ADDs, idempotent for ten minutes through its token
         totals[MESSAGE_COUNT_ID] = Decimal(count)
-        updates = [
+        updates = self._updates(totals)
+        for start in range(0, len(updates), 100):
+            self._client.transact_write_items(TransactItems=updates[start : start + 100], ClientRequestToken=token)
+        outcome.applied.update(c.sequence_number for c in changes if c.applies)
+        outcome.transactions = (len(updates) + 99) // 100
+        return outcome
+
+    def _totals(self, changes: Sequence[TradeChange]) -> dict[str, Decimal]:
+        totals: dict[str, Decimal] = {}
+        for batch in plan_sub_batches(changes, self._order, max_items=10**9):
+            for identifier, delta in batch.deltas().items():
+                totals[identifier] = totals.get(identifier, Decimal(0)) + delta
+        return totals
+
+    def _updates(self, totals: dict[str, Decimal]) -> list[dict[str, Any]]:
+        return [
             {
                 "Update": {
                     "TableName": self._aggregates,
@@ -118,8 +130,3 @@ class MapReduceAggregate:
             }
             for identifier, delta in totals.items()
         ]
-        for start in range(0, len(updates), 100):
-            self._client.transact_write_items(TransactItems=updates[start : start + 100], ClientRequestToken=token)
-        outcome.applied.update(c.sequence_number for c in changes if c.applies)
-        outcome.transactions = (len(updates) + 99) // 100
-        return outcome

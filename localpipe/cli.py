@@ -1,4 +1,4 @@
-"""Command line of the local pipeline: ``python -m localpipe demo|pipeline|invoke|watch``."""
+"""Command line of the local pipeline: ``python -m localpipe demo|pipeline|invoke|watch|reconcile``."""
 
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ from localpipe.pipeline import (
     PipelineReport,
     scenario_sends,
 )
+from localpipe.reconcile import Reconciliation, StackTables, reconcile
+from localpipe.reconcile import repair as repair_aggregates
 from localpipe.resources import Deployed, deploy
 from localpipe.samples import EVENTS, Expectation, Observed, load_expectations, mismatches, observe, seed
 from localpipe.server import local_aws_environment, moto_server
@@ -37,6 +39,7 @@ from localpipe.template import Template
 from localpipe.tree import aggregate_tree
 from riskpipe.aggregate_store import read_aggregates
 from riskpipe.aggregation import MESSAGE_COUNT_ID
+from riskpipe.config import AggregateSettings
 
 console = Console(stderr=False)
 
@@ -168,6 +171,7 @@ def _report_json(report: PipelineReport) -> dict[str, Any]:
         "delivered": report.delivered,
         "outcomes": dict(report.outcomes),
         "exhausted": report.exhausted,
+        "aggregate_set_aside": report.aggregate_set_aside,
         "unaccounted": report.unaccounted,
         "state_exact": report.state_exact,
         "aggregates_exact": report.aggregates_exact,
@@ -232,6 +236,7 @@ def print_report(report: PipelineReport, order: Sequence[str]) -> None:
         )
         table.add_row("reduce transactions (ADDs + deletes under condition)", f"{report.reduce_transactions:,}")
     table.add_row("partials left unapplied in the PartialTable", str(report.partials_left))
+    table.add_row("aggregate changes set aside (refused as invalid)", f"{report.aggregate_set_aside:,}")
     table.add_row("time taken", f"{report.elapsed:.1f} s")
     console.print(table)
     console.print(
@@ -338,8 +343,7 @@ def _print_observed(observed: Observed) -> None:
 def watch(args: argparse.Namespace) -> int:
     """A live view of the aggregates, refreshed twice a second (the workshop's terminal frontend)."""
     if args.stack:
-        outputs = boto3.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"][0]["Outputs"]
-        table = {o["OutputKey"]: o["OutputValue"] for o in outputs}["AggregateTableName"]
+        table = _stack(args.stack)[0]["AggregateTableName"]
         client = boto3.client("dynamodb")
         return _watch_loop(lambda: read_aggregates(client, table), args.seconds, None)
     rates = FaultRates(duplicates=0.125, function_errors=0.05, crash_after_write=0.05)
@@ -351,6 +355,14 @@ def watch(args: argparse.Namespace) -> int:
         runner = threading.Thread(target=pipeline.run, args=(sends,), kwargs={"burst": 200}, daemon=True)
         runner.start()
         return _watch_loop(lambda: read_aggregates(local, pipeline.aggregate_table), args.seconds, runner)
+
+
+def _stack(name: str) -> tuple[dict[str, str], dict[str, str]]:
+    """A deployed stack's outputs and parameters, by key (AWS, or a local AWS through AWS_ENDPOINT_URL)."""
+    stack = boto3.client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+    return outputs, parameters
 
 
 def _watch_loop(read: Callable[[], dict[str, Decimal]], seconds: float, runner: threading.Thread | None) -> int:
@@ -372,6 +384,77 @@ def _watch_loop(read: Callable[[], dict[str, Decimal]], seconds: float, runner: 
     return 0
 
 
+# ------------------------------------------------------------------ reconcile
+
+
+def reconcile_command(args: argparse.Namespace) -> int:
+    """Recompute the aggregates from the StateTable, print the drift, exit 1 when there is any (after the repair,
+    with --repair). Against a deployed stack (--stack), or a local pipeline run that gives aggregate records up."""
+    defaults = AggregateSettings.model_fields
+    if args.stack:
+        outputs, parameters = _stack(args.stack)
+        order = parameters.get("AggregationOrder") or ",".join(defaults["aggregation_order"].default)
+        tables = StackTables(
+            state_table=outputs["StateTableName"],
+            aggregate_table=outputs["AggregateTableName"],
+            marker_table=outputs["AggregateMarkerTableName"],
+            partial_table=outputs["PartialTableName"],
+            order=tuple(level.strip() for level in order.split(",")),
+            marker_ttl_seconds=defaults["marker_ttl_seconds"].default,
+        )
+        return _reconcile(boto3.client("dynamodb"), tables, repair=args.repair)
+    # Locally: the aggregate stage gives records up at their first error, so the totals drift.
+    rates = FaultRates(function_errors=args.function_errors)
+    sends = scenario_sends(messages=args.messages, trades=args.trades, seed=args.seed, rates=rates)
+    with moto_server() as endpoint, local_aws_environment(endpoint) as session:
+        deployed = deploy(Template.load(), session)
+        pipeline = LocalPipeline(
+            deployed, rates=rates, seed=args.seed, mapping_overrides={AGGREGATE_FUNCTION: {"MaximumRetryAttempts": 0}}
+        )
+        report = pipeline.run(sends)
+        console.print(
+            f"local pipeline: {report.sent:,} messages, function errors {args.function_errors:.0%}, aggregate "
+            f"MaximumRetryAttempts 0: {report.aggregate_exhausted:,} aggregate records given up"
+        )
+        tables = StackTables(
+            state_table=pipeline.state_table,
+            aggregate_table=pipeline.aggregate_table,
+            marker_table=pipeline.marker_table,
+            partial_table=pipeline.partial_table,
+            order=pipeline.aggregation_order,
+            marker_ttl_seconds=defaults["marker_ttl_seconds"].default,
+        )
+        return _reconcile(deployed.client("dynamodb"), tables, repair=args.repair)
+
+
+def _reconcile(client: Any, tables: StackTables, *, repair: bool) -> int:
+    found = reconcile(client, tables)
+    _print_drift(found)
+    if repair and not found.exact:
+        done = repair_aggregates(client, tables, found)
+        console.print(
+            f"repaired: {done.partials_deleted} pending partials deleted, {done.aggregates_rewritten} aggregates "
+            f"rewritten, {done.markers_moved} markers moved up"
+        )
+        found = reconcile(client, tables)
+        _print_drift(found)
+    return 0 if found.exact else 1
+
+
+def _print_drift(found: Reconciliation) -> None:
+    trades = f"{len(found.trades):,} trades in the StateTable"
+    if found.exact:
+        console.print(f"[green]no drift[/green]: {len(found.expected):,} identifiers as the StateTable says ({trades})")
+        return
+    identifiers = len(set(found.expected) | set(found.actual))
+    table = Table(title=f"drift: {len(found.drift)} of {identifiers} identifiers ({trades})")
+    for column in ("Identifier", "StateTable says", "AggregateTable holds", "drift"):
+        table.add_column(column, justify="left" if column == "Identifier" else "right")
+    for identifier, (expected, actual) in found.drift.items():
+        table.add_row(identifier, str(expected), str(actual), str(actual - expected))
+    console.print(table)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m localpipe", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -387,7 +470,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     watch_parser.add_argument("--messages", type=int, default=5_000)
     watch_parser.add_argument("--trades", type=int, default=300)
     watch_parser.add_argument("--seed", type=int, default=7)
+    reconcile_parser = commands.add_parser("reconcile", help="recompute the aggregates from the StateTable")
+    reconcile_parser.add_argument("--stack", help="a deployed stack's name (default: a local run with drops)")
+    reconcile_parser.add_argument("--repair", action="store_true", help="rewrite the aggregates and the markers")
+    reconcile_parser.add_argument("--messages", type=int, default=2_000)
+    reconcile_parser.add_argument("--trades", type=int, default=200)
+    reconcile_parser.add_argument("--seed", type=int, default=7)
+    reconcile_parser.add_argument("--function-errors", type=float, default=0.1, help="local run: error rate")
     args = parser.parse_args(argv)
+    if args.command == "reconcile":
+        return reconcile_command(args)
     if args.command in ("demo", "pipeline"):
         return run_pipeline(args)
     if args.command == "invoke":

@@ -113,7 +113,7 @@ class FaultSession(boto3.Session):
         self._backoff_scale = backoff_scale
         inject_throttling(self, throttling, rng, ("UpdateItem", "TransactWriteItems"))
 
-    def client(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def client(self, *args: Any, **kwargs: Any) -> Any:
         client = super().client(*args, **kwargs)
         if self._backoff_scale != 1.0 and client.meta.config.retries.get("mode") == "standard":
             compress_retry_backoff(client, self._backoff_scale)

@@ -1,6 +1,7 @@
 """The moto server process the local pipeline runs against (``python -m localpipe.motoserver PORT``).
 
-moto's own server with three changes to how fast it works, nothing to what it emulates:
+moto's own server, strict about DynamoDB's number rules as DynamoDB is (``localpipe/strictnumbers.py``), with
+three changes to how fast it works, nothing to what it emulates:
 * it routes each request by listing its package directory (moto 5.2); the list is read once;
 * werkzeug's development server speaks HTTP/1.0 and closes every connection; HTTP/1.1 keep-alive lets
   botocore reuse its pooled connections, as it does with AWS;
@@ -23,6 +24,8 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+from localpipe.strictnumbers import enforce_number_rules
 
 _MOTO_MODULES = tuple(backends.list_of_moto_modules())
 
@@ -61,10 +64,11 @@ class _OnceCopiedTables:
 
 
 def configure() -> None:
+    enforce_number_rules()
     once = _OnceCopiedTables()
     dynamodb_models.copy = once  # type: ignore[assignment]
     DynamoDBBackend.transact_write_items = once.transaction(DynamoDBBackend.transact_write_items)  # type: ignore[method-assign]
-    backends.list_of_moto_modules = _cached_moto_modules  # type: ignore[assignment]
+    backends.list_of_moto_modules = _cached_moto_modules
     MotoRequestHandler.protocol_version = "HTTP/1.1"
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
 

@@ -192,6 +192,7 @@ class PipelineReport:
     remote: bool = False  # the functions ran in Lambda containers: their decisions were not seen
     state_changes: int = 0  # versioned changes in the StateTable's stream (each must count once)
     details: dict[str, Any] = field(default_factory=dict)
+    aggregate_set_aside: int = 0  # changes in the aggregate poison queue (refused by DynamoDB as invalid)
 
     @property
     def unaccounted(self) -> int:
@@ -359,7 +360,7 @@ class LocalPipeline:
         module = self._module(function)
         handler = module.build_handler(collaborator)
         if self.emit_metrics:
-            return handler  # type: ignore[no-any-return]
+            return handler
 
         def invoke(event: dict, context: Any) -> Any:
             try:
@@ -383,6 +384,7 @@ class LocalPipeline:
     def _aggregate_service(self) -> tuple[str, str, ChangeApplier]:
         settings = AggregateSettings.from_env(self._env(AGGREGATE_FUNCTION))
         self.aggregation_order = settings.aggregation_order
+        self.aggregate_poison_queue_url = settings.poison_queue_url
         build = self._aggregate_factory or self._module(AGGREGATE_FUNCTION).build_service
         return settings.partial_table_name, settings.marker_table_name, build(settings, self.function_session)
 
@@ -564,6 +566,7 @@ class LocalPipeline:
             state=stored,
             remote=self.remote,
             state_changes=self.count_state_changes(),
+            aggregate_set_aside=self.queue_depth(self.aggregate_poison_queue_url),
         )
 
     def _queue_of(self, function: str) -> str:

@@ -7,27 +7,39 @@ import json
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["queue_bodies", "queue_depth", "read_aggregates", "read_state", "stream_records"]
+__all__ = ["queue_bodies", "queue_depth", "read_aggregates", "read_state", "scan_state", "stream_records"]
 
 from riskpipe.aggregate_store import read_aggregates
 from riskpipe.models import Hierarchy, RiskMessage
 
 
 def read_state(client: Any, table: str) -> dict[str, RiskMessage]:
-    """Every trade in the StateTable. An item without a Version (none is ever written so) is skipped."""
+    """Every trade in the StateTable, as stored (see ``scan_state``)."""
+    return scan_state(client, table)[0]
+
+
+def scan_state(client: Any, table: str) -> tuple[dict[str, RiskMessage], int]:
+    """Every trade in the StateTable, and the number of versions it accepted (the sum of ``AcceptedVersions``;
+    an item written before that attribute existed counts 1).
+
+    Items are read as stored: the StateTable is the source of truth, so an item is not checked against today's
+    message rules (one written before them still counts). An item without a Version (none is ever written so)
+    is skipped."""
     items: dict[str, RiskMessage] = {}
+    accepted_versions = 0
     for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
         for item in page["Items"]:
             if "Version" not in item:
                 continue
-            items[item["pk"]["S"]] = RiskMessage(
+            items[item["pk"]["S"]] = RiskMessage.model_construct(
                 TradeID=item["pk"]["S"],
                 Value=Decimal(item["Value"]["N"]),
                 Version=int(item["Version"]["N"]),
                 Timestamp=Decimal(item["Timestamp"]["N"]),
-                Hierarchy=Hierarchy.from_json(item["Hierarchy"]["S"]),
+                Hierarchy=Hierarchy.model_construct(**json.loads(item["Hierarchy"]["S"])),
             )
-    return items
+            accepted_versions += int(item.get("AcceptedVersions", {"N": "1"})["N"])
+    return items, accepted_versions
 
 
 def queue_bodies(client: Any, queue_url: str, *, delete: bool = False) -> list[dict[str, Any]]:

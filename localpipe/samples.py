@@ -39,7 +39,7 @@ class Expectation:
         return EVENTS / self.event
 
     def load_event(self) -> dict[str, Any]:
-        return json.loads(self.path.read_text())  # type: ignore[no-any-return]
+        return json.loads(self.path.read_text())
 
 
 def load_expectations(path: Path = EXPECTATIONS) -> dict[str, Expectation]:
@@ -86,29 +86,65 @@ def observe(deployed: Deployed, response: Any) -> Observed:
 
 def mismatches(expected: Expectation, observed: Observed) -> list[str]:
     """Every way the observation differs from the expectation; empty when it holds."""
+    return [problem for check in _CHECKS for problem in check(expected, observed)]
+
+
+def _response(expected: Expectation, observed: Observed) -> list[str]:
+    if observed.response == expected.response:
+        return []
+    return [f"response {observed.response!r}, expected {expected.response!r}"]
+
+
+def _state_versions(expected: Expectation, observed: Observed) -> list[str]:
+    if expected.state_versions is None:
+        return []
+    versions = {trade: message.Version for trade, message in observed.state.items()}
+    if versions == expected.state_versions:
+        return []
+    return [f"StateTable versions {versions}, expected {expected.state_versions}"]
+
+
+def _state_values(expected: Expectation, observed: Observed) -> list[str]:
     problems = []
-    if observed.response != expected.response:
-        problems.append(f"response {observed.response!r}, expected {expected.response!r}")
-    if expected.state_versions is not None:
-        versions = {trade: message.Version for trade, message in observed.state.items()}
-        if versions != expected.state_versions:
-            problems.append(f"StateTable versions {versions}, expected {expected.state_versions}")
     for trade, value in (expected.state_values or {}).items():
         found = observed.state.get(trade)
         if found is None or found.Value != Decimal(value):
             problems.append(f"StateTable {trade} value {found.Value if found else None}, expected {value}")
-    if expected.poison_reasons is not None:
-        reasons = sorted(observed.poison_reasons)
-        wanted = sorted(expected.poison_reasons)
-        if len(reasons) != len(wanted) or not all(w in r for w, r in zip(wanted, reasons, strict=False)):
-            problems.append(f"poison reasons {reasons}, expected ones containing {wanted}")
-    if expected.aggregates is not None:
-        wanted_aggregates = {k: Decimal(v) for k, v in expected.aggregates.items()}
-        found_aggregates = {k: v for k, v in observed.aggregates.items() if v != 0 or k in wanted_aggregates}
-        if found_aggregates != wanted_aggregates:
-            problems.append(f"aggregates {found_aggregates}, expected {wanted_aggregates}")
-    if expected.partials is not None and observed.partials != expected.partials:
-        problems.append(f"partials {observed.partials}, expected {expected.partials}")
-    if expected.stream_records is not None and observed.stream_records != expected.stream_records:
-        problems.append(f"{observed.stream_records} records on the stream, expected {expected.stream_records}")
     return problems
+
+
+def _poison_reasons(expected: Expectation, observed: Observed) -> list[str]:
+    """Each expected reason is a part of the reason found at its place, both sorted."""
+    if expected.poison_reasons is None:
+        return []
+    reasons = sorted(observed.poison_reasons)
+    wanted = sorted(expected.poison_reasons)
+    if len(reasons) == len(wanted) and all(w in r for w, r in zip(wanted, reasons, strict=True)):
+        return []
+    return [f"poison reasons {reasons}, expected ones containing {wanted}"]
+
+
+def _aggregates(expected: Expectation, observed: Observed) -> list[str]:
+    """The aggregates expected, and no other that is not zero."""
+    if expected.aggregates is None:
+        return []
+    wanted = {k: Decimal(v) for k, v in expected.aggregates.items()}
+    found = {k: v for k, v in observed.aggregates.items() if v != 0 or k in wanted}
+    if found == wanted:
+        return []
+    return [f"aggregates {found}, expected {wanted}"]
+
+
+def _stream_records(expected: Expectation, observed: Observed) -> list[str]:
+    if expected.stream_records is None or observed.stream_records == expected.stream_records:
+        return []
+    return [f"{observed.stream_records} records on the stream, expected {expected.stream_records}"]
+
+
+def _partials(expected: Expectation, observed: Observed) -> list[str]:
+    if expected.partials is None or observed.partials == expected.partials:
+        return []
+    return [f"partials {observed.partials}, expected {expected.partials}"]
+
+
+_CHECKS = (_response, _state_versions, _state_values, _poison_reasons, _aggregates, _partials, _stream_records)

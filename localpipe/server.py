@@ -80,7 +80,12 @@ def new_session(region: str) -> boto3.Session:
 
 @contextmanager
 def local_aws_environment(endpoint_url: str | None, region: str | None = None) -> Iterator[boto3.Session]:
-    """Point boto3 (and so the handlers' own clients) at the local endpoint for the duration."""
+    """Point boto3 (and so the handlers' own clients) at the local endpoint for the duration. Without an endpoint
+    (moto in process, under ``mock_aws``), moto's DynamoDB is made as strict about numbers as its server is."""
+    if endpoint_url is None:
+        from localpipe.strictnumbers import enforce_number_rules  # here: a process that uses a server needs no moto
+
+        enforce_number_rules()
     region = region or os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or "us-east-1"
     updates = {**LOCAL_CREDENTIALS, "AWS_DEFAULT_REGION": region, "AWS_REGION": region}
     if endpoint_url:

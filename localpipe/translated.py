@@ -58,7 +58,7 @@ def translate(path: Path = TEMPLATE_PATH, parameters: Mapping[str, Any] | None =
     values.update(parameters or {})
     resolved = _resolve(translated, values)
     resolved.pop("Parameters", None)  # every use has its value now
-    return resolved  # type: ignore[no-any-return]
+    return resolved
 
 
 def _resolve(node: Any, values: Mapping[str, Any]) -> Any:

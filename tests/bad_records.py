@@ -4,6 +4,11 @@ decoding, the integration test through the real handler and the property tests t
 import json
 
 from riskpipe.models import MAX_MESSAGE_BYTES
+from riskpipe.numbers import VALUE_MAX_DECIMAL_PLACES
+
+LABEL_RULE = "must be 1 to 64 of A-Z a-z 0-9 _ . - (no ':'"
+MAGNITUDE_RULE = "Value must be below 1E+18 in magnitude, so that the sums fit DynamoDB's numbers"
+PLACES_RULE = f"Value has more than {VALUE_MAX_DECIMAL_PLACES} decimal places, so that the sums fit DynamoDB's numbers"
 
 VALID = {
     "TradeID": "T-1",
@@ -24,6 +29,15 @@ def with_field(name: str, value: object) -> bytes:
 
 def without(name: str) -> bytes:
     return encode({k: v for k, v in VALID.items() if k != name})
+
+
+def with_level(name: str, label: object) -> bytes:
+    return with_field("Hierarchy", {**VALID["Hierarchy"], name: label})
+
+
+def raw_value(number: str) -> bytes:
+    """A record whose Value is this JSON number literally (json.dumps would go through a float)."""
+    return encode({**VALID, "Value": 0}).replace(b'"Value": 0', f'"Value": {number}'.encode())
 
 
 BAD_RECORDS = {
@@ -52,6 +66,23 @@ BAD_RECORDS = {
     "Value NaN": (b'{"TradeID":"T","Value":NaN,"Version":0,"Timestamp":1,"Hierarchy":{}}', "NaN is not a number"),
     "Value Infinity": (b'{"TradeID":"T","Value":Infinity,"Version":0,"Timestamp":1,"Hierarchy":{}}', "Infinity"),
     "Value 39 digits": (with_field("Value", 10**39 + 1), "Value has more than 38 significant digits"),
+    # The numeric domain: any sum of the StateTable's values must fit DynamoDB's 38 digits (riskpipe/numbers.py).
+    "Value 1E+37 (a sum with 0.01 needs 40 digits)": (raw_value("1E+37"), MAGNITUDE_RULE),
+    "Value 1E+18": (raw_value("1000000000000000000"), MAGNITUDE_RULE),
+    "Value -1E+18": (raw_value("-1000000000000000000.0"), MAGNITUDE_RULE),
+    "Value near 9.9E+125 (two overflow the range)": (raw_value("9.9E+125"), MAGNITUDE_RULE),
+    "Value 7 decimal places": (raw_value("0.0000001"), PLACES_RULE),
+    "Value 1E-130 (stores, but a sum with 1 needs 131 digits)": (raw_value("1E-130"), PLACES_RULE),
+    # Hierarchy labels are joined with ':' into Identifiers: {Delta:FX, Spot} and {Delta, FX:Spot} would merge.
+    "RiskType with ':'": (with_level("RiskType", "Delta:FX"), f"Hierarchy.RiskType {LABEL_RULE}"),
+    "TradeDesk with ':'": (with_level("TradeDesk", "FX:Spot"), f"Hierarchy.TradeDesk {LABEL_RULE}"),
+    "Region with a space": (with_level("Region", "North America"), f"Hierarchy.Region {LABEL_RULE}"),
+    "Region not ASCII": (with_level("Region", "Zürich"), f"Hierarchy.Region {LABEL_RULE}"),
+    "empty TradeDesk": (with_level("TradeDesk", ""), f"Hierarchy.TradeDesk {LABEL_RULE}"),
+    "label of 65 characters": (with_level("TradeDesk", "D" * 65), f"Hierarchy.TradeDesk {LABEL_RULE}"),
+    "numeric label": (with_level("Region", 7), "Hierarchy.Region Input should be a valid string"),
+    "RiskType message_count": (with_level("RiskType", "message_count"), "Hierarchy.RiskType is reserved"),
+    "RiskType timestamp_*": (with_level("RiskType", "timestamp_generator_first"), "Hierarchy.RiskType is reserved"),
     "Timestamp null": (with_field("Timestamp", None), "Timestamp must be a JSON number, got NoneType"),
     "unknown field": (with_field("Extra", 1), "Extra is not a known field"),
     "unknown hierarchy level": (

@@ -1,7 +1,8 @@
 """Shared fixtures: AWS is moto (in process, or its server on 127.0.0.1), resources come from template.yaml,
 handlers are the real ones. Also the hypothesis profiles (``ci``, the default: a few hundred histories with
 fixed seeds, so that CI is reproducible; ``soak``: ``make soak``, thousands, freshly random; picked by
-``HYPOTHESIS_PROFILE``) and the totals of the property runs printed at the end of the session."""
+``HYPOTHESIS_PROFILE``) and the totals of the property runs printed at the end of the session (and, for a soak,
+written for ``make results``)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from moto import mock_aws
 
+from benchmarks.results_page import write_result
 from localpipe.pipeline import LocalContext
 from localpipe.resources import Deployed, deploy
 from localpipe.server import local_aws_environment, moto_server
@@ -66,6 +68,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             f"{figures['partials_written']:,} partials written, {figures['partials_skipped']:,} delivered again and "
             f"skipped by the reduce, in {figures['reduce_transactions']:,} reduce transactions"
         )
+        if os.environ.get("HYPOTHESIS_PROFILE") == "soak":
+            path = write_result("soak", {"figures": dict(figures), "failed_runs": failed_runs})
+            write(f"figures written to {path.relative_to(ROOT)} (make results publishes them in docs/results.md)")
     for text in counterexamples:
         write("naive pipeline counterexample (the same properties, violated):")
         for line in text.splitlines():

@@ -15,10 +15,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from riskpipe.aggregate_service import AggregateOutcome, AggregateService, ChangeApplier
 from riskpipe.aggregate_store import MarkerStore, partial_put
 from riskpipe.aggregation import TradeChange
-from riskpipe.aws import dynamodb_client
+from riskpipe.aws import dynamodb_client, sqs_client
 from riskpipe.chaos import FailureInjector
 from riskpipe.config import AggregateSettings
 from riskpipe.parameters import failure_injector
+from riskpipe.poison import SetAsideQueue
 
 logger = Logger(service="aggregate")
 metrics = Metrics(namespace="RiskPipeline", service="aggregate")
@@ -32,7 +33,12 @@ def build_service(settings: AggregateSettings, session: boto3.Session | None = N
         effect=partial_put(settings.partial_table_name),
         marker_ttl_seconds=settings.marker_ttl_seconds,
     )
-    return AggregateService(store, settings.aggregation_order, max_attempts=settings.transaction_max_attempts)
+    return AggregateService(
+        store,
+        settings.aggregation_order,
+        set_aside=SetAsideQueue(settings.poison_queue_url, sqs_client(session=session)),
+        max_attempts=settings.transaction_max_attempts,
+    )
 
 
 def to_change(record: DynamoDBRecord) -> TradeChange:
@@ -71,6 +77,11 @@ def build_handler(service: ChangeApplier, failures: FailureInjector | None = Non
 
 
 def _report(outcome: AggregateOutcome) -> None:
+    for sequence_number, reason in outcome.set_aside.items():
+        logger.error(
+            "change set aside in the aggregate poison queue: the totals need a reconcile",
+            extra={"sequence_number": sequence_number, "reason": reason},
+        )
     if outcome.failed:
         errors = sorted({repr(e) for e in outcome.failed.values()})
         logger.warning(
@@ -84,6 +95,7 @@ def _report(outcome: AggregateOutcome) -> None:
     metrics.add_metric(name="transaction_conflicts", unit=MetricUnit.Count, value=outcome.conflicts)
     metrics.add_metric(name="transactions", unit=MetricUnit.Count, value=outcome.transactions)
     metrics.add_metric(name="records_failed", unit=MetricUnit.Count, value=len(outcome.failed))
+    metrics.add_metric(name="records_set_aside", unit=MetricUnit.Count, value=len(outcome.set_aside))
 
 
 _handler: Any = None
@@ -99,4 +111,4 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
                 settings.parameter_table_name, settings.failure_parameters, settings.injected_failure_rate
             ),
         )
-    return _handler(event, context)  # type: ignore[no-any-return]
+    return _handler(event, context)

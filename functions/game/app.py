@@ -90,4 +90,4 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
             lambda: read_aggregates(client, settings.aggregate_table_name),
             settings,
         )
-    return _handler(event, context)  # type: ignore[no-any-return]
+    return _handler(event, context)

@@ -108,4 +108,4 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         _handler = build_handler(
             KinesisPublisher(settings.stream_name, kinesis_client(), max_attempts=settings.put_max_attempts)
         )
-    return _handler(event, context)  # type: ignore[no-any-return]
+    return _handler(event, context)

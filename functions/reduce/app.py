@@ -14,11 +14,12 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from riskpipe.aws import dynamodb_client
+from riskpipe.aws import dynamodb_client, sqs_client
 from riskpipe.chaos import FailureInjector
 from riskpipe.config import ReduceSettings
 from riskpipe.parameters import failure_injector
 from riskpipe.partials import Partial, end_to_end_latency
+from riskpipe.poison import SetAsideQueue
 from riskpipe.reduce_service import PartialApplier, ReduceOutcome, ReduceService
 from riskpipe.reduce_store import ReduceStore
 
@@ -33,7 +34,11 @@ def build_service(settings: ReduceSettings, session: boto3.Session | None = None
         settings.partial_table_name,
         dynamodb_client(max_attempts=settings.dynamodb_max_attempts, session=session),
     )
-    return ReduceService(store, max_attempts=settings.transaction_max_attempts)
+    return ReduceService(
+        store,
+        set_aside=SetAsideQueue(settings.poison_queue_url, sqs_client(session=session)),
+        max_attempts=settings.transaction_max_attempts,
+    )
 
 
 def to_partial(record: DynamoDBRecord) -> Partial:
@@ -66,6 +71,11 @@ def build_handler(service: PartialApplier, failures: FailureInjector | None = No
 
 
 def _report(outcome: ReduceOutcome) -> None:
+    for partial_id, reason in outcome.set_aside.items():
+        logger.error(
+            "partial set aside in the aggregate poison queue: the totals need a reconcile",
+            extra={"partial_id": partial_id, "reason": reason},
+        )
     if outcome.failed:
         errors = sorted({repr(e) for e in outcome.failed.values()})
         logger.warning(
@@ -79,6 +89,7 @@ def _report(outcome: ReduceOutcome) -> None:
     metrics.add_metric(name="transactions", unit=MetricUnit.Count, value=outcome.transactions)
     metrics.add_metric(name="transaction_conflicts", unit=MetricUnit.Count, value=outcome.conflicts)
     metrics.add_metric(name="partials_failed", unit=MetricUnit.Count, value=len(outcome.failed))
+    metrics.add_metric(name="partials_set_aside", unit=MetricUnit.Count, value=len(outcome.set_aside))
 
 
 def _report_latency(partials: Sequence[Partial], outcome: ReduceOutcome) -> None:
@@ -104,4 +115,4 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
                 settings.parameter_table_name, settings.failure_parameters, settings.injected_failure_rate
             ),
         )
-    return _handler(event, context)  # type: ignore[no-any-return]
+    return _handler(event, context)

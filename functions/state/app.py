@@ -93,4 +93,4 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
                 settings.parameter_table_name, settings.failure_parameters, settings.injected_failure_rate
             ),
         )
-    return _handler(event, context)  # type: ignore[no-any-return]
+    return _handler(event, context)

@@ -315,6 +315,8 @@ def check(case: Case, pipeline: LocalPipeline, report: PipelineReport) -> list[s
         violations.append(f"message_count {count} != {outcomes['accepted']} versions accepted by the StateTable")
     if report.aggregate_exhausted:
         violations.append(f"{report.aggregate_exhausted} aggregate records exhausted their retries")
+    if report.aggregate_set_aside:  # the numeric domain keeps every sum valid: nothing is ever refused
+        violations.append(f"{report.aggregate_set_aside} aggregate changes set aside as invalid")
 
     # 6. The reduce applied every partial once, and none is left (the pipeline has drained).
     if report.reduce_exhausted:

@@ -26,12 +26,17 @@ class InMemoryStateStore:
         return StoredVersion(outcome=outcome, stored_version=current.Version)
 
 
-class ListPoisonSink:
+class ListSink[T]:
+    """A queue in memory (poison records, set-aside changes); ``fail``: every send raises it."""
+
     def __init__(self, fail: Exception | None = None) -> None:
-        self.records: list[PoisonRecord] = []
+        self.records: list[T] = []
         self.fail = fail
 
-    def send(self, record: PoisonRecord) -> None:
+    def send(self, record: T) -> None:
         if self.fail:
             raise self.fail
         self.records.append(record)
+
+
+ListPoisonSink = ListSink[PoisonRecord]

@@ -1,14 +1,19 @@
 """The aggregate domain (the map): already-applied changes are dropped and the rest applied; conflicts back off and
 retry; a failed sub-batch fails its records, and blocks the later changes of its trades; each committed
-transaction writes one partial."""
+transaction writes one partial; a change that DynamoDB refuses as invalid is set aside with its reason, and the
+rest of the batch is applied."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from riskpipe.aggregate_service import AggregateService
-from riskpipe.aggregate_store import AlreadyAppliedError, TransactionConflictError
-from riskpipe.aggregation import SubBatch, TradeChange, plan_sub_batches
+from riskpipe.aggregate_store import AlreadyAppliedError, InvalidChangeError, TransactionConflictError
+from riskpipe.aggregation import SetAsideChange, SubBatch, TradeChange, plan_sub_batches
+from riskpipe.numbers import TOO_MANY_DIGITS
+from tests.unit.fakes import ListSink
 
 ORDER = ("RiskType", "TradeDesk", "Region")
 
@@ -35,6 +40,7 @@ class MarkerWriter:
         self.fail_trades = fail_trades
 
     def apply(self, batch: SubBatch) -> None:
+        batch.deltas()  # as the real store does, before any call
         if self.conflicts:
             self.conflicts -= 1
             raise TransactionConflictError("conflict")
@@ -102,3 +108,49 @@ def test_given_a_trade_moving_between_regions_when_mapped_then_it_is_one_marker_
     # Then the deltas take no item (they are one partial): both trades fit one transaction, one partial
     assert writer.transactions == [[*(c.sequence_number for c in a), "b0"]]
     assert outcome.partials == 1 and outcome.applied == {*(c.sequence_number for c in a), "b0"}
+
+
+class RefusingWriter(MarkerWriter):
+    """DynamoDB refusing every transaction that holds one of these trades as invalid (a sum it cannot store)."""
+
+    def __init__(self, refused: frozenset[str]) -> None:
+        super().__init__()
+        self.refused = refused
+
+    def apply(self, batch: SubBatch) -> None:
+        if any(c.trade_id in self.refused for c in batch.chains):
+            raise InvalidChangeError(TOO_MANY_DIGITS)
+        super().apply(batch)
+
+
+ListSetAside = ListSink[SetAsideChange]
+
+
+def guarded(writer: MarkerWriter, sink: ListSetAside) -> AggregateService:
+    return AggregateService(writer, ORDER, set_aside=sink, sleep=lambda _: None)
+
+
+def test_given_a_change_dynamodb_refuses_as_invalid_when_applied_then_it_is_set_aside_and_the_rest_applied():
+    writer, sink = RefusingWriter(frozenset({"B"})), ListSetAside()
+    outcome = guarded(writer, sink).apply([change("1", "A", 0), change("2", "B", 0), change("3", "C", 0)])
+    assert outcome.applied == {"1", "3"} and not outcome.failed
+    assert outcome.set_aside == {"2": f"DynamoDB refused the change as invalid: {TOO_MANY_DIGITS}"}
+    assert [(c.sequence_number, c.trade_id, c.version, c.new_value) for c in sink.records] == [("2", "B", 0, "1")]
+    assert outcome.result_for("2") == "set aside"  # not a batch item failure: the shard moves on
+    assert writer.markers == {"A": 0, "C": 0}  # B's marker is untouched: a reconcile sets its totals right
+
+
+def test_given_a_change_whose_delta_needs_40_digits_when_applied_then_it_is_set_aside_before_any_write():
+    huge = TradeChange.from_images("9", "MODIFY", {"pk": "H"}, image(1, "0.01"), image(0, "1E+37"))
+    writer, sink = MarkerWriter(), ListSetAside()
+    outcome = guarded(writer, sink).apply([huge, change("1", "A", 0)])
+    assert set(outcome.set_aside) == {"9"} and "38 significant digits" in outcome.set_aside["9"]
+    assert outcome.applied == {"1"} and writer.transactions == [["1"]]
+
+
+@pytest.mark.parametrize("sink", [None, ListSetAside(fail=ConnectionError("sqs"))], ids=["no queue", "queue down"])
+def test_given_an_invalid_change_that_cannot_be_set_aside_when_applied_then_it_fails_for_redelivery(sink):
+    outcome = AggregateService(RefusingWriter(frozenset({"B"})), ORDER, set_aside=sink).apply(
+        [change("1", "A", 0), change("2", "B", 0)]
+    )
+    assert set(outcome.failed) == {"2"} and not outcome.set_aside and outcome.applied == {"1"}

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from riskpipe.models import Hierarchy, PoisonRecordError, RiskMessage, decode_risk_message
-from tests.bad_records import BAD_RECORDS, VALID, encode, with_field
+from tests.bad_records import BAD_RECORDS, VALID, encode, raw_value, with_field, with_level
 
 
 def test_given_a_workshop_message_when_decoded_then_numbers_are_exact_decimals():
@@ -40,10 +40,24 @@ def test_given_a_valid_message_when_built_in_code_then_the_same_rules_apply():
         RiskMessage.model_validate({**VALID, "Value": Decimal("NaN")})
 
 
-def test_given_a_value_with_38_significant_digits_when_decoded_then_it_is_kept_exactly():
-    value = "1234567890123456789012345678901234567.8"
-    message = decode_risk_message(with_field("Value", 0).replace(b'"Value": 0', f'"Value": {value}'.encode()))
-    assert str(message.Value) == value
+def test_given_a_timestamp_with_38_significant_digits_when_decoded_then_it_is_kept_exactly():
+    timestamp = "1700000000.1234567890123456789012345678"
+    message = decode_risk_message(
+        encode({**VALID, "Timestamp": 0}).replace(b'"Timestamp": 0', f'"Timestamp": {timestamp}'.encode())
+    )
+    assert str(message.Timestamp) == timestamp
+
+
+@pytest.mark.parametrize(
+    "value", ["999999999999999999.999999", "-999999999999999999.999999", "0.000001", "1.5000000000"]
+)
+def test_given_a_value_at_the_edge_of_the_domain_when_decoded_then_it_is_kept_exactly(value):
+    assert decode_risk_message(raw_value(value)).Value == Decimal(value)
+
+
+@pytest.mark.parametrize("label", ["FXSpot", "Rates_EUR-2", "v1.2", "A" * 64])
+def test_given_a_label_of_the_safe_characters_when_decoded_then_it_is_accepted(label):
+    assert decode_risk_message(with_level("TradeDesk", label)).Hierarchy.TradeDesk == label
 
 
 def test_given_a_value_beyond_dynamodbs_range_when_decoded_then_it_is_poison():

@@ -1,23 +1,29 @@
 """The reduce domain: partials summed into transactions of at most 100 items; a partial already applied (its
-delete's condition fails) is skipped and the rest applied; conflicts back off and retry, then fail for redelivery."""
+delete's condition fails) is skipped and the rest applied; conflicts back off and retry, then fail for redelivery;
+a partial whose sums DynamoDB refuses as invalid is set aside and the rest applied."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from decimal import Decimal
 
-from riskpipe.aggregate_store import TransactionConflictError
+from riskpipe.aggregate_store import InvalidChangeError, TransactionConflictError
 from riskpipe.aggregation import MESSAGE_COUNT_ID
-from riskpipe.partials import Partial, ReduceTransaction
+from riskpipe.numbers import TOO_MANY_DIGITS
+from riskpipe.partials import Partial, ReduceTransaction, SetAsidePartial
 from riskpipe.reduce_service import ReduceService
 from riskpipe.reduce_store import PartialsGoneError
+from tests.unit.fakes import ListSink
 
 
 class PartialTable:
     """Keeps the reduce transaction's rule in memory: all partials still there, or nothing is written."""
 
-    def __init__(self, *partials: Partial, conflicts: int = 0, fail: Exception | None = None) -> None:
+    def __init__(
+        self, *partials: Partial, conflicts: int = 0, fail: Exception | None = None, refused: str = ""
+    ) -> None:
         self.partials = {p.partial_id for p in partials}
+        self.refused = refused  # a partial whose sums DynamoDB refuses to add (a number it cannot store)
         self.aggregates: dict[str, Decimal] = defaultdict(Decimal)
         self.transactions: list[ReduceTransaction] = []
         self.conflicts = conflicts
@@ -30,6 +36,8 @@ class PartialTable:
             raise TransactionConflictError("conflict")
         if self.fail is not None:
             raise self.fail
+        if self.refused in transaction.partial_ids:
+            raise InvalidChangeError(TOO_MANY_DIGITS)
         gone = set(transaction.partial_ids) - self.partials
         if gone:
             raise PartialsGoneError(gone)
@@ -102,3 +110,34 @@ def test_given_an_unexpected_error_when_reduced_then_the_partials_fail_and_stay_
     table = PartialTable(a, fail=ConnectionError("network"))
     outcome = service(table).apply([a])
     assert isinstance(outcome.failed["A#0"], ConnectionError) and table.partials == {"A#0"}
+
+
+def test_given_a_partial_whose_sums_dynamodb_refuses_when_reduced_then_it_is_set_aside_and_the_rest_applied():
+    # Given three partials, the middle one's sums refused by DynamoDB as invalid
+    a, bad, b = partial("A#0", 1, Delta="1"), partial("X#0", 1, Delta="2"), partial("B#0", 2, Delta="3")
+    table, sink = PartialTable(a, bad, b, refused="X#0"), ListSink[SetAsidePartial]()
+    # When the reduce applies them
+    outcome = service(table, set_aside=sink).apply([a, bad, b])
+    # Then the others are applied one by one, the refused one is set aside with its reason and not retried
+    assert outcome.applied == {"A#0", "B#0"} and not outcome.failed and outcome.result_for("X#0") == "set aside"
+    assert dict(table.aggregates) == {"Delta": 4, MESSAGE_COUNT_ID: 3}
+    assert [(p.partial_id, p.deltas, p.message_count) for p in sink.records] == [("X#0", {"Delta": "2"}, 1)]
+    assert sink.records[0].reason == f"DynamoDB refused the partial's sums as invalid: {TOO_MANY_DIGITS}"
+    assert table.partials == {"X#0"}  # it stays in the PartialTable: a reconcile's repair clears it
+
+
+def test_given_no_queue_to_set_aside_when_a_partial_is_refused_then_it_fails_for_redelivery():
+    bad = partial("X#0", 1, Delta="2")
+    outcome = service(PartialTable(bad, refused="X#0")).apply([bad])
+    assert isinstance(outcome.failed["X#0"], InvalidChangeError)
+
+
+def test_given_partials_whose_sum_has_too_many_digits_when_planned_then_the_one_that_breaks_it_is_set_aside():
+    # Given two partials whose sum would need 40 significant digits (each alone fits)
+    big, small = partial("A#0", 1, Delta="1E+37"), partial("B#0", 1, Delta="0.01")
+    table, sink = PartialTable(big, small, refused="B#0"), ListSink[SetAsidePartial]()
+    # When reduced: the sum cannot even be planned exactly
+    outcome = service(table, set_aside=sink).apply([big, small])
+    # Then they are applied one by one: the first goes in, the second (refused by DynamoDB) is set aside
+    assert outcome.applied == {"A#0"} and set(outcome.set_aside) == {"B#0"}
+    assert table.aggregates["Delta"] == Decimal("1E+37")

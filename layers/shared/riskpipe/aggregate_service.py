@@ -5,6 +5,13 @@ For each transaction-sized sub-batch (``plan_map``: its markers and ONE partial)
 markers show some changes already applied (a redelivery, a retried batch, a crash after the write), drop exactly
 those and try the rest; when a concurrent transaction conflicts, back off and retry, then give up and report the
 sub-batch's records as failures so Lambda delivers them again (the markers make that safe).
+
+When DynamoDB refuses a sub-batch as invalid (a sum it cannot store in the partial: more than 38 digits, out of
+range), a retry would be refused again, and the shard would be blocked until its records leave the stream. Its
+trades are then applied one by one; a trade's change that is refused on its own is set aside, with DynamoDB's
+reason, in the aggregate stage's poison queue (its alarm says the totals need a reconcile), and the rest of
+the batch is applied. The numeric domain of the StateLambda (riskpipe/numbers.py) keeps every sum valid:
+this is defence in depth, for data written before it or around it.
 """
 
 from __future__ import annotations
@@ -13,10 +20,11 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from decimal import DecimalException
 from typing import Protocol
 
-from riskpipe.aggregate_store import AlreadyAppliedError, TransactionConflictError
-from riskpipe.aggregation import SubBatch, TradeChange, split_repeats
+from riskpipe.aggregate_store import AlreadyAppliedError, InvalidChangeError, TransactionConflictError
+from riskpipe.aggregation import SetAsideChange, SubBatch, TradeChange, split_repeats
 from riskpipe.partials import plan_map
 
 Planner = Callable[..., list[SubBatch]]  # (changes, order, *, max_items) -> transaction-sized sub-batches
@@ -24,6 +32,10 @@ Planner = Callable[..., list[SubBatch]]  # (changes, order, *, max_items) -> tra
 
 class AggregateWriter(Protocol):
     def apply(self, batch: SubBatch) -> None: ...
+
+
+class SetAsideSink(Protocol):
+    def send(self, change: SetAsideChange) -> None: ...
 
 
 class ChangeApplier(Protocol):
@@ -37,6 +49,7 @@ class AggregateOutcome:
     applied: set[str] = field(default_factory=set)  # sequence numbers applied now
     duplicates: set[str] = field(default_factory=set)  # already applied before: skipped
     ignored: set[str] = field(default_factory=set)  # carry no trade state (REMOVE, key-only INSERT)
+    set_aside: dict[str, str] = field(default_factory=dict)  # refused by DynamoDB as invalid -> its reason
     failed: dict[str, BaseException] = field(default_factory=dict)
     transactions: int = 0
     conflicts: int = 0
@@ -49,6 +62,8 @@ class AggregateOutcome:
             return "applied"
         if sequence_number in self.duplicates:
             return "duplicate"
+        if sequence_number in self.set_aside:
+            return "set aside"
         return "ignored"
 
 
@@ -58,6 +73,7 @@ class AggregateService:
         store: AggregateWriter,
         order: Sequence[str],
         *,
+        set_aside: SetAsideSink | None = None,
         max_attempts: int = 5,
         max_items: int = 100,
         sleep: Callable[[float], None] = time.sleep,
@@ -65,6 +81,9 @@ class AggregateService:
         plan: Planner = plan_map,
     ) -> None:
         self._store = store
+        # Without a queue to set changes aside (labs, tests of other concerns), an invalid change fails like
+        # any other error and is retried.
+        self._set_aside = set_aside
         self._order = tuple(order)
         self._max_attempts = max_attempts
         self._max_items = max_items
@@ -84,13 +103,11 @@ class AggregateService:
                 for change in chain.changes:
                     outcome.failed[change.sequence_number] = failed_trades[chain.trade_id]
             batch = SubBatch([c for c in batch.chains if c.trade_id not in failed_trades], batch.order)
-            error = self._apply_sub_batch(batch, outcome)
-            if error is not None:
-                failed_trades.update({chain.trade_id: error for chain in batch.chains})
+            failed_trades.update(self._apply_sub_batch(batch, outcome))
         return outcome
 
-    def _apply_sub_batch(self, batch: SubBatch, outcome: AggregateOutcome) -> BaseException | None:
-        """Apply one sub-batch; return the error that made it fail, if it did."""
+    def _apply_sub_batch(self, batch: SubBatch, outcome: AggregateOutcome) -> dict[str, BaseException]:
+        """Apply one sub-batch; return the trades that failed, with the error that made them fail."""
         conflicts = 0
         while batch.chains:
             try:
@@ -109,15 +126,39 @@ class AggregateService:
                     return self._fail(batch, exc, outcome)
                 self._sleep(self._rng.uniform(0, min(1.0, 0.02 * 2**conflicts)))  # full jitter
                 continue
+            except (InvalidChangeError, DecimalException) as exc:
+                return self._isolate(batch, exc, outcome)
             except Exception as exc:  # noqa: BLE001 - reported per record, retried by Lambda
                 return self._fail(batch, exc, outcome)
             outcome.applied.update(batch.sequence_numbers)
             outcome.partials += 1
-            return None
-        return None
+            return {}
+        return {}
+
+    def _isolate(self, batch: SubBatch, exc: Exception, outcome: AggregateOutcome) -> dict[str, BaseException]:
+        """A sub-batch refused as invalid: apply its trades one by one, and set aside the one refused alone."""
+        if len(batch.chains) > 1:
+            failed: dict[str, BaseException] = {}
+            for chain in batch.chains:
+                failed.update(self._apply_sub_batch(SubBatch([chain], batch.order), outcome))
+            return failed
+        if self._set_aside is None:
+            return self._fail(batch, exc, outcome)
+        if isinstance(exc, DecimalException):
+            reason = "a delta of this change needs more than 38 significant digits, or is out of DynamoDB's range"
+        else:
+            reason = f"DynamoDB refused the change as invalid: {exc}"
+        try:
+            for chain in batch.chains:
+                for change in chain.changes:
+                    self._set_aside.send(SetAsideChange.of(change, reason))
+        except Exception as send_error:  # noqa: BLE001 - not set aside: reported, retried by Lambda
+            return self._fail(batch, send_error, outcome)
+        outcome.set_aside.update({sequence_number: reason for sequence_number in batch.sequence_numbers})
+        return {}
 
     @staticmethod
-    def _fail(batch: SubBatch, exc: BaseException, outcome: AggregateOutcome) -> BaseException:
+    def _fail(batch: SubBatch, exc: BaseException, outcome: AggregateOutcome) -> dict[str, BaseException]:
         for sequence_number in batch.sequence_numbers:
             outcome.failed[sequence_number] = exc
-        return exc
+        return {chain.trade_id: exc for chain in batch.chains}

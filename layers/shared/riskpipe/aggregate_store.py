@@ -37,11 +37,31 @@ class TransactionConflictError(Exception):
     """Another transaction touched the same items at the same time. Nothing was written; retry."""
 
 
+class InvalidChangeError(Exception):
+    """DynamoDB refuses the transaction as invalid (not throttling, not a conflict): a retry is refused again.
+    Nothing was written. Its message is DynamoDB's (for a sum: too many digits, or out of range)."""
+
+
 def cancellation_reasons(exc: ClientError) -> list[dict[str, Any]] | None:
-    """The per-item reasons of a cancelled transaction (in the order of its items), None for any other error."""
-    if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+    """The per-item reasons of a cancelled transaction (in the order of its items), None for any other error but
+    one: a transaction refused as invalid as a whole (ValidationException) raises ``InvalidChangeError``."""
+    error = exc.response.get("Error", {})
+    if error.get("Code") == "ValidationException":
+        raise InvalidChangeError(error.get("Message", "ValidationException")) from exc
+    if error.get("Code") != "TransactionCanceledException":
         return None
     return exc.response.get("CancellationReasons", [])  # type: ignore[return-value]
+
+
+def raise_for_other_reasons(reasons: list[dict[str, Any]], exc: ClientError) -> None:
+    """What is left of a cancellation once the caller has looked at its own conditions: an item refused as invalid
+    (``InvalidChangeError``), a conflict (``TransactionConflictError``, retry), or the error as it is."""
+    invalid = [reason for reason in reasons if reason.get("Code") == "ValidationError"]
+    if invalid:
+        raise InvalidChangeError(invalid[0].get("Message") or "ValidationError") from exc
+    if any(reason.get("Code") == "TransactionConflict" for reason in reasons):
+        raise TransactionConflictError(str(exc)) from exc
+    raise exc
 
 
 def add_item(table: str, identifier: str, delta: Decimal) -> TransactWriteItemTypeDef:
@@ -141,9 +161,7 @@ class MarkerStore:
                 applied[chain.trade_id] = int(version)
         if applied:
             raise AlreadyAppliedError(applied) from exc
-        if any(reason.get("Code") == "TransactionConflict" for reason in reasons):
-            raise TransactionConflictError(str(exc)) from exc
-        raise exc
+        raise_for_other_reasons(reasons, exc)
 
 
 def read_aggregates(client: DynamoDBClient, table: str) -> dict[str, Decimal]:

@@ -13,9 +13,10 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING, Any
 
+from riskpipe.numbers import DYNAMODB_ARITHMETIC
 from riskpipe.versions import newest_per_trade
 
 if TYPE_CHECKING:
@@ -90,6 +91,35 @@ class TradeChange:
         )
 
 
+@dataclass(frozen=True)
+class SetAsideChange:
+    """A change that DynamoDB refuses to add to the aggregates (a sum it cannot store): it never will, so it is
+    kept aside with its reason instead of blocking its shard, and the totals need a reconcile."""
+
+    reason: str
+    sequence_number: str
+    trade_id: str
+    version: int | None
+    new_value: str | None
+    new_hierarchy: dict[str, str] | None
+    old_value: str | None
+    old_hierarchy: dict[str, str] | None
+
+    @classmethod
+    def of(cls, change: TradeChange, reason: str) -> SetAsideChange:
+        new, old = change.new, change.old
+        return cls(
+            reason=reason,
+            sequence_number=change.sequence_number,
+            trade_id=change.trade_id,
+            version=change.new_version,
+            new_value=None if new is None else str(new.value),
+            new_hierarchy=None if new is None else dict(new.hierarchy),
+            old_value=None if old is None else str(old.value),
+            old_hierarchy=None if old is None else dict(old.hierarchy),
+        )
+
+
 @dataclass
 class TradeChain:
     """The applicable changes of one trade in a sub-batch, in stream order (versions increasing)."""
@@ -109,14 +139,16 @@ class TradeChain:
         return TradeChain(self.trade_id, [c for c in self.changes if (c.new_version or 0) > applied_version])
 
     def deltas(self, order: Sequence[str]) -> dict[str, Decimal]:
+        """Exact, as DynamoDB adds: a delta that needs more than 38 digits raises ``decimal.Inexact``."""
         deltas: dict[str, Decimal] = defaultdict(Decimal)
-        for change in self.changes:
-            if change.new is not None:
-                for prefix in change.new.prefixes(order):
-                    deltas[prefix] += change.new.value
-            if change.old is not None:
-                for prefix in change.old.prefixes(order):
-                    deltas[prefix] -= change.old.value
+        with localcontext(DYNAMODB_ARITHMETIC):
+            for change in self.changes:
+                if change.new is not None:
+                    for prefix in change.new.prefixes(order):
+                        deltas[prefix] += change.new.value
+                if change.old is not None:
+                    for prefix in change.old.prefixes(order):
+                        deltas[prefix] -= change.old.value
         return dict(deltas)
 
     def prefixes(self, order: Sequence[str]) -> set[str]:
@@ -151,7 +183,8 @@ class SubBatch:
         total: dict[str, Decimal] = defaultdict(Decimal)
         for chain in self.chains:
             for prefix, delta in chain.deltas(self.order).items():
-                total[prefix] += delta
+                with localcontext(DYNAMODB_ARITHMETIC):
+                    total[prefix] += delta
         return {prefix: delta for prefix, delta in total.items() if delta != 0}
 
     def without_applied(self, applied: Mapping[str, int]) -> tuple[SubBatch, list[str]]:
@@ -240,12 +273,14 @@ def plan_sub_batches(
 
 
 def expected_aggregates(messages: Iterable[RiskMessage], order: Sequence[str]) -> dict[str, Decimal]:
-    """What the AggregateTable must hold for these messages: every prefix's sum of latest values."""
+    """What the AggregateTable must hold for these messages: every prefix's sum of latest values (exact, as
+    DynamoDB adds: a sum that needs more than 38 digits raises ``decimal.Inexact``)."""
     totals: dict[str, Decimal] = defaultdict(Decimal)
-    for message in newest_per_trade(messages).values():
-        contribution = Contribution(message.Value, message.Hierarchy.model_dump())
-        for prefix in contribution.prefixes(order):
-            totals[prefix] += message.Value
+    with localcontext(DYNAMODB_ARITHMETIC):
+        for message in newest_per_trade(messages).values():
+            contribution = Contribution(message.Value, message.Hierarchy.model_dump())
+            for prefix in contribution.prefixes(order):
+                totals[prefix] += message.Value
     return dict(totals)
 
 

@@ -31,12 +31,12 @@ def dynamodb_client(
     *, max_attempts: int = 5, max_pool_connections: int = 10, session: boto3.Session | None = None
 ) -> DynamoDBClient:
     config = client_config(max_attempts=max_attempts, max_pool_connections=max_pool_connections)
-    return _client("dynamodb", config, session)  # type: ignore[no-any-return]
+    return _client("dynamodb", config, session)
 
 
 def sqs_client(*, session: boto3.Session | None = None) -> SQSClient:
-    return _client("sqs", client_config(), session)  # type: ignore[no-any-return]
+    return _client("sqs", client_config(), session)
 
 
 def kinesis_client(*, session: boto3.Session | None = None) -> KinesisClient:
-    return _client("kinesis", client_config(), session)  # type: ignore[no-any-return]
+    return _client("kinesis", client_config(), session)

@@ -60,10 +60,12 @@ class StateSettings(_StreamFunctionSettings):
 
 
 class AggregateSettings(_StreamFunctionSettings):
-    """The aggregate stage's map: where the per-trade applied-version markers and the partial results go."""
+    """The aggregate stage's map: where the per-trade applied-version markers and the partial results go, and
+    where the changes that DynamoDB refuses as invalid are set aside."""
 
     partial_table_name: NonEmpty
     marker_table_name: NonEmpty
+    poison_queue_url: NonEmpty
     aggregation_order: tuple[str, ...] = ("RiskType", "TradeDesk", "Region")
     # A marker outlives any redelivery: stream records are kept 24 hours at most.
     marker_ttl_seconds: int = Field(default=2 * 24 * 3600, ge=25 * 3600)
@@ -79,6 +81,7 @@ class ReduceSettings(_StreamFunctionSettings):
 
     aggregate_table_name: NonEmpty
     partial_table_name: NonEmpty
+    poison_queue_url: NonEmpty  # the aggregate stage's: partials DynamoDB refuses to add are set aside there
     transaction_max_attempts: int = Field(default=5, ge=1, le=20)
     failure_parameters: tuple[str, ...] = ("FAILURE_REDUCE_LAMBDA_PCT",)
 

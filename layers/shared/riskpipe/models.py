@@ -12,15 +12,23 @@ and the aggregates must add up to the cent.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-# DynamoDB numbers hold up to 38 significant digits; anything wider would be rejected by the table.
-DYNAMODB_MAX_DIGITS = 38
+from riskpipe.numbers import DYNAMODB_MAX_DIGITS, TOO_MANY_DIGITS, dynamodb_number_problem, risk_value_problem
+
+# A hierarchy label becomes part of an aggregate's Identifier, where the levels are joined with ':'. Labels are
+# restricted to these characters, so that two different hierarchies can never write the same Identifier.
+LABEL_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+LABEL_CHARACTERS = "1 to 64 of A-Z a-z 0-9 _ . -"
+# Identifiers the AggregateTable already uses for something else than an aggregate.
+RESERVED_IDENTIFIERS = ("message_count",)
+RESERVED_PREFIXES = ("timestamp_",)
 # A message is a few hundred bytes; the StateTable item must stay far below DynamoDB's 400 KB.
 MAX_MESSAGE_BYTES = 16 * 1024
 
@@ -43,13 +51,28 @@ def _exact_number(value: Any) -> Any:
     number = Decimal(value)
     if not number.is_finite():
         raise ValueError("must be finite")
-    # Count without normalize(): it would round to the decimal context's 28 digits first.
-    significant = "".join(map(str, number.as_tuple().digits)).strip("0")
-    if len(significant) > DYNAMODB_MAX_DIGITS:
+    problem = dynamodb_number_problem(number)
+    if problem == TOO_MANY_DIGITS:
         raise ValueError(f"has more than {DYNAMODB_MAX_DIGITS} significant digits")
-    if number and not -130 <= number.adjusted() <= 125:
+    if problem is not None:
         raise ValueError("is outside the range DynamoDB can store (1E-130 to 9.99E+125)")
     return number
+
+
+def _risk_value(value: Decimal) -> Decimal:
+    """Bounded in magnitude and decimal places, so that any sum of the StateTable's values fits DynamoDB."""
+    problem = risk_value_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _safe_label(value: str) -> str:
+    if not LABEL_PATTERN.fullmatch(value):
+        raise ValueError(f"must be {LABEL_CHARACTERS} (no ':', which joins the levels of an Identifier)")
+    if value in RESERVED_IDENTIFIERS or value.startswith(RESERVED_PREFIXES):
+        raise ValueError("is reserved: the AggregateTable keeps message_count and timestamp_* items of its own")
+    return value
 
 
 def _whole_number(value: Any) -> Any:
@@ -63,7 +86,9 @@ def _whole_number(value: Any) -> Any:
 
 ExactNumber = Annotated[Decimal, BeforeValidator(_exact_number)]
 WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+RiskValue = Annotated[Decimal, BeforeValidator(_exact_number), AfterValidator(_risk_value)]
 Label = Annotated[str, Field(min_length=1, max_length=256, strict=True)]
+HierarchyLabel = Annotated[str, Field(strict=True), AfterValidator(_safe_label)]
 
 
 class Hierarchy(BaseModel):
@@ -71,9 +96,9 @@ class Hierarchy(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    RiskType: Label
-    Region: Label
-    TradeDesk: Label
+    RiskType: HierarchyLabel
+    Region: HierarchyLabel
+    TradeDesk: HierarchyLabel
 
     def level(self, name: str) -> str:
         return str(getattr(self, name))
@@ -93,7 +118,7 @@ class RiskMessage(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     TradeID: Label
-    Value: ExactNumber
+    Value: RiskValue
     Version: Annotated[WholeNumber, Field(ge=0)]
     Timestamp: ExactNumber
     Hierarchy: Hierarchy

@@ -19,10 +19,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 from riskpipe.aggregation import MESSAGE_COUNT_ID, TRANSACT_MAX_ITEMS, SubBatch, TradeChain, TradeChange
+from riskpipe.numbers import DYNAMODB_ARITHMETIC
 
 PARTIAL_KEY_SEPARATOR = "#"
 
@@ -38,7 +39,10 @@ class Timestamps:
 
     @classmethod
     def of(cls, stamps: Sequence[Decimal]) -> Timestamps | None:
-        return cls(min(stamps), max(stamps), sum(stamps, Decimal(0)), len(stamps)) if stamps else None
+        if not stamps:
+            return None
+        with localcontext(DYNAMODB_ARITHMETIC):  # stored as a DynamoDB number: exact, or refused
+            return cls(min(stamps), max(stamps), sum(stamps, Decimal(0)), len(stamps))
 
 
 @dataclass(frozen=True)
@@ -123,10 +127,11 @@ class ReduceTransaction:
 
 def _reduce_transaction(partials: Sequence[Partial]) -> ReduceTransaction:
     totals: dict[str, Decimal] = defaultdict(Decimal)
-    for partial in partials:
-        for identifier, delta in partial.deltas.items():
-            totals[identifier] += delta
-        totals[MESSAGE_COUNT_ID] += partial.message_count
+    with localcontext(DYNAMODB_ARITHMETIC):  # DynamoDB's exact arithmetic: a sum it cannot store raises here
+        for partial in partials:
+            for identifier, delta in partial.deltas.items():
+                totals[identifier] += delta
+            totals[MESSAGE_COUNT_ID] += partial.message_count
     deltas = {k: v for k, v in totals.items() if v != 0 or k == MESSAGE_COUNT_ID}
     return ReduceTransaction(deltas=deltas, partial_ids=tuple(p.partial_id for p in partials))
 
@@ -167,6 +172,22 @@ def without_partials(
         if p.partial_id in transaction.partial_ids and p.partial_id not in dropped:
             kept.setdefault(p.partial_id, p)
     return _reduce_transaction(list(kept.values())) if kept else None
+
+
+@dataclass(frozen=True)
+class SetAsidePartial:
+    """A partial whose sums DynamoDB refuses to add to the aggregates (a number it cannot store): it never will,
+    so it is kept aside with its reason instead of blocking the reduce, and the totals need a reconcile."""
+
+    reason: str
+    partial_id: str
+    deltas: dict[str, str]
+    message_count: int
+
+    @classmethod
+    def of(cls, partial: Partial, reason: str) -> SetAsidePartial:
+        deltas = {k: str(v) for k, v in partial.deltas.items()}
+        return cls(reason=reason, partial_id=partial.partial_id, deltas=deltas, message_count=partial.message_count)
 
 
 def end_to_end_latency(partials: Iterable[Partial], now: float) -> tuple[float, float] | None:

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
+    from riskpipe.aggregation import SetAsideChange
+    from riskpipe.partials import SetAsidePartial
+
 
 class PoisonRecord(BaseModel):
     """Everything needed to find, understand and replay a poison record."""
 
-    model_config = ConfigDict(frozen=True)
+    # Built on first use: the aggregate function imports this module for its queue, never builds the model.
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     reason: str
     data_base64: str
@@ -36,8 +42,22 @@ class PoisonQueue:
         self._client = client
 
     def send(self, record: PoisonRecord) -> None:
+        self.send_body(record.model_dump(), record.reason)
+
+    def send_body(self, body: Mapping[str, Any], reason: str) -> None:
         self._client.send_message(
             QueueUrl=self._queue_url,
-            MessageBody=json.dumps(record.model_dump(), sort_keys=True),
-            MessageAttributes={"reason": {"DataType": "String", "StringValue": record.reason[:256]}},
+            MessageBody=json.dumps(body, sort_keys=True),
+            MessageAttributes={"reason": {"DataType": "String", "StringValue": reason[:256]}},
         )
+
+
+class SetAsideQueue:
+    """The aggregate stage's poison queue: changes (the map) and partials (the reduce) that DynamoDB refuses as
+    invalid, each with its reason."""
+
+    def __init__(self, queue_url: str, client: SQSClient) -> None:
+        self._queue = PoisonQueue(queue_url, client)
+
+    def send(self, change: SetAsideChange | SetAsidePartial) -> None:
+        self._queue.send_body(dataclasses.asdict(change), change.reason)

@@ -2,7 +2,8 @@
 deleted under ``attribute_exists(pk)``, in ONE TransactWriteItems.
 
 A partial delivered again (a lost checkpoint, a crash after the transaction) is gone already: its delete's
-condition fails and cancels the transaction, which says which partials those were; nothing was written.
+condition fails and cancels the transaction, which says which partials those were; nothing was written. A sum
+DynamoDB cannot store (more than 38 digits, out of range) is refused as invalid: ``InvalidChangeError``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from riskpipe.aggregate_store import TransactionConflictError, add_item, cancellation_reasons
+from riskpipe.aggregate_store import add_item, cancellation_reasons, raise_for_other_reasons
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -60,6 +61,4 @@ class ReduceStore:
             }
             if gone:
                 raise PartialsGoneError(gone) from exc
-            if any(reason.get("Code") == "TransactionConflict" for reason in reasons):
-                raise TransactionConflictError(str(exc)) from exc
-            raise
+            raise_for_other_reasons(reasons, exc)

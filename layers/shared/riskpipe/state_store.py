@@ -3,6 +3,9 @@
 ``ConditionalCheckFailedException`` is not an error here: it is the table telling us the record is a
 duplicate (that version is stored) or stale (a newer one is), and with
 ``ReturnValuesOnConditionCheckFailure=ALL_OLD`` it tells us which without a second call.
+
+Each accepted write also adds 1 to the item's ``AcceptedVersions``: the StateTable then knows how many versions
+it accepted, which is what the aggregates' ``message_count`` counts, so a reconcile can recompute it.
 """
 
 from __future__ import annotations
@@ -15,9 +18,30 @@ from riskpipe.models import RiskMessage, StoredVersion, WriteOutcome
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
-UPDATE_EXPRESSION = "SET #Value = :value, #Version = :new_version, #Hierarchy = :hierarchy, #Timestamp = :timestamp"
+UPDATE_EXPRESSION = (
+    "SET #Value = :value, #Version = :new_version, #Hierarchy = :hierarchy, #Timestamp = :timestamp"
+    " ADD #AcceptedVersions :one"
+)
 CONDITION_EXPRESSION = "attribute_not_exists(pk) OR #Version < :new_version"
+EXPRESSION_NAMES = {
+    "#Value": "Value",
+    "#Version": "Version",
+    "#Hierarchy": "Hierarchy",
+    "#Timestamp": "Timestamp",
+    "#AcceptedVersions": "AcceptedVersions",
+}
+
+
+def expression_values(message: RiskMessage) -> dict[str, AttributeValueTypeDef]:
+    return {
+        ":value": {"N": str(message.Value)},
+        ":new_version": {"N": str(message.Version)},
+        ":hierarchy": {"S": message.Hierarchy.as_json()},
+        ":timestamp": {"N": str(message.Timestamp)},
+        ":one": {"N": "1"},
+    }
 
 
 class StateCorruptedError(RuntimeError):
@@ -36,18 +60,8 @@ class VersionedStateStore:
                 Key={"pk": {"S": message.TradeID}},
                 UpdateExpression=UPDATE_EXPRESSION,
                 ConditionExpression=CONDITION_EXPRESSION,
-                ExpressionAttributeNames={
-                    "#Value": "Value",
-                    "#Version": "Version",
-                    "#Hierarchy": "Hierarchy",
-                    "#Timestamp": "Timestamp",
-                },
-                ExpressionAttributeValues={
-                    ":value": {"N": str(message.Value)},
-                    ":new_version": {"N": str(message.Version)},
-                    ":hierarchy": {"S": message.Hierarchy.as_json()},
-                    ":timestamp": {"N": str(message.Timestamp)},
-                },
+                ExpressionAttributeNames=EXPRESSION_NAMES,
+                ExpressionAttributeValues=expression_values(message),
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:

@@ -1,0 +1,140 @@
+"""Reconcile against the StateTable: records dropped by the aggregate stage are found as drift per Identifier,
+repair sets the totals (and message_count) right, and the pipeline, resumed, stays exact: the repaired markers
+make every change already counted by the repair a duplicate, and later revisions apply on top."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from localpipe.cli import main
+from localpipe.faults import FaultRates
+from localpipe.pipeline import AGGREGATE_FUNCTION, LocalPipeline, Send, scenario_sends
+from localpipe.readback import read_aggregates
+from localpipe.reconcile import StackTables, reconcile, repair
+from localpipe.resources import deploy
+from localpipe.server import local_aws_environment
+from localpipe.template import Template
+from riskpipe.aggregation import MESSAGE_COUNT_ID, compare_aggregates, expected_aggregates
+from riskpipe.config import AggregateSettings
+
+DROPS = FaultRates(function_errors=0.3)
+
+
+def tables_of(pipeline: LocalPipeline) -> StackTables:
+    return StackTables(
+        state_table=pipeline.state_table,
+        aggregate_table=pipeline.aggregate_table,
+        marker_table=pipeline.marker_table,
+        partial_table=pipeline.partial_table,
+        order=pipeline.aggregation_order,
+        marker_ttl_seconds=AggregateSettings.model_fields["marker_ttl_seconds"].default,
+    )
+
+
+@pytest.mark.timeout(300)
+def test_given_dropped_aggregate_records_when_reconciled_then_the_drift_is_found_and_repair_sets_it_right(
+    moto_endpoint,
+):
+    sends = scenario_sends(messages=300, trades=40, seed=7, rates=DROPS)
+    revisions = [
+        Send.of(s.message.model_copy(update={"Version": s.message.Version + 100}))
+        for s in sends[:20]
+        if s.message is not None
+    ]
+    with local_aws_environment(moto_endpoint) as session:
+        deployed = deploy(Template.load(), session, prefix=f"t{uuid.uuid4().hex[:8]}")
+        client = deployed.client("dynamodb")
+        # The aggregate stage gives a record up at its first error: records are dropped, the totals drift.
+        dropping = LocalPipeline(
+            deployed, rates=DROPS, seed=7, mapping_overrides={AGGREGATE_FUNCTION: {"MaximumRetryAttempts": 0}}
+        )
+        report = dropping.run(sends)
+        assert report.aggregate_exhausted > 0 and report.state_exact
+
+        tables = tables_of(dropping)
+        found = reconcile(client, tables)
+        assert not found.exact
+        assert found.drift == compare_aggregates(
+            found.expected, report.aggregates | {MESSAGE_COUNT_ID: report.message_count}
+        )
+        assert found.expected[MESSAGE_COUNT_ID] == report.outcomes["accepted"]  # what message_count counts
+        messages = [s.message for s in sends if s.message is not None]
+        assert {k: v for k, v in found.expected.items() if k != MESSAGE_COUNT_ID} == expected_aggregates(
+            messages, tables.order
+        )
+
+        done = repair(client, tables, found)
+        assert done.aggregates_rewritten == len(found.drift) and done.markers_moved > 0
+        assert reconcile(client, tables).exact
+
+        # Resumed: a new consumer reads both streams again from their start, and later revisions arrive.
+        resumed = LocalPipeline(deployed, seed=6)
+        resumed.run(revisions)
+        after = reconcile(client, tables)
+        assert after.exact, after.drift
+        assert after.expected == {
+            **expected_aggregates(messages + [s.message for s in revisions if s.message], tables.order),
+            MESSAGE_COUNT_ID: report.outcomes["accepted"] + len(revisions),
+        }
+
+
+@pytest.mark.timeout(300)
+def test_given_the_local_run_when_make_reconcile_runs_then_it_exits_1_on_drift_and_0_once_repaired(capsys):
+    arguments = ["reconcile", "--messages", "200", "--trades", "30", "--function-errors", "0.3"]
+    assert main(arguments) == 1
+    assert "drift:" in capsys.readouterr().out
+    assert main([*arguments, "--repair"]) == 0
+    assert "no drift" in capsys.readouterr().out
+
+
+def test_given_a_deployed_stack_when_reconciled_by_name_then_its_tables_are_found_from_its_outputs(stack, capsys):
+    """``--stack``: the tables come from the stack's outputs, as ``make watch --stack`` finds them."""
+    names = stack.names
+    outputs = {
+        "StateTableName": names["StateTable"],
+        "AggregateTableName": names["AggregateTable"],
+        "AggregateMarkerTableName": names["AggregateMarkerTable"],
+        "PartialTableName": names["PartialTable"],
+    }
+    stack.client("cloudformation").create_stack(
+        StackName="risk-pipeline-dev",
+        TemplateBody=json.dumps(
+            {
+                "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
+                "Outputs": {key: {"Value": value} for key, value in outputs.items()},
+            }
+        ),
+    )
+    client = stack.client("dynamodb")
+    client.put_item(
+        TableName=names["StateTable"],
+        Item={
+            "pk": {"S": "T1"},
+            "Value": {"N": "12.5"},
+            "Version": {"N": "3"},
+            "Timestamp": {"N": "1700000000"},
+            "Hierarchy": {"S": '{"Region": "EMEA", "RiskType": "PV", "TradeDesk": "FXSpot"}'},
+            "AcceptedVersions": {"N": "2"},
+        },
+    )
+    # and a partial waiting for the reduce that the StateTable does not account for (its trade was corrected)
+    client.put_item(
+        TableName=names["PartialTable"],
+        Item={"pk": {"S": "T9#0"}, "Deltas": {"M": {"PV": {"N": "1"}}}, "MessageCount": {"N": "1"}},
+    )
+    assert main(["reconcile", "--stack", "risk-pipeline-dev"]) == 1
+    assert "PV:FXSpot:EMEA" in capsys.readouterr().out
+    assert main(["reconcile", "--stack", "risk-pipeline-dev", "--repair"]) == 0
+    assert client.scan(TableName=names["PartialTable"])["Items"] == []  # the repair cleared the pending partial
+    assert read_aggregates(client, names["AggregateTable"]) == {
+        "PV": Decimal("12.5"),
+        "PV:FXSpot": Decimal("12.5"),
+        "PV:FXSpot:EMEA": Decimal("12.5"),
+        MESSAGE_COUNT_ID: 2,
+    }
+    marker = client.get_item(TableName=names["AggregateMarkerTable"], Key={"pk": {"S": "T1"}})["Item"]
+    assert marker["AppliedVersion"] == {"N": "3"}
