@@ -18,7 +18,7 @@ ARGS ?=
 FN ?= state
 EVENT ?= events/state/kinesis-batch.json
 
-.PHONY: help venv test e2e soak bench local-image sam-local-check invoke-docker unit integration lint demo pipeline invoke build watch clean complexity ruff types python-lint format check unit-check hooks lock results reconcile
+.PHONY: help venv test e2e soak bench local-image sam-local-check invoke-docker unit integration lint demo pipeline invoke build watch clean complexity ruff types python-lint format check unit-check hooks lock results reconcile layer-lock layer-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -79,7 +79,7 @@ $(CHECKOV_STAMP): requirements-checkov.txt
 # each file held at C until the localpipe split and the import-direction moves of issue 15 rewrite it, then it joins
 # the B gate and leaves this list (`radon cc -s -n C .` names what is still over B):
 #   localpipe/pipeline.py                      LocalPipeline.__init__ C(11), LocalPipeline.report C(11)
-#   localpipe/esm.py                           EventSourceMapping._on_response C(12)
+#   localpipe/esm.py                           EventSourceMapping._on_response C(11)
 #   localpipe/resources.py                     Deployed.resolve C(11)
 #   localpipe/template.py                      Template._evaluate C(12)
 #   layers/shared/riskpipe/aggregate_service.py  AggregateService.apply C(13)
@@ -104,11 +104,19 @@ types: $(STAMP) ## mypy
 
 python-lint: ruff complexity types ## ruff, ruff format --check, the complexity gate, mypy
 
-lint: python-lint $(CHECKOV_STAMP) ## python-lint, then cfn-lint, sam validate --lint, the SAM-generated resources, checkov
+lint: python-lint $(CHECKOV_STAMP) ## python-lint, then cfn-lint, sam validate --lint, the SAM-generated resources, checkov, the layer lock
 	$(VENV)/bin/cfn-lint template.yaml
 	$(VENV)/bin/sam validate --lint --template template.yaml
 	$(PY) -m localpipe.translated
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet
+	$(PY) -m localpipe.layerlock
+
+layer-lock: $(STAMP) ## Re-lock the shared layer: layers/shared/requirements.in -> requirements.txt (every pin, hashes)
+	$(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+		--no-emit-find-links --output-file layers/shared/requirements.txt layers/shared/requirements.in
+
+layer-check: $(STAMP) ## sam build the shared layer and check that it holds exactly its lock (run by make lint)
+	$(PY) -m localpipe.layerlock
 
 lab%-check: $(STAMP) ## A lab's check on your code in labs/workbench/ (make lab2-check), or the finished code (FINISHED=1)
 	$(PY) -m labs.check $* $(if $(FINISHED),--finished)

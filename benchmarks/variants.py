@@ -49,7 +49,7 @@ class IdempotentStateService:
         self._write = write
         self.effects = 0
 
-    def decide(self, records: Sequence[StreamRecord]) -> BatchDecisions:
+    def decide(self, records: Sequence[StreamRecord], time_left: float | None = None) -> BatchDecisions:
         decisions = BatchDecisions()
         for record in records:
             try:

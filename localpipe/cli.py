@@ -67,6 +67,8 @@ def _pipeline_arguments(parser: argparse.ArgumentParser, defaults: dict[str, Any
     add("--crash-rate", type=float, default=defaults.get("crash_rate", 0.0), help="crash after writes")
     add("--lost-checkpoint", type=float, default=0.0, help="batch delivered again after success")
     add("--throttling", type=float, default=0.0, help="DynamoDB throttling rate per write call")
+    add("--throttling-bursts", type=float, default=0.0, help="rate per write call of starting a burst of refusals")
+    add("--burst-length", type=_burst_length, default=(3, 12), help="refusals in one burst: N or MIN-MAX (3-12)")
     add("--overlap", type=float, default=0.0, help="second consumer on the same shard (resharding)")
     add("--poison", type=int, default=defaults.get("poison", 0), help="malformed records to mix in")
     add("--shards", type=int, default=None, help="override the template's ShardCount")
@@ -77,6 +79,14 @@ def _pipeline_arguments(parser: argparse.ArgumentParser, defaults: dict[str, Any
     add("--verbose", action="store_true", help="show the functions' logs and metrics")
     add("--json", action="store_true", help="print the report as JSON")
     add("--containers", action="store_true", help="the functions in Lambda containers (Docker, make local-image)")
+
+
+def _burst_length(text: str) -> tuple[int, int]:
+    shortest, _, longest = text.partition("-")
+    try:
+        return int(shortest), int(longest or shortest)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected N or MIN-MAX, got {text!r}") from None
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -98,6 +108,8 @@ def _rates(args: argparse.Namespace) -> FaultRates:
         function_errors=args.function_errors,
         throttling=args.throttling,
         overlap=args.overlap,
+        throttling_bursts=args.throttling_bursts,
+        burst_length=args.burst_length,
     )
 
 
@@ -172,6 +184,12 @@ def _report_json(report: PipelineReport) -> dict[str, Any]:
         "outcomes": dict(report.outcomes),
         "exhausted": report.exhausted,
         "aggregate_set_aside": report.aggregate_set_aside,
+        "aggregate_exhausted": report.aggregate_exhausted,
+        "failure_destination_messages": [report.state_failure_messages, report.aggregate_failure_messages],
+        "retried_batches": report.retried_batches,
+        "throttled_calls": report.throttled_calls,
+        "throttling_bursts": report.throttling_bursts,
+        "backoff_seconds": round(report.backoff_seconds, 1),
         "unaccounted": report.unaccounted,
         "state_exact": report.state_exact,
         "aggregates_exact": report.aggregates_exact,
@@ -220,6 +238,11 @@ def print_report(report: PipelineReport, order: Sequence[str]) -> None:
         "exhausted -> on-failure destinations",
         f"{report.exhausted} state, {report.aggregate_exhausted} map, {report.reduce_exhausted} reduce",
     )
+    if report.throttled_calls:
+        table.add_row(
+            "DynamoDB write calls throttled (bursts) / backoff",
+            f"{report.throttled_calls:,} ({report.throttling_bursts:,}) / {report.backoff_seconds:,.0f} s",
+        )
     table.add_row("unaccounted records", str(report.unaccounted))
     if report.remote:
         table.add_row("aggregate: delivered (decided in its container)", f"{report.aggregate_delivered:,}")

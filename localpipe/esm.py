@@ -408,18 +408,21 @@ class EventSourceMapping:
         first_failed = min(sequence_numbers.index(i) for i in identifiers)
         lane.plan.popleft()
         self._commit(lane, batch.records[:first_failed])
-        rest = batch.records[first_failed:]
-        if self._exhausted(batch.attempts + 1):
-            self._to_destination(lane, rest, "RetryAttemptsExhausted", batch.attempts + 1)
+        self._retry_from_checkpoint(lane, batch.records[first_failed:], batch.attempts + 1)
+
+    def _retry_from_checkpoint(self, lane: Lane, rest: list[SourceRecord], attempts: int) -> None:
+        """After a partial failure, the checkpoint is the lowest failed record: retry from it, or give up."""
+        if self._exhausted(attempts):
+            self._to_destination(lane, rest, "RetryAttemptsExhausted", attempts)
             self._commit(lane, rest)
         elif self.config.bisect or lane.plan:
             # With bisect on, Lambda splits the batch at the returned sequence number and retries only the
             # remaining records; a half of an earlier split still waiting comes after them. Either way the next
             # delivery starts at the new checkpoint, never past it.
-            lane.plan.appendleft(Batch(rest, batch.attempts + 1))
+            lane.plan.appendleft(Batch(rest, attempts))
         else:
             # The next batch starts at the lowest failed record and may take more records after it.
-            lane.carried_attempts = batch.attempts + 1
+            lane.carried_attempts = attempts
 
     def _on_function_error(self, lane: Lane, batch: Batch) -> None:
         lane.plan.popleft()

@@ -28,7 +28,7 @@ class NaiveStateService(StateService):
         self._client = client
         self._table = table_name
 
-    def decide(self, records: Sequence[StreamRecord]) -> BatchDecisions:
+    def decide(self, records: Sequence[StreamRecord], time_left: float | None = None) -> BatchDecisions:
         decisions, valid = self.admit_all(records)
         read = self._read_versions({m.TradeID for _, m in valid})
         for record, message in valid:

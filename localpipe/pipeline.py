@@ -42,6 +42,7 @@ from riskpipe.partials import Partial
 from riskpipe.producer import KinesisPublisher, generate_messages
 from riskpipe.reduce_service import PartialApplier, ReduceOutcome
 from riskpipe.state_service import BatchDecider, BatchDecisions, StreamRecord
+from riskpipe.throttling import Pacing
 from riskpipe.versions import newest_per_trade
 
 # The SDK's backoff after a throttled write is slept at 1/100 of real time locally (see compress_retry_backoff).
@@ -86,9 +87,10 @@ class LocalContext:
     invoked_function_arn: str = ""
     log_group_name: str = ""
     log_stream_name: str = ""
+    remaining_time_in_millis: int = 60_000  # the functions' Timeout (Globals), as at the start of an invocation
 
     def get_remaining_time_in_millis(self) -> int:
-        return 60_000
+        return self.remaining_time_in_millis
 
 
 class RecordingDecider:
@@ -99,10 +101,12 @@ class RecordingDecider:
         self.inner = inner
         self.first_outcome: dict[str, WriteOutcome] = {}
         self.batches = 0  # batches handed to the StateLambda's domain: each may have written the table
+        self.throttled_retries = 0
 
-    def decide(self, records: Sequence[StreamRecord]) -> BatchDecisions:
+    def decide(self, records: Sequence[StreamRecord], time_left: float | None = None) -> BatchDecisions:
         self.batches += 1
-        decisions = self.inner.decide(records)
+        decisions = self.inner.decide(records, time_left)
+        self.throttled_retries += decisions.throttled_retries
         for record in records:  # sequence numbers are unique per shard only
             decision = decisions.by_sequence[record.sequence_number]
             if decision.outcome is not None:
@@ -191,6 +195,9 @@ class PipelineReport:
     state: dict[str, RiskMessage] = field(default_factory=dict)  # the StateTable as read at the end
     remote: bool = False  # the functions ran in Lambda containers: their decisions were not seen
     state_changes: int = 0  # versioned changes in the StateTable's stream (each must count once)
+    throttled_calls: int = 0  # DynamoDB write calls refused by the fault plan (independent and in bursts)
+    throttling_bursts: int = 0  # bursts of refusals started
+    backoff_seconds: float = 0.0  # the functions' backoff as it would have been in real time (1/100 of it slept)
     details: dict[str, Any] = field(default_factory=dict)
     aggregate_set_aside: int = 0  # changes in the aggregate poison queue (refused by DynamoDB as invalid)
 
@@ -299,7 +306,13 @@ class LocalPipeline:
         self._reduce_factory = reduce_service
         # The session the functions make their clients with (throttling injected, SDK backoff compressed).
         self.function_session = FaultSession(
-            self.region, throttling=self.rates.throttling, rng=self._random(5), backoff_scale=backoff_scale
+            self.region,
+            throttling=self.rates.throttling,
+            rng=self._random(5),
+            backoff_scale=backoff_scale,
+            bursts=self.rates.throttling_bursts,
+            burst_length=self.rates.burst_length,
+            jitter=self._random(7),
         )
         if on_session is not None:
             on_session(self.function_session)
@@ -312,7 +325,7 @@ class LocalPipeline:
         fault_rng = self._random(1)
         self.remote = remote_lambda is not None
         if remote_lambda is not None:
-            if self.rates.throttling:
+            if self.rates.throttling or self.rates.throttling_bursts:
                 raise ValueError("throttling is injected in this process's SDK: not with functions in containers")
             lambda_client = remote_lambda_client(remote_lambda, self.region)
             state_handler = _remote_handler(lambda_client, STATE_FUNCTION)
@@ -378,8 +391,13 @@ class LocalPipeline:
         # duplicate sequence numbers and break its stream iterator. DynamoDB has no such limit, so the
         # template keeps the concurrent default; against moto the StateLambda writes one trade at a time.
         settings = StateSettings.from_env({**self._env(STATE_FUNCTION), "WRITE_CONCURRENCY": "1"})
-        build = self._state_factory or self._module(STATE_FUNCTION).build_service
-        return settings.state_table_name, settings.poison_queue_url, build(settings, self.function_session)
+        if self._state_factory is not None:
+            service = self._state_factory(settings, self.function_session)
+        else:  # its backoff on throttling runs on the compressed clock of the SDK's own backoff
+            clock = self.function_session.time
+            pacing = Pacing(clock=clock.now, sleep=clock.sleep, rng=self._random(6))
+            service = self._module(STATE_FUNCTION).build_service(settings, self.function_session, pacing=pacing)
+        return settings.state_table_name, settings.poison_queue_url, service
 
     def _aggregate_service(self) -> tuple[str, str, ChangeApplier]:
         settings = AggregateSettings.from_env(self._env(AGGREGATE_FUNCTION))
@@ -567,6 +585,9 @@ class LocalPipeline:
             remote=self.remote,
             state_changes=self.count_state_changes(),
             aggregate_set_aside=self.queue_depth(self.aggregate_poison_queue_url),
+            throttled_calls=self.function_session.throttling.refused,
+            throttling_bursts=self.function_session.throttling.bursts_started,
+            backoff_seconds=self.function_session.time.now(),
         )
 
     def _queue_of(self, function: str) -> str:

@@ -53,24 +53,28 @@ def attribute_problem(value: Any) -> str | None:
     """DynamoDB's reason for refusing a number in this attribute value (wire form), nested ones included."""
     if not isinstance(value, Mapping):
         return None
-    return next((problem for kind, inner in value.items() if (problem := _problem_of(kind, inner))), None)
+    for kind, inner in value.items():
+        check = _CHECKS.get(kind)
+        problem = check(inner) if check else None
+        if problem:
+            return problem
+    return None
 
 
-def _problem_of(kind: str, inner: Any) -> str | None:
-    check = _PROBLEM_BY_KIND.get(kind)
-    return check(inner) if check is not None else None
+def _first_problem(check: Callable[[Any], str | None], values: Any) -> str | None:
+    return next((p for p in map(check, values) if p), None)
 
 
-_PROBLEM_BY_KIND: dict[str, Callable[[Any], str | None]] = {
+_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "N": number_problem,
-    "NS": lambda inner: next((p for p in map(number_problem, inner) if p), None),
-    "L": lambda inner: next((p for p in map(attribute_problem, inner) if p), None),
+    "NS": lambda inner: _first_problem(number_problem, inner),
+    "L": lambda inner: _first_problem(attribute_problem, inner),
     "M": lambda inner: values_problem(inner),
 }
 
 
 def values_problem(values: Mapping[str, Any] | None) -> str | None:
-    return next((p for p in map(attribute_problem, (values or {}).values()) if p), None)
+    return _first_problem(attribute_problem, (values or {}).values())
 
 
 def _refuse_invalid_input(*problems: str | None) -> None:

@@ -22,6 +22,7 @@ from samtranslator.yaml_helper import yaml_parse
 from localpipe.template import ROOT, TEMPLATE_PATH
 
 SAMCONFIG = ROOT / "samconfig.toml"
+LANGUAGE_EXTENSIONS = "AWS::LanguageExtensions"
 # The translator counts its own usage into a publisher that discards it, and warns at exit that it was never
 # published: noise in the lint's output.
 logging.getLogger("samtranslator.metrics.metrics").setLevel(logging.ERROR)
@@ -48,6 +49,7 @@ def environments(samconfig: Path = SAMCONFIG) -> dict[str, dict[str, str]]:
 def translate(path: Path = TEMPLATE_PATH, parameters: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """SAM's translation, with ``parameters`` (over the template's defaults) put in place of every Ref to them."""
     template = yaml_parse(path.read_text())
+    transforms = template.get("Transform", [])
     for resource in template["Resources"].values():
         for key in ("CodeUri", "ContentUri"):
             if key in resource.get("Properties", {}):
@@ -58,6 +60,8 @@ def translate(path: Path = TEMPLATE_PATH, parameters: Mapping[str, Any] | None =
     values.update(parameters or {})
     resolved = _resolve(translated, values)
     resolved.pop("Parameters", None)  # every use has its value now
+    if LANGUAGE_EXTENSIONS in transforms:  # SAM leaves its functions (Fn::If in DeletionPolicy) to CloudFormation
+        resolved["Transform"] = LANGUAGE_EXTENSIONS
     return resolved
 
 

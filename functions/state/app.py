@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from riskpipe.aws import dynamodb_client, sqs_client
+from riskpipe.aws import dynamodb_client, longest_sdk_backoff, sqs_client
 from riskpipe.chaos import FailureInjector
 from riskpipe.config import StateSettings
 from riskpipe.models import WriteOutcome
@@ -23,13 +23,20 @@ from riskpipe.parameters import failure_injector
 from riskpipe.poison import PoisonQueue
 from riskpipe.state_service import BatchDecider, BatchDecisions, StateService, StreamRecord
 from riskpipe.state_store import VersionedStateStore
+from riskpipe.throttling import Backoff, Pacing
 
 logger = Logger(service="state")
 metrics = Metrics(namespace="RiskPipeline", service="state")
 tracer = Tracer(service="state")
 
 
-def build_service(settings: StateSettings, session: boto3.Session | None = None) -> StateService:
+# Kept for the report when a throttled write is tried for the last time (besides that call's own SDK backoff).
+REPORT_SECONDS = 5.0
+
+
+def build_service(
+    settings: StateSettings, session: boto3.Session | None = None, *, pacing: Pacing | None = None
+) -> StateService:
     client = dynamodb_client(
         max_attempts=settings.dynamodb_max_attempts,
         max_pool_connections=settings.write_concurrency,
@@ -39,6 +46,8 @@ def build_service(settings: StateSettings, session: boto3.Session | None = None)
         VersionedStateStore(settings.state_table_name, client),
         PoisonQueue(settings.poison_queue_url, sqs_client(session=session)),
         write_concurrency=settings.write_concurrency,
+        backoff=Backoff(reserve_seconds=longest_sdk_backoff(settings.dynamodb_max_attempts) + REPORT_SECONDS),
+        pacing=pacing,
     )
 
 
@@ -52,7 +61,8 @@ def build_handler(service: BatchDecider, failures: FailureInjector | None = None
         if failures is not None:
             failures.maybe_fail()  # before any work: the workshop's random failures, off by default
         records = [StreamRecord.from_lambda_record(r) for r in event["Records"]]
-        decisions = service.decide(records)
+        # A throttled write is tried again while the invocation has time left (see riskpipe.throttling).
+        decisions = service.decide(records, time_left=context.get_remaining_time_in_millis() / 1000)
         _report(decisions)
 
         def record_handler(record: KinesisStreamRecord) -> str:
@@ -78,6 +88,7 @@ def _report(decisions: BatchDecisions) -> None:
     for outcome in (*WriteOutcome, "failed"):
         name = outcome.value if isinstance(outcome, WriteOutcome) else outcome
         metrics.add_metric(name=f"records_{name}", unit=MetricUnit.Count, value=counts.get(name, 0))
+    metrics.add_metric(name="throttled_retries", unit=MetricUnit.Count, value=decisions.throttled_retries)
 
 
 _handler: Any = None

@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 
 from localpipe.faults import throttling_response
+from localpipe.pipeline import LocalContext
 from riskpipe.models import Hierarchy, RiskMessage
 from tests.integration.helpers import kinesis_event, queue_messages, state_handler, state_items
 
@@ -57,11 +58,13 @@ def test_given_a_poison_record_when_handled_then_it_is_queued_with_its_reason_an
     assert poison["sequence_number"].endswith("0001")
 
 
-def test_given_a_throttled_trade_when_handled_then_only_its_records_are_reported_failed_and_nothing_is_written(
-    server_stack, context
+def test_given_a_throttled_trade_and_no_time_left_when_handled_then_only_its_records_are_reported_failed(
+    server_stack,
 ):
     # Given DynamoDB answering every write of trade B with a throttling error (before the request leaves botocore,
-    # so the SDK's standard retry mode sees a real error response and the table never sees the write)
+    # so the SDK's standard retry mode sees a real error response and the table never sees the write), and an
+    # invocation with no time to wait beyond one call's SDK attempts (3 attempts: 3 s of backoff at most, + 5 s)
+    context = LocalContext(function_name="test", remaining_time_in_millis=8_000)
     attempts = []
     session = server_stack.session
 
@@ -114,3 +117,26 @@ def test_given_a_short_throttling_burst_when_handled_then_the_sdk_retries_and_th
     assert response == {"batchItemFailures": []}
     assert seen == ["attempt=1", "attempt=2", "attempt=3"]
     assert state_items(server_stack)["A"]["Value"] == Decimal("7.50")
+
+
+def test_given_a_burst_longer_than_the_sdks_attempts_when_time_remains_then_the_write_waits_it_out(server_stack):
+    # Given DynamoDB refusing the first 7 write calls (a hot partition), the SDK allowed 2 attempts per call, and an
+    # invocation with a minute left
+    refused: list[str] = []
+    session = server_stack.session
+
+    def burst_of_seven(request, **_):
+        if len(refused) < 7:
+            refused.append(_text(request.headers["amz-sdk-request"]).split(";")[0])
+            return throttling_response(request, "ProvisionedThroughputExceededException")
+        return None
+
+    session.events.register_first("before-send.dynamodb.UpdateItem", burst_of_seven)
+    handler = state_handler(server_stack, session=session, dynamodb_max_attempts=2)
+    # When a batch of two trades is handled
+    response = handler(kinesis_event(msg("A", 0, "1.25"), msg("B", 0, "2.50")), LocalContext(function_name="test"))
+    # Then the throttled write was tried again within the invocation until the burst was over: nothing failed
+    assert response == {"batchItemFailures": []}
+    assert len(refused) == 7
+    assert state_items(server_stack)["A"]["Value"] == Decimal("1.25")
+    assert state_items(server_stack)["B"]["Value"] == Decimal("2.50")

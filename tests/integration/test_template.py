@@ -246,3 +246,40 @@ def test_given_the_aggregation_order_parameter_when_deployed_then_it_admits_exac
     # Then a deploy admits an order exactly when the functions accept it (a repeated level would fail every batch)
     assert allowed == {order for order in candidates if accepted(order)}
     assert yaml_parse_template()["Parameters"]["AggregationOrder"]["Default"] == "RiskType,TradeDesk,Region"
+
+
+DATA_TYPES = ("AWS::DynamoDB::Table", "AWS::Kinesis::Stream", "AWS::KMS::Key")
+
+
+@pytest.mark.parametrize(("environment", "policy", "protected"), [("dev", "Delete", False), ("prod", "Retain", True)])
+def test_given_an_environment_when_translated_then_the_data_is_retained_in_prod_only_and_log_groups_stay_deletable(
+    environment, policy, protected
+):
+    # Given the template as CloudFormation receives it for the environment, its conditions evaluated as it would
+    parameters = {"Environment": environment}
+    resources = translate(parameters=parameters)["Resources"]
+    template = Template.load(overrides=parameters)
+
+    def value(node):
+        if isinstance(node, dict) and "Fn::If" in node:
+            condition, when_true, when_false = node["Fn::If"]
+            return when_true if template.condition(condition) else when_false
+        return node
+
+    # Then the tables, the stream and the key are retained (deleted in dev), the tables protected (not in dev)
+    data = {name: r for name, r in resources.items() if r["Type"] in DATA_TYPES and r.get("Condition") != "IsWorkshop"}
+    assert sorted(data) == [
+        "AggregateMarkerTable",
+        "AggregateTable",
+        "DataKey",
+        "PartialTable",
+        "RiskStream",
+        "StateTable",
+    ]
+    for name, resource in data.items():
+        assert (value(resource["DeletionPolicy"]), value(resource["UpdateReplacePolicy"])) == (policy, policy), name
+        if resource["Type"] == "AWS::DynamoDB::Table":
+            assert value(resource["Properties"]["DeletionProtectionEnabled"]) is protected, name
+    # And the log groups go with the stack whatever the environment
+    logs = [r for r in resources.values() if r["Type"] == "AWS::Logs::LogGroup"]
+    assert logs and all(value(r.get("DeletionPolicy", "Delete")) == "Delete" for r in logs)

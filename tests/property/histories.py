@@ -3,8 +3,8 @@
 A case is a set of versioned messages (trades, versions, values, hierarchies) sent in any order with
 repeats, malformed records mixed in, a stream and mapping shape (shards, batch size, parallelization,
 retry budget) and fault rates. Every random choice of the run (which batch fails, which write is throttled,
-which lane goes next, where a second consumer steps in) comes from a ``random.Random`` that hypothesis
-drives, so a failing history shrinks to a small one.
+where a burst of throttling starts and how long it lasts, which lane goes next, where a second consumer steps
+in) comes from a ``random.Random`` that hypothesis drives, so a failing history shrinks to a small one.
 """
 
 from __future__ import annotations
@@ -140,6 +140,8 @@ def cases(draw: st.DrawFn, *, throttling: bool = True, max_trades: int = 5) -> C
         # The SDK backs off for real (up to a second on a first throttling retry): kept rare to keep runs short.
         throttling=draw(st.sampled_from([0.0, 0.0, 0.0, 0.03])) if throttling else 0.0,
         overlap=draw(RATE),
+        # A hot partition: a write call starts a burst of 3 to 12 refusals (the StateLambda waits it out).
+        throttling_bursts=draw(st.sampled_from([0.0, 0.0, 0.0, 0.03])) if throttling else 0.0,
     )
     return Case(
         sends=order,

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from riskpipe.models import RiskMessage, StoredVersion, WriteOutcome
 from riskpipe.poison import PoisonRecord
+from riskpipe.throttling import ThrottledError
 
 
 class InMemoryStateStore:
     """Keeps the same rule as the conditional write: only a strictly newer version replaces the item."""
 
-    def __init__(self, failing_trades: dict[str, Exception] | None = None) -> None:
+    def __init__(self, failing_trades: dict[str, Exception] | None = None, throttled_writes: int = 0) -> None:
         self.items: dict[str, RiskMessage] = {}
         self.writes: list[RiskMessage] = []
         self.failing_trades = failing_trades or {}
+        self.throttled_writes = throttled_writes  # the next writes refused for throughput (a burst)
 
     def put_if_newer(self, message: RiskMessage) -> StoredVersion:
         self.writes.append(message)
+        if self.throttled_writes > 0:
+            self.throttled_writes -= 1
+            raise ThrottledError(f"throttled writing {message.TradeID}")
         if message.TradeID in self.failing_trades:
             raise self.failing_trades[message.TradeID]
         current = self.items.get(message.TradeID)
@@ -40,3 +45,18 @@ class ListSink[T]:
 
 
 ListPoisonSink = ListSink[PoisonRecord]
+
+
+class FakeTime:
+    """A clock that moves only when slept on."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds

@@ -2,13 +2,15 @@
 poison is quarantined, and a failed write fails only its own trade's records."""
 
 import json
+import random
 from decimal import Decimal
 
 import pytest
 
 from riskpipe.models import Hierarchy, RiskMessage, WriteOutcome
 from riskpipe.state_service import StateService, StreamRecord
-from tests.unit.fakes import InMemoryStateStore, ListPoisonSink
+from riskpipe.throttling import Backoff, Pacing
+from tests.unit.fakes import FakeTime, InMemoryStateStore, ListPoisonSink
 
 HIERARCHY = Hierarchy(RiskType="Delta", Region="EMEA", TradeDesk="FXSpot")
 
@@ -105,6 +107,41 @@ def test_given_a_write_that_fails_when_decided_then_only_that_trades_records_fai
     decisions = service.decide(records(message("A", 0), message("B", 0), message("B", 1), message("C", 0)))
     assert decisions.failed() == ["00001", "00002"]
     assert decisions.counts() == {"accepted": 2, "failed": 2}
+
+
+def test_given_a_throttling_burst_when_time_remains_then_the_write_is_tried_again_after_a_backoff(poison):
+    # Given a store whose next 6 writes are refused for throughput, and a minute left in the invocation
+    store, fake = InMemoryStateStore(throttled_writes=6), FakeTime()
+    backoff = Backoff(base_seconds=0.1, cap_seconds=1.0, reserve_seconds=10.0)
+    service = StateService(store, poison, backoff=backoff, pacing=Pacing(fake.clock, fake.sleep, random.Random(1)))
+    # When a batch of two trades is decided
+    decisions = service.decide(records(message("A", 0), message("B", 0)), time_left=60.0)
+    # Then both are accepted after 6 jittered, growing, capped waits; nothing fails
+    assert decisions.counts() == {"accepted": 2}
+    assert decisions.throttled_retries == 6
+    assert len(fake.sleeps) == 6
+    assert all(0 <= s <= min(1.0, 0.1 * 2**retry) for retry, s in enumerate(fake.sleeps))
+
+
+def test_given_a_burst_longer_than_the_time_left_when_decided_then_the_trade_fails_before_the_deadline(poison):
+    # Given a store that keeps refusing writes, and 15 s left of which 10 are kept for the last call and the report
+    store, fake = InMemoryStateStore(throttled_writes=10**6), FakeTime()
+    backoff = Backoff(base_seconds=0.1, cap_seconds=1.0, reserve_seconds=10.0)
+    service = StateService(store, poison, backoff=backoff, pacing=Pacing(fake.clock, fake.sleep, random.Random(2)))
+    # When a trade is decided
+    decisions = service.decide(records(message("A", 0)), time_left=15.0)
+    # Then it waited at most the 5 s it had, and its record is reported failed (Lambda delivers it again)
+    assert decisions.failed() == ["00000"]
+    assert 0 < fake.now <= 5.0
+    assert len(store.writes) == len(fake.sleeps) + 1
+
+
+def test_given_no_time_budget_when_a_write_is_throttled_then_it_fails_at_once(poison):
+    store, fake = InMemoryStateStore(throttled_writes=1), FakeTime()
+    service = StateService(store, poison, pacing=Pacing(fake.clock, fake.sleep))
+    decisions = service.decide(records(message("A", 0)))
+    assert decisions.failed() == ["00000"]
+    assert fake.sleeps == []
 
 
 def test_given_many_trades_when_decided_concurrently_then_every_outcome_matches_a_serial_run(poison):

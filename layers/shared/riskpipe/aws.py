@@ -23,6 +23,12 @@ def client_config(*, max_attempts: int = 5, max_pool_connections: int = 10) -> C
     )
 
 
+def longest_sdk_backoff(max_attempts: int) -> float:
+    """The most the standard retry mode can sleep in one call that DynamoDB keeps throttling: attempt n waits
+    at most min(2 ** (n - 1), 20) seconds before the next (botocore's ExponentialBackoff, full jitter)."""
+    return float(sum(min(2 ** (attempt - 1), 20) for attempt in range(1, max_attempts)))
+
+
 def _client(service: str, config: Config, session: boto3.Session | None) -> Any:
     return (session or boto3.Session()).client(service, config=config)  # type: ignore[call-overload]
 

@@ -56,6 +56,9 @@ class StateSettings(_StreamFunctionSettings):
     poison_queue_url: NonEmpty
     # Different trades of one batch are written concurrently; one trade never has two writes in flight.
     write_concurrency: int = Field(default=16, ge=1, le=64)
+    # botocore's standard retry mode absorbs a blip of throttling (3 attempts: 3 s of backoff at most); a longer
+    # burst is waited out by the service's own backoff, which knows the invocation's deadline (riskpipe.throttling).
+    dynamodb_max_attempts: int = Field(default=3, ge=1, le=20)
     failure_parameters: tuple[str, ...] = ("FAILURE_STATE_LAMBDA_PCT",)
 
 

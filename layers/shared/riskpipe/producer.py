@@ -101,15 +101,9 @@ def workshop_calls(
     for _ in range(calls):
         call: list[RiskMessage] = []
         for _ in range(per_call - copies):
-            stamp = clock + serial * 1e-4
             serial += 1
-            if newest and rng.random() < revisions:
-                trade_id = rng.choice(list(newest))
-                current = newest[trade_id].Version
-                version = current + 1 if current == 0 else current - 1  # past 0: an older version, new content
-            else:
-                trade_id, version = f"{trade_prefix}{serial:07d}", 0
-            message = _message(trade_id, version, rng, stamp, _random_hierarchy(rng))
+            trade_id, version = _workshop_version(rng, newest, revisions, f"{trade_prefix}{serial:07d}")
+            message = _message(trade_id, version, rng, clock + (serial - 1) * 1e-4, _random_hierarchy(rng))
             if trade_id not in newest or newest[trade_id].Version < version:
                 newest[trade_id] = message
             call.append(message)
@@ -117,6 +111,18 @@ def workshop_calls(
         call.extend(call[rng.randrange(generated)] for _ in range(copies))
         result.append(call)
     return result
+
+
+def _workshop_version(
+    rng: random.Random, newest: dict[str, RiskMessage], revisions: float, new_trade: str
+) -> tuple[str, int]:
+    """The generator's choice: a new trade at Version 0, or a revision of a trade it sent (Version 1 for a trade
+    at 0; past 0, Version - 1: an older version with new content, which must lose)."""
+    if newest and rng.random() < revisions:
+        trade_id = rng.choice(list(newest))
+        current = newest[trade_id].Version
+        return trade_id, current + 1 if current == 0 else current - 1
+    return new_trade, 0
 
 
 def content_partition_key(message: RiskMessage) -> str:

@@ -10,8 +10,11 @@ A batch is decided in three steps:
 3. the trades' writes run concurrently (bounded), and each record gets its outcome: the winner the
    table's verdict (accepted / duplicate / stale), the others duplicate (same version) or stale.
 
-A write that fails for another reason (throttling after the SDK's retries, a network error) fails every
-record of that trade, so the handler reports them in ``batchItemFailures`` and Lambda delivers them again.
+A write that DynamoDB throttles beyond the SDK's own attempts is tried again, with jittered backoff, for as
+long as the invocation has time left (``riskpipe.throttling``): a throttling burst slows the batch down
+instead of spending the retry budget of the records behind it. A write that still fails (the time is up, a
+network error) fails every record of that trade, so the handler reports them in ``batchItemFailures`` and
+Lambda delivers them again.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Protocol
 
 from riskpipe.models import PoisonRecordError, RiskMessage, StoredVersion, WriteOutcome, decode_risk_message
 from riskpipe.poison import PoisonRecord
+from riskpipe.throttling import Backoff, Deadline, Pacing, ThrottledError
 from riskpipe.versions import newest_per_trade
 
 
@@ -39,7 +43,9 @@ class PoisonSink(Protocol):
 class BatchDecider(Protocol):
     """What a handler needs of the domain: decide a batch (the real service, the naive one, a recorder)."""
 
-    def decide(self, records: Sequence[StreamRecord]) -> BatchDecisions: ...
+    def decide(self, records: Sequence[StreamRecord], time_left: float | None = None) -> BatchDecisions:
+        """``time_left``: seconds the invocation has left (Lambda's remaining time); None: no time to wait."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,7 @@ class Decision:
 @dataclass
 class BatchDecisions:
     by_sequence: dict[str, Decision] = field(default_factory=dict)
+    throttled_retries: int = 0  # writes tried again within the invocation after DynamoDB throttled them
 
     def result_for(self, sequence_number: str) -> WriteOutcome:
         return self.by_sequence[sequence_number].result()
@@ -111,17 +118,22 @@ class StateService:
         poison: PoisonSink,
         *,
         write_concurrency: int = 16,
+        backoff: Backoff | None = None,
+        pacing: Pacing | None = None,
     ) -> None:
         self._store = store
         self._poison = poison
         self._write_concurrency = write_concurrency
+        self._backoff = backoff or Backoff()
+        self._pacing = pacing or Pacing()
         # Made on first use and kept: a warm Lambda instance reuses its threads from one batch to the next.
         self._pool: ThreadPoolExecutor | None = None
 
-    def decide(self, records: Sequence[StreamRecord]) -> BatchDecisions:
+    def decide(self, records: Sequence[StreamRecord], time_left: float | None = None) -> BatchDecisions:
         decisions, valid = self.admit_all(records)
         winners = newest_per_trade(message for _, message in valid)
-        results = self._write_all(list(winners.values()))
+        deadline = None if time_left is None else Deadline(time_left, self._backoff, self._pacing)
+        results, decisions.throttled_retries = self._write_all(list(winners.values()), deadline)
         for record, message in valid:
             decisions.by_sequence[record.sequence_number] = _decide(message, winners[message.TradeID], results)
         return decisions
@@ -162,18 +174,31 @@ class StateService:
             return Decision(error=exc, reason=reason)
         return Decision(outcome=WriteOutcome.POISON, reason=reason)
 
-    def _write_all(self, messages: list[RiskMessage]) -> dict[str, StoredVersion | BaseException]:
-        def write(message: RiskMessage) -> StoredVersion | BaseException:
-            try:
-                return self._store.put_if_newer(message)
-            except Exception as exc:  # noqa: BLE001 - reported per record by the batch processor
-                return exc
+    def _write_all(
+        self, messages: list[RiskMessage], deadline: Deadline | None
+    ) -> tuple[dict[str, StoredVersion | BaseException], int]:
+        """Every trade's result, and how many throttled writes were tried again."""
+
+        def write(message: RiskMessage) -> tuple[StoredVersion | BaseException, int]:
+            retry = 0
+            while True:
+                try:
+                    return self._store.put_if_newer(message), retry
+                except ThrottledError as exc:  # nothing written: safe to try again while time remains
+                    if deadline is None or not deadline.wait_before_retry(retry):
+                        return exc, retry
+                    retry += 1
+                except Exception as exc:  # noqa: BLE001 - reported per record by the batch processor
+                    return exc, retry
 
         if len(messages) <= 1 or self._write_concurrency == 1:
-            return {m.TradeID: write(m) for m in messages}
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=self._write_concurrency, thread_name_prefix="state-write")
-        return dict(zip((m.TradeID for m in messages), self._pool.map(write, messages), strict=True))
+            written = [write(m) for m in messages]
+        else:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self._write_concurrency, thread_name_prefix="state-write")
+            written = list(self._pool.map(write, messages))
+        results = {m.TradeID: result for m, (result, _) in zip(messages, written, strict=True)}
+        return results, sum(retries for _, retries in written)
 
 
 def _decide(message: RiskMessage, winner: RiskMessage, results: dict[str, StoredVersion | BaseException]) -> Decision:

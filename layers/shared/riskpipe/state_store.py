@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from riskpipe.models import RiskMessage, StoredVersion, WriteOutcome
+from riskpipe.throttling import ThrottledError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -44,6 +45,10 @@ def expression_values(message: RiskMessage) -> dict[str, AttributeValueTypeDef]:
     }
 
 
+# DynamoDB's answers when a partition or the table is over its throughput: nothing was written.
+THROTTLING_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
+
+
 class StateCorruptedError(RuntimeError):
     """The stored item has no readable Version: the condition cannot be decided. Retried, then sent on."""
 
@@ -65,7 +70,10 @@ class VersionedStateStore:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            code = exc.response.get("Error", {}).get("Code")
+            if code in THROTTLING_CODES:
+                raise ThrottledError(f"{code} writing {message.TradeID!r} (after the SDK's attempts)") from exc
+            if code != "ConditionalCheckFailedException":
                 raise
             return self._rejected(message, exc)
         return StoredVersion(outcome=WriteOutcome.ACCEPTED, stored_version=message.Version)
