@@ -18,7 +18,7 @@ ARGS ?=
 FN ?= state
 EVENT ?= events/state/kinesis-batch.json
 
-.PHONY: help venv test e2e soak bench local-image sam-local-check invoke-docker unit integration lint demo pipeline invoke build watch clean complexity ruff types python-lint format check unit-check hooks lock results reconcile layer-lock layer-check
+.PHONY: help venv test e2e soak bench local-image sam-local-check invoke-docker unit integration lint demo pipeline invoke build watch clean complexity ruff types python-lint format check unit-check hooks lock results reconcile layer-lock layer-check capacity
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -126,6 +126,9 @@ bench: $(STAMP) ## Benchmarks side by side in one run: table of figures and targ
 
 results: $(STAMP) ## docs/results.md from the newest JSON result of each run (make bench, make soak), with date and commit
 	$(PY) -m benchmarks.results_page
+
+capacity: $(STAMP) ## Capacity model of both aggregate designs (simulated time): table, JSON and chart in capacity/results/
+	$(PY) -m capacity $(ARGS)
 
 demo: $(STAMP) ## Run the whole pipeline locally on an embedded moto server and check the aggregates
 	$(PY) -m localpipe demo $(ARGS)
