@@ -18,7 +18,7 @@ ARGS ?=
 FN ?= state
 EVENT ?= events/state/kinesis-batch.json
 
-.PHONY: help venv test e2e soak bench local-image sam-local-check invoke-docker unit integration lint demo pipeline invoke build watch clean complexity ruff types python-lint format check unit-check hooks lock results reconcile layer-lock layer-check capacity
+.PHONY: help venv test e2e soak bench local-image sam-local-check invoke-docker unit integration lint demo pipeline invoke build watch clean complexity ruff types python-lint format check unit-check hooks lock results reconcile layer-lock layer-check capacity up down send
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -39,7 +39,7 @@ lock: $(STAMP) ## Compile requirements.in into the lock requirements-dev.txt (pi
 test: $(STAMP) ## Install what the tests need and run them all (unit, integration, property, template) on 2 workers, with coverage
 	$(PY) -m pytest -q -p no:cacheprovider -n 2 --dist worksteal --cov --cov-report=term $(ARGS)
 
-e2e: $(STAMP) ## End-to-end tests against a deployed stack: make e2e RISK_PIPELINE_STACK=<stack name>
+e2e: $(STAMP) ## End-to-end tests: against the stack of make up, or a deployed one (RISK_PIPELINE_STACK=<stack name>)
 	$(PY) -m pytest -q -p no:cacheprovider -rs tests/e2e $(ARGS)
 
 soak: $(STAMP) ## Property-based histories, soak profile: SOAK_HISTORIES (default 1000) fresh random histories
@@ -67,12 +67,13 @@ integration: $(STAMP) ## Integration tests only (moto, tables from template.yaml
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-# checkov pins libraries of its own that clash with the project's: it gets a virtual environment of its own.
-$(CHECKOV_STAMP): requirements-checkov.txt
-	$(PYTHON_BIN) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
-	touch $(CHECKOV_STAMP)
+# checkov (and MiniStack, below) pin libraries of their own that clash with the project's: each gets a virtual
+# environment of its own, .venv-<tool> from requirements-<tool>.txt.
+.venv-%/.installed: requirements-%.txt
+	$(PYTHON_BIN) -m venv .venv-$*
+	.venv-$*/bin/python -m pip install --quiet --upgrade pip
+	.venv-$*/bin/python -m pip install --quiet -r requirements-$*.txt
+	touch $@
 
 # The complexity gate, radon's ranks through xenon as aws-lambda-handler-cookbook has it: no function or method
 # above B (cyclomatic complexity 10), no module above B, the average A; tests are left out, as there. Exceptions,
@@ -139,7 +140,7 @@ pipeline: $(STAMP) ## The local pipeline with your own options: make pipeline AR
 invoke: $(STAMP) ## Invoke one function in process, without Docker: make invoke FN=state EVENT=events/state/...
 	$(PY) -m localpipe invoke $(FN) $(EVENT) $(ARGS)
 
-watch: $(STAMP) ## Live view of the aggregates (local pipeline, or a deployed stack with ARGS="--stack NAME")
+watch: $(STAMP) ## Live aggregates and latency: the stack of make up, a deployed one (ARGS="--stack NAME") or a local run
 	$(PY) -m localpipe watch $(ARGS)
 
 reconcile: $(STAMP) ## Drift of the aggregates from the StateTable; exit 1 on drift (ARGS="--stack NAME [--repair]")
@@ -155,8 +156,21 @@ sam-local-check: local-image ## Every sample event through `sam local invoke` in
 invoke-docker: local-image ## One function in its Lambda container: make invoke-docker FN=StateFunction EVENT=events/...
 	$(PY) -m localpipe.containers invoke $(FN) $(EVENT)
 
+MINISTACK_VENV := .venv-ministack
+# MiniStack pins its own botocore and graphql-core: it gets a virtual environment of its own (the rule above).
+MINISTACK_STAMP := $(MINISTACK_VENV)/.installed
+
+up: $(STAMP) $(MINISTACK_STAMP) ## A local AWS (MiniStack, 127.0.0.1:4566) with this stack deployed by sam deploy
+	$(PY) -m localpipe.localstack up $(ARGS)
+
+down: ## Stop what make up started and remove its state (.local-stack/)
+	@if [ -x $(PY) ]; then $(PY) -m localpipe.localstack down; else echo "no local stack is up"; fi
+
+send: $(STAMP) ## Traffic to the stack of make up, until the aggregates are exact: ARGS=--workshop for the lab-2 burst
+	$(PY) -m localpipe.localstack send $(ARGS)
+
 build: $(STAMP) ## sam build (needs python3.13 on PATH)
 	$(VENV)/bin/sam build --template template.yaml
 
 clean: ## Remove the virtual environment and build output
-	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) $(MINISTACK_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from localpipe.faults import FaultRates
+from localpipe.latency import BatchLatency, latency_since
 from localpipe.pipeline import (
     AGGREGATE_FUNCTION,
     FUNCTION_ALIASES,
@@ -364,11 +365,22 @@ def _print_observed(observed: Observed) -> None:
 
 
 def watch(args: argparse.Namespace) -> int:
-    """A live view of the aggregates, refreshed twice a second (the workshop's terminal frontend)."""
+    """A live view of the aggregates, refreshed twice a second (the workshop's terminal frontend): of a deployed
+    stack (``--stack NAME``), of the stack ``make up`` deployed when it is up, or of a local pipeline run."""
+    from localpipe import localstack
+
     if args.stack:
-        table = _stack(args.stack)[0]["AggregateTableName"]
+        named = _stack(args.stack)[0]
         client = boto3.client("dynamodb")
-        return _watch_loop(lambda: read_aggregates(client, table), args.seconds, None)
+        latency = _LatencyFeed(boto3.client("logs"), named["ReduceFunctionName"])
+        return _watch_loop(lambda: read_aggregates(client, named["AggregateTableName"]), args.seconds, None, latency)
+    local = localstack.load()
+    if local is not None and not args.local_pipeline:
+        console.print(f"watching stack {local.stack_name} on {local.endpoint} (make up) for {args.seconds:g} s")
+        dynamodb = local.client("dynamodb")
+        latency = _LatencyFeed(local.client("logs"), local.outputs["ReduceFunctionName"])
+        table = local.outputs["AggregateTableName"]
+        return _watch_loop(lambda: read_aggregates(dynamodb, table), args.seconds, None, latency)
     rates = FaultRates(duplicates=0.125, function_errors=0.05, crash_after_write=0.05)
     sends = scenario_sends(messages=args.messages, trades=args.trades, seed=args.seed, rates=rates)
     with moto_server() as endpoint, local_aws_environment(endpoint) as session:
@@ -380,18 +392,48 @@ def watch(args: argparse.Namespace) -> int:
         return _watch_loop(lambda: read_aggregates(local, pipeline.aggregate_table), args.seconds, runner)
 
 
-def _stack(name: str) -> tuple[dict[str, str], dict[str, str]]:
+def _stack(name: str, cloudformation: Any = None) -> tuple[dict[str, str], dict[str, str]]:
     """A deployed stack's outputs and parameters, by key (AWS, or a local AWS through AWS_ENDPOINT_URL)."""
-    stack = boto3.client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
+    client = cloudformation or boto3.client("cloudformation")
+    stack = client.describe_stacks(StackName=name)["Stacks"][0]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
     return outputs, parameters
 
 
-def _watch_loop(read: Callable[[], dict[str, Decimal]], seconds: float, runner: threading.Thread | None) -> int:
+class _LatencyFeed:
+    """The aggregate stage's end-to-end latency metric, read from the reduce's log as batches come in."""
+
+    def __init__(self, logs: Any, function_name: str) -> None:
+        self._logs = logs
+        self._function = function_name
+        self._since = time.time() - 60
+        self._last: BatchLatency | None = None
+
+    def latest(self) -> str:
+        batches = latency_since(self._logs, self._function, self._since)
+        if batches:
+            self._last = batches[-1]
+            self._since = self._last.timestamp_ms / 1000 + 0.001
+        if self._last is None:
+            return "end-to-end latency: no batch applied in the last minute"
+        age = time.time() - self._last.timestamp_ms / 1000
+        return (
+            f"end-to-end latency (Timestamp to aggregate applied), last batch of {self._last.records}, {age:.0f} s "
+            f"ago: max {self._last.max_ms / 1000:.2f} s, mean {self._last.mean_ms / 1000:.2f} s"
+        )
+
+
+def _watch_loop(
+    read: Callable[[], dict[str, Decimal]],
+    seconds: float,
+    runner: threading.Thread | None,
+    latency: _LatencyFeed | None = None,
+) -> int:
     started = last_time = time.monotonic()
     last_count = Decimal(0)
     rate = 0.0
+    latest = ""
     with Live(console=console, refresh_per_second=2) as live:
         while time.monotonic() - started < seconds:
             aggregates = {k: v for k, v in read().items() if not k.startswith("timestamp_")}
@@ -400,7 +442,9 @@ def _watch_loop(read: Callable[[], dict[str, Decimal]], seconds: float, runner: 
             if now - last_time >= 1:
                 rate = float(count - last_count) / (now - last_time)
                 last_count, last_time = count, now
-            live.update(Group(aggregate_tree(aggregates, message_count=count), f"{rate:,.0f} changes/s"))
+                latest = latency.latest() if latency is not None else ""
+            lines = [f"{rate:,.0f} changes/s", *([latest] if latest else [])]
+            live.update(Group(aggregate_tree(aggregates, message_count=count), *lines))
             if runner is not None and not runner.is_alive():
                 break
             time.sleep(0.5)
@@ -413,19 +457,14 @@ def _watch_loop(read: Callable[[], dict[str, Decimal]], seconds: float, runner: 
 def reconcile_command(args: argparse.Namespace) -> int:
     """Recompute the aggregates from the StateTable, print the drift, exit 1 when there is any (after the repair,
     with --repair). Against a deployed stack (--stack), or a local pipeline run that gives aggregate records up."""
-    defaults = AggregateSettings.model_fields
+    from localpipe import localstack
+
     if args.stack:
-        outputs, parameters = _stack(args.stack)
-        order = parameters.get("AggregationOrder") or ",".join(defaults["aggregation_order"].default)
-        tables = StackTables(
-            state_table=outputs["StateTableName"],
-            aggregate_table=outputs["AggregateTableName"],
-            marker_table=outputs["AggregateMarkerTableName"],
-            partial_table=outputs["PartialTableName"],
-            order=tuple(level.strip() for level in order.split(",")),
-            marker_ttl_seconds=defaults["marker_ttl_seconds"].default,
-        )
-        return _reconcile(boto3.client("dynamodb"), tables, repair=args.repair)
+        return _reconcile_stack(args.stack, boto3.client("cloudformation"), boto3.client("dynamodb"), args.repair)
+    local = localstack.load()
+    if local is not None and not args.local_pipeline:
+        console.print(f"reconciling stack {local.stack_name} on {local.endpoint} (make up)")
+        return _reconcile_stack(local.stack_name, local.client("cloudformation"), local.client("dynamodb"), args.repair)
     # Locally: the aggregate stage gives records up at their first error, so the totals drift.
     rates = FaultRates(function_errors=args.function_errors)
     sends = scenario_sends(messages=args.messages, trades=args.trades, seed=args.seed, rates=rates)
@@ -445,9 +484,24 @@ def reconcile_command(args: argparse.Namespace) -> int:
             marker_table=pipeline.marker_table,
             partial_table=pipeline.partial_table,
             order=pipeline.aggregation_order,
-            marker_ttl_seconds=defaults["marker_ttl_seconds"].default,
+            marker_ttl_seconds=AggregateSettings.model_fields["marker_ttl_seconds"].default,
         )
         return _reconcile(deployed.client("dynamodb"), tables, repair=args.repair)
+
+
+def _reconcile_stack(name: str, cloudformation: Any, dynamodb: Any, repair: bool) -> int:
+    defaults = AggregateSettings.model_fields
+    outputs, parameters = _stack(name, cloudformation)
+    order = parameters.get("AggregationOrder") or ",".join(defaults["aggregation_order"].default)
+    tables = StackTables(
+        state_table=outputs["StateTableName"],
+        aggregate_table=outputs["AggregateTableName"],
+        marker_table=outputs["AggregateMarkerTableName"],
+        partial_table=outputs["PartialTableName"],
+        order=tuple(level.strip() for level in order.split(",")),
+        marker_ttl_seconds=defaults["marker_ttl_seconds"].default,
+    )
+    return _reconcile(dynamodb, tables, repair=repair)
 
 
 def _reconcile(client: Any, tables: StackTables, *, repair: bool) -> int:
@@ -488,14 +542,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     invoke_parser.add_argument("event", help="path of an event JSON file, e.g. events/state/kinesis-batch.json")
     invoke_parser.add_argument("--repeat", type=int, default=1, help="deliver the event this many times")
     watch_parser = commands.add_parser("watch", help="live view of the aggregates")
-    watch_parser.add_argument("--stack", help="a deployed stack's name (default: run the local pipeline)")
+    watch_parser.add_argument("--stack", help="a deployed stack's name (default: the stack of make up, when up)")
+    watch_parser.add_argument("--local-pipeline", action="store_true", help="run the local pipeline even when up")
     watch_parser.add_argument("--seconds", type=float, default=60.0)
     watch_parser.add_argument("--messages", type=int, default=5_000)
     watch_parser.add_argument("--trades", type=int, default=300)
     watch_parser.add_argument("--seed", type=int, default=7)
     reconcile_parser = commands.add_parser("reconcile", help="recompute the aggregates from the StateTable")
-    reconcile_parser.add_argument("--stack", help="a deployed stack's name (default: a local run with drops)")
+    reconcile_parser.add_argument(
+        "--stack",
+        help="a deployed stack's name (default: the stack of make up when it is up, else a local run with drops)",
+    )
     reconcile_parser.add_argument("--repair", action="store_true", help="rewrite the aggregates and the markers")
+    reconcile_parser.add_argument("--local-pipeline", action="store_true", help="a local run even when make up is up")
     reconcile_parser.add_argument("--messages", type=int, default=2_000)
     reconcile_parser.add_argument("--trades", type=int, default=200)
     reconcile_parser.add_argument("--seed", type=int, default=7)

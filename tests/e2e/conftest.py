@@ -1,28 +1,48 @@
-"""A deployed stack, named by RISK_PIPELINE_STACK (``sam deploy`` first; credentials from the usual chain).
-Without one, every e2e test is skipped with the reason."""
+"""The stack the e2e tests run against: the one named by RISK_PIPELINE_STACK (``sam deploy`` first; credentials
+and endpoint from the usual chain), else the local stack of ``make up`` when it is up. Without either, every
+e2e test is skipped with the reason."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError
 
+from localpipe import localstack
+
 STACK_VARIABLE = "RISK_PIPELINE_STACK"
 
 
+@dataclass(frozen=True)
+class DeployedStack:
+    name: str
+    outputs: dict[str, str]
+    client: Callable[[str], Any]
+    local: bool  # on the local AWS of make up (MiniStack)
+
+    def __getitem__(self, output: str) -> str:
+        return self.outputs[output]
+
+
 @pytest.fixture(scope="session")
-def deployed() -> dict[str, Any]:
+def deployed() -> DeployedStack:
     stack = os.environ.get(STACK_VARIABLE)
-    if not stack:
-        pytest.skip(f"no deployed stack: set {STACK_VARIABLE} to a stack made by `sam deploy` to run the e2e tests")
-    if os.environ.get("AWS_ENDPOINT_URL"):
-        pytest.skip("AWS_ENDPOINT_URL points at a local endpoint: the e2e tests are for a stack on AWS")
-    session = boto3.Session()
-    try:
-        outputs = session.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]["Outputs"]
-    except (BotoCoreError, ClientError) as exc:
-        pytest.skip(f"stack {stack!r} cannot be read with these credentials: {exc}")
-    return {"session": session, **{o["OutputKey"]: o["OutputValue"] for o in outputs}}
+    if stack:
+        session = boto3.Session()
+        try:
+            described = session.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+        except (BotoCoreError, ClientError) as exc:
+            pytest.skip(f"stack {stack!r} cannot be read with these credentials: {exc}")
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
+        return DeployedStack(stack, outputs, session.client, local=False)
+    local = localstack.load()
+    if local is None:
+        pytest.skip(f"no stack: run `make up` (a local AWS), or set {STACK_VARIABLE} to a stack made by `sam deploy`")
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        pytest.skip("the e2e tests share one stack's aggregates: run them in one process, with `make e2e`")
+    return DeployedStack(local.stack_name, local.outputs, local.client, local=True)

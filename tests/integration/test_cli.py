@@ -21,7 +21,7 @@ def test_given_a_small_faulty_run_when_the_pipeline_command_reports_json_then_it
 
 @pytest.mark.timeout(120)
 def test_given_the_local_pipeline_when_watched_then_the_aggregate_tree_and_rate_are_drawn(capsys):
-    code = main(["watch", "--seconds", "3", "--messages", "200", "--trades", "20"])
+    code = main(["watch", "--local-pipeline", "--seconds", "3", "--messages", "200", "--trades", "20"])
     out = capsys.readouterr().out
     assert code == 0
     assert "message_count" in out and "changes/s" in out
