@@ -9,7 +9,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)
-export AWS_DEFAULT_REGION ?= us-east-1
+# The region the user has configured (scripts/aws-region), us-east-1 when none: never one forced over theirs.
+ifndef AWS_DEFAULT_REGION
+export AWS_DEFAULT_REGION := $(shell scripts/aws-region)
+endif
 # No usage reports from the SAM CLI: everything here works offline.
 export SAM_CLI_TELEMETRY ?= 0
 # The runtime's python must be on PATH for `sam build` (BuildMethod: python3.13).

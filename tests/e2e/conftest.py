@@ -1,6 +1,6 @@
-"""The stack the e2e tests run against: the one named by RISK_PIPELINE_STACK (``sam deploy`` first; credentials
-and endpoint from the usual chain), else the local stack of ``make up`` when it is up. Without either, every
-e2e test is skipped with the reason."""
+"""The stack the e2e tests run against: the one named by RISK_PIPELINE_STACK (``sam deploy`` first; credentials,
+region and endpoint from the user's own configuration), else the local stack of ``make up`` when it is up. Without
+either, every e2e test is skipped with the reason; a stack that is named but cannot be read fails them."""
 
 from __future__ import annotations
 
@@ -36,8 +36,10 @@ def deployed() -> DeployedStack:
         session = boto3.Session()
         try:
             described = session.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
-        except (BotoCoreError, ClientError) as exc:
-            pytest.skip(f"stack {stack!r} cannot be read with these credentials: {exc}")
+        except (BotoCoreError, ClientError) as exc:  # a stack was named: not reading it is a failure, not a skip
+            pytest.fail(
+                f"{STACK_VARIABLE}={stack!r} names a stack that cannot be read (region {session.region_name}): {exc}"
+            )
         outputs = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
         return DeployedStack(stack, outputs, session.client, local=False)
     local = localstack.load()

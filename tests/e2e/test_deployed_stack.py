@@ -186,7 +186,8 @@ def test_given_an_aggregate_lambda_failing_until_fixed_when_a_burst_is_sent_then
 def test_given_the_stack_when_described_then_its_alarms_and_dashboard_exist(deployed):
     cloudwatch = deployed.client("cloudwatch")
     stack_functions = {deployed[k] for k in ("StateFunctionName", "AggregateFunctionName", "ReduceFunctionName")}
-    alarms = cloudwatch.describe_alarms(AlarmTypes=["MetricAlarm"])["MetricAlarms"]
+    pages = cloudwatch.get_paginator("describe_alarms").paginate(AlarmTypes=["MetricAlarm"])
+    alarms = [alarm for page in pages for alarm in page["MetricAlarms"]]  # an account has more than one page
     iterator_age = {d["Value"] for a in alarms if a.get("MetricName") == "IteratorAge" for d in a.get("Dimensions", [])}
     assert stack_functions <= iterator_age
     assert deployed["DashboardUrl"].startswith("https://")

@@ -13,7 +13,7 @@ import hashlib
 import random
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from hypothesis import strategies as st
@@ -81,6 +81,20 @@ def messages(draw: st.DrawFn, max_trades: int = 5, max_versions: int = 3) -> lis
 RATE = st.sampled_from([0.0, 0.0, 0.1, 0.25])
 
 
+# The shape the written-out histories below start from: one shard, batches of 100, 3 retries, no fault.
+WRITTEN_OUT = Case(
+    sends=[],
+    poison={},
+    rates=FaultRates(),
+    shards=1,
+    batch_size=100,
+    parallelization=1,
+    state_retries=3,
+    burst=1,
+    rng=random.Random(0),
+)
+
+
 def keyed_by_content(message: RiskMessage) -> Send:
     return Send(message.to_wire(), content_partition_key(message), message)
 
@@ -107,17 +121,7 @@ def cross_shard_revision(*, newer_first: bool, rng_seed: int = 0) -> Case:
         if shard_of(content_partition_key(candidate), 2) != shard_of(content_partition_key(older), 2)
     )
     pair = [newer, older] if newer_first else [older, newer]
-    return Case(
-        sends=[keyed_by_content(m) for m in pair],
-        poison={},
-        rates=FaultRates(),
-        shards=2,
-        batch_size=100,
-        parallelization=1,
-        state_retries=3,
-        burst=1,
-        rng=random.Random(rng_seed),
-    )
+    return replace(WRITTEN_OUT, sends=[keyed_by_content(m) for m in pair], shards=2, rng=random.Random(rng_seed))
 
 
 @st.composite
@@ -177,14 +181,12 @@ def soak_history_203753413110509477773198763466354452703(rng_seed: int) -> Case:
     t1v0, t1v1, t1v2 = version(1, 0, "1.00", 3), version(1, 1, "2.00", 0), version(1, 2, "99.99", 4)
     null_timestamp, reason = BAD_RECORDS["Timestamp null"]
     order = [t0v0, t1v2, t0v2, None, t1v0, t0v0, t1v1, None, t0v1]
-    return Case(
+    return replace(
+        WRITTEN_OUT,
         sends=[Send.of(m) if m else Send(null_timestamp, f"poison-{i}") for i, m in enumerate(order)],
         poison={null_timestamp: reason},
         rates=FaultRates(crash_after_write=0.25, function_errors=0.25, throttling=0.03, overlap=0.25),
-        shards=1,
         batch_size=5,
-        parallelization=1,
-        state_retries=3,
         burst=3,
         rng=random.Random(rng_seed),
     )
@@ -197,13 +199,12 @@ def workshop_failure_rates(rng_seed: int) -> Case:
     lost checkpoints: so a crash after the map transaction, a crash after the reduce transaction and a partial
     delivered again all happen."""
     calls = workshop_calls(seed=rng_seed, calls=3, revision_rate=0.2, now=1_700_000_000.0)
-    return Case(
+    return replace(
+        WRITTEN_OUT,
         sends=[keyed_by_content(m) for call in calls for m in call],
-        poison={},
         rates=FaultRates(function_errors=0.1, crash_after_write=0.1, lost_checkpoint=0.1),
         shards=2,
         batch_size=10,
-        parallelization=1,
         state_retries=10,
         burst=40,
         rng=random.Random(rng_seed),
