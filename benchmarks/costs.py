@@ -1,22 +1,26 @@
 """DynamoDB calls and capacity per message: the StateLambda against the naive read-then-write version and a
-Powertools-idempotency version, and the aggregate stage against the naive ADD per record and the workshop's
-map-then-reduce shape. Calls are counted with botocore's event hooks; capacity by DynamoDB's rules."""
+Powertools-idempotency version, and the aggregate stage (map then reduce) against the previous one-transaction
+design, the naive ADD per record and the workshop's map-then-reduce shape. Calls are counted with botocore's event
+hooks; capacity by DynamoDB's rules."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from benchmarks.capacity import CapacityMeter
 from benchmarks.common import Row, batches, create_table, moto_stack, stream_records
-from benchmarks.variants import IdempotentStateService, MapReduceAggregate
+from benchmarks.variants import IdempotentStateService, MapReduceAggregate, one_transaction_aggregate
 from functions.aggregate import app as aggregate_app
+from functions.reduce import app as reduce_app
 from functions.state import app as state_app
 from localpipe.esm import DynamoDBStreamReader
 from localpipe.naive import NaiveAggregateService, NaiveStateService
 from localpipe.resources import Deployed
 from riskpipe.aggregation import TradeChange
-from riskpipe.config import AggregateSettings, StateSettings
+from riskpipe.config import AggregateSettings, ReduceSettings, StateSettings
 from riskpipe.poison import PoisonQueue
 from riskpipe.producer import generate_messages
 from riskpipe.state_service import BatchDecider
@@ -105,7 +109,53 @@ def _record(raw: dict[str, Any]) -> Any:
     return DynamoDBRecord(raw)
 
 
-AGGREGATE_VARIANTS = ("ours (transaction + per-trade markers)", "naive ADD per record", "workshop map-then-reduce")
+AGGREGATE_VARIANTS = (
+    "ours (map: markers + one partial; reduce: partials summed, deleted under condition)",
+    "previous (one transaction: markers + deltas)",
+    "naive ADD per record",
+    "workshop map-then-reduce",
+)
+REDUCE_BATCH = 1000  # the reduce mapping's BatchSize (template.yaml)
+
+
+class TransactionItems:
+    """Counts the items of every TransactWriteItems by table (the markers' share of the write units)."""
+
+    def __init__(self, session: Any) -> None:
+        self.by_table: Counter[str] = Counter()
+        session.events.register("before-parameter-build.dynamodb.TransactWriteItems", self._count)
+
+    def _count(self, params: dict[str, Any], **_: Any) -> None:
+        for entry in params.get("TransactItems", []):
+            [(_, operation)] = entry.items()
+            self.by_table[operation["TableName"]] += 1
+
+
+class MapThenReduce:
+    """Our stage as deployed: the map's service on each batch; then the reduce on the PartialTable's stream (its
+    INSERTs), in batches of its mapping's size."""
+
+    def __init__(self, session: Any, deployed: Deployed) -> None:
+        functions = deployed.template.functions()
+        self.map = aggregate_app.build_service(
+            AggregateSettings.from_env(deployed.function_env(functions["AggregateFunction"])), session=session
+        )
+        self.reduce = reduce_app.build_service(
+            ReduceSettings.from_env(deployed.function_env(functions["ReduceFunction"])), session=session
+        )
+        self.reader = DynamoDBStreamReader(deployed.client("dynamodbstreams"), deployed.stream_arns["PartialTable"])
+
+    def apply(self, changes: list[TradeChange]) -> Any:
+        return self.map.apply(changes)
+
+    def drain(self) -> int:
+        """Reduce every partial written so far; the number of reduce transactions."""
+        partials = [
+            reduce_app.to_partial(_record(r.lambda_record))
+            for r in self.reader.poll()
+            if r.lambda_record["eventName"] == "INSERT"
+        ]
+        return sum(self.reduce.apply(list(batch)).transactions for batch in batches(partials, REDUCE_BATCH))
 
 
 def _state_changes(sent: list[Any]) -> list[TradeChange]:
@@ -117,29 +167,72 @@ def _state_changes(sent: list[Any]) -> list[TradeChange]:
         return [c for c in _changes(deployed) if c.applies]
 
 
-def _aggregate_variant(name: str, session: Any, deployed: Any) -> Any:
+def _aggregate_variant(name: str, session: Any, deployed: Deployed) -> Any:
     """One of AGGREGATE_VARIANTS, built on this stack: each has an ``apply(changes)`` like AggregateService."""
     settings = AggregateSettings.from_env(deployed.function_env(deployed.template.functions()["AggregateFunction"]))
     client = session.client("dynamodb")
+    aggregate_table = deployed.names["AggregateTable"]
     if name.startswith("ours"):
-        return aggregate_app.build_service(settings, session=session)
+        return MapThenReduce(session, deployed)
+    if name.startswith("previous"):
+        return one_transaction_aggregate(
+            client, aggregate_table, settings.marker_table_name, settings.aggregation_order
+        )
     if name.startswith("naive"):
-        return NaiveAggregateService(client, settings.aggregate_table_name, settings.aggregation_order)
+        return NaiveAggregateService(client, aggregate_table, settings.aggregation_order)
     create_table(client, "reduce")
-    return MapReduceAggregate(client, settings.aggregate_table_name, "reduce", settings.aggregation_order)
+    return MapReduceAggregate(client, aggregate_table, "reduce", settings.aggregation_order)
 
 
-def _measure_aggregate(name: str, changes: list[TradeChange], batch_size: int) -> tuple[CapacityMeter, list[int]]:
-    """The calls and capacity of one variant applying the changes in batches, and each batch's distinct trades."""
+@dataclass
+class AggregateMeasure:
+    meter: CapacityMeter
+    trades_per_batch: list[int]
+    transactions: int  # the map's (ours), or all of them
+    reduce_transactions: int
+    markers: int  # marker items written in transactions
+
+
+def _measure_aggregate(name: str, changes: list[TradeChange], batch_size: int) -> AggregateMeasure:
+    """The calls and capacity of one variant applying the changes in batches (ours: then its reduce drained)."""
     with moto_stack() as (session, deployed):
         meter = CapacityMeter(session)
+        items = TransactionItems(session)
         applier = _aggregate_variant(name, session, deployed)
         meter.reset()
         trades_per_batch = []
         for batch in batches(changes, batch_size):
             applier.apply(list(batch))
             trades_per_batch.append(len({c.trade_id for c in batch}))
-    return meter, trades_per_batch
+        transactions = meter.calls.get("TransactWriteItems", 0)
+        reduce_transactions = applier.drain() if isinstance(applier, MapThenReduce) else 0
+        markers = items.by_table[deployed.names["AggregateMarkerTable"]]
+    return AggregateMeasure(meter, trades_per_batch, transactions, reduce_transactions, markers)
+
+
+def _aggregate_rows(label: str, measure: AggregateMeasure, changes: int, distinct: int) -> list[Row]:
+    meter = measure.meter
+    split = f"; {measure.transactions} map + {measure.reduce_transactions} reduce transactions"
+    markers = 2 * measure.markers / changes  # a marker is well under 1 KB: 2 WCU in a transaction
+    return [
+        Row(
+            "aggregate cost",
+            f"{label}: transactions / batch",
+            measure.transactions / len(measure.trades_per_batch),
+            note=f"{changes} changes of {distinct} trades, up to {max(measure.trades_per_batch)} trades a batch"
+            + (split if measure.reduce_transactions else "")
+            + "; "
+            + ", ".join(f"{op} {n}" for op, n in sorted(meter.calls.items())),
+        ),
+        Row(
+            "aggregate cost",
+            f"{label}: write units / applied record",
+            meter.write_units / changes,
+            note=CAPACITY_NOTE
+            + ("; transaction items cost 2x" if measure.transactions else "")
+            + (f"; of which the per-trade markers {markers:.2f}: the floor of exactly-once here" if markers else ""),
+        ),
+    ]
 
 
 def aggregate_costs(messages: int = 1000, trades: int = 250, batch_sizes: tuple[int, ...] = (100, 1000)) -> list[Row]:
@@ -148,26 +241,6 @@ def aggregate_costs(messages: int = 1000, trades: int = 250, batch_sizes: tuple[
     rows: list[Row] = []
     for batch_size in batch_sizes:
         for name in AGGREGATE_VARIANTS:
-            meter, trades_per_batch = _measure_aggregate(name, changes, batch_size)
-            invocations = len(trades_per_batch)
-            transactions = meter.calls.get("TransactWriteItems", 0)
-            label = f"batches of {batch_size}: {name}"
-            ours = name.startswith("ours")
-            rows += [
-                Row(
-                    "aggregate cost",
-                    f"{label}: transactions / batch",
-                    transactions / invocations,
-                    target="1" if ours else "",
-                    met=(transactions == invocations) if ours else None,
-                    note=f"{len(changes)} changes of {distinct} trades, up to {max(trades_per_batch)} trades a batch; "
-                    + ", ".join(f"{op} {n}" for op, n in sorted(meter.calls.items())),
-                ),
-                Row(
-                    "aggregate cost",
-                    f"{label}: write units / applied record",
-                    meter.write_units / len(changes),
-                    note=CAPACITY_NOTE + ("; transaction items cost 2x" if transactions else ""),
-                ),
-            ]
+            measure = _measure_aggregate(name, changes, batch_size)
+            rows += _aggregate_rows(f"batches of {batch_size}: {name}", measure, len(changes), distinct)
     return rows

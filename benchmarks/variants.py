@@ -4,6 +4,9 @@
   record per stream record (keyed by trade and version), around the same versioned write. Idempotency alone
   cannot order versions, so the conditional write stays; the idempotency layer adds its own writes.
 * The naive versions are ``localpipe.naive`` (read-then-write; ADD per record).
+* ``one_transaction_aggregate``: this project's previous aggregate stage, the markers and the batch's deltas (an
+  ``ADD`` per aggregate, ``message_count`` included) in one TransactWriteItems. Exact, but every transaction
+  touches the root aggregates and ``message_count``: the items that bind (see the README's Performance).
 * ``MapReduceAggregate``: the workshop's aggregate shape: a map step writes its batch's pre-aggregated totals
   as one item of a reduce table, and a reduce step applies them in one TransactWriteItems with a
   ClientRequestToken (idempotent for 10 minutes, and only for the same batch).
@@ -19,8 +22,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function
 
-from riskpipe.aggregate_service import AggregateOutcome
-from riskpipe.aggregation import MESSAGE_COUNT_ID, TradeChange, plan_sub_batches
+from riskpipe.aggregate_service import AggregateOutcome, AggregateService
+from riskpipe.aggregate_store import Effect, MarkerStore, add_item
+from riskpipe.aggregation import MESSAGE_COUNT_ID, SubBatch, TradeChange, plan_sub_batches
 from riskpipe.models import PoisonRecordError, RiskMessage, WriteOutcome, decode_risk_message
 from riskpipe.state_service import BatchDecisions, Decision, StateStore, StreamRecord
 
@@ -56,6 +60,26 @@ class IdempotentStateService:
             outcome = WriteOutcome(self._write(record=json.loads(message.to_wire(), parse_float=Decimal)))
             decisions.by_sequence[record.sequence_number] = Decision(outcome=outcome, trade_id=message.TradeID)
         return decisions
+
+
+def deltas_beside_markers(aggregate_table: str) -> Effect:
+    """The previous design's effect: the sub-batch's deltas and its message count, ADDed in the markers'
+    transaction."""
+
+    def items(batch: SubBatch) -> list[Any]:
+        deltas = {**batch.deltas(), MESSAGE_COUNT_ID: Decimal(batch.message_count)}
+        return [add_item(aggregate_table, k, v) for k, v in sorted(deltas.items())]
+
+    return items
+
+
+def one_transaction_aggregate(
+    client: Any, aggregate_table: str, marker_table: str, order: Sequence[str]
+) -> AggregateService:
+    store = MarkerStore(
+        marker_table, client, effect=deltas_beside_markers(aggregate_table), marker_ttl_seconds=2 * 24 * 3600
+    )
+    return AggregateService(store, order, plan=plan_sub_batches)
 
 
 class MapReduceAggregate:

@@ -28,9 +28,11 @@ from localpipe.server import local_aws_environment, moto_server
 from localpipe.template import Template
 from riskpipe.aggregate_service import AggregateService
 from riskpipe.aggregation import SubBatch
-from riskpipe.config import AggregateSettings, StateSettings
+from riskpipe.config import AggregateSettings, ReduceSettings, StateSettings
 from riskpipe.models import Hierarchy, RiskMessage, StoredVersion, WriteOutcome
+from riskpipe.partials import ReduceTransaction
 from riskpipe.poison import PoisonQueue
+from riskpipe.reduce_service import ReduceService
 from riskpipe.state_service import BatchDecider, Decision, StateService, StreamRecord
 from riskpipe.state_store import VersionedStateStore
 
@@ -82,15 +84,27 @@ class _FunctionStore:
 
 
 @dataclass
-class _FunctionWriter:
-    """An AggregateWriter whose transaction is lab 3's function."""
+class _MapWriter:
+    """The map's writer whose transaction is lab 3's ``map_transaction``."""
 
     client: Any
-    aggregate_table: str
+    partial_table: str
     marker_table: str
 
     def apply(self, batch: SubBatch) -> None:
-        lab3.apply(self.client, self.aggregate_table, self.marker_table, batch)
+        lab3.map_transaction(self.client, self.partial_table, self.marker_table, batch)
+
+
+@dataclass
+class _ReduceWriter:
+    """The reduce's writer whose transaction is lab 3's ``reduce_transaction``."""
+
+    client: Any
+    aggregate_table: str
+    partial_table: str
+
+    def apply(self, transaction: ReduceTransaction) -> None:
+        lab3.reduce_transaction(self.client, self.aggregate_table, self.partial_table, transaction)
 
 
 class _Lab4StateService(StateService):
@@ -107,9 +121,14 @@ def _state_with(write: Callable[[Any, str, RiskMessage], StoredVersion]) -> Call
     return build
 
 
-def _lab3_aggregate(settings: AggregateSettings, session: Any) -> AggregateService:
-    writer = _FunctionWriter(session.client("dynamodb"), settings.aggregate_table_name, settings.marker_table_name)
+def _lab3_map(settings: AggregateSettings, session: Any) -> AggregateService:
+    writer = _MapWriter(session.client("dynamodb"), settings.partial_table_name, settings.marker_table_name)
     return AggregateService(writer, settings.aggregation_order)
+
+
+def _lab3_reduce(settings: ReduceSettings, session: Any) -> ReduceService:
+    writer = _ReduceWriter(session.client("dynamodb"), settings.aggregate_table_name, settings.partial_table_name)
+    return ReduceService(writer)
 
 
 def _lab4_state(settings: StateSettings, session: Any) -> BatchDecider:
@@ -258,15 +277,20 @@ def _outcomes(result: CheckResult, write: Any, session: Any) -> None:
 def check_lab3(endpoint: str | None, finished: bool) -> CheckResult:
     result = CheckResult(3, finished)
     rates = FaultRates(duplicates=0.1, lost_checkpoint=0.15, crash_after_write=0.2, function_errors=0.05)
-    wiring: dict[str, Any] = {} if finished else {"aggregate_service": _lab3_aggregate}
-    # Small aggregate batches: many invocations, so the platform's bad days reach the aggregate stage too.
-    overrides = {"AggregateFunction": {"BatchSize": 10}}
+    wiring: dict[str, Any] = {} if finished else {"aggregate_service": _lab3_map, "reduce_service": _lab3_reduce}
+    # Small batches in both stages: many invocations, so the platform's bad days reach the map and the reduce too.
+    overrides = {"AggregateFunction": {"BatchSize": 10}, "ReduceFunction": {"BatchSize": 3}}
     report, _ = _run(endpoint, rates, mapping_overrides=overrides, **wiring)
     _pipeline_findings(result, report)
     result.expect(
         report.message_count == report.outcomes.get("accepted", 0),
         f"message_count {report.message_count}, versions accepted {report.outcomes.get('accepted', 0)} "
-        f"({report.aggregate_duplicates_skipped} redeliveries recognised and skipped)",
+        f"({report.aggregate_duplicates_skipped} map redeliveries recognised by the markers and skipped)",
+    )
+    result.expect(
+        report.partials_left == 0 and report.partials_applied == report.partials_written,
+        f"{report.partials_written} partials written by the map, {report.partials_applied} applied once by the "
+        f"reduce, {report.partials_skipped} delivered again and skipped, {report.partials_left} left in the table",
     )
     return result
 
@@ -304,6 +328,12 @@ def check_lab5(endpoint: str | None, finished: bool) -> CheckResult:
         applied == report.message_count,
         f"aggregate:records_applied adds up to {applied:g}: every accepted version applied once, "
         f"redeliveries skipped ({totals.get('aggregate:duplicates_skipped', 0):g} of them)",
+    )
+    reduced = totals.get("reduce:messages_applied", 0)
+    result.expect(
+        reduced == report.message_count,
+        f"reduce:messages_applied adds up to {reduced:g}: every partial applied once, "
+        f"partials delivered again skipped ({totals.get('reduce:partials_skipped', 0):g} of them)",
     )
     result.expect(
         totals.get("state:records_poison", 0) >= report.poison_sent > 0,

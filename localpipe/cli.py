@@ -8,7 +8,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from localpipe.pipeline import (
     AGGREGATE_FUNCTION,
     FUNCTION_ALIASES,
     PRODUCER_FUNCTION,
+    REDUCE_FUNCTION,
     STATE_FUNCTION,
     LocalPipeline,
     PipelineReport,
@@ -33,11 +34,11 @@ from localpipe.pipeline import (
 from localpipe.reconcile import Reconciliation, StackTables, reconcile
 from localpipe.reconcile import repair as repair_aggregates
 from localpipe.resources import Deployed, deploy
-from localpipe.samples import EVENTS, Expectation, Observed, load_expectations, mismatches, observe
+from localpipe.samples import EVENTS, Expectation, Observed, load_expectations, mismatches, observe, seed
 from localpipe.server import local_aws_environment, moto_server
 from localpipe.template import Template
 from localpipe.tree import aggregate_tree
-from riskpipe.aggregate_store import AggregateStore
+from riskpipe.aggregate_store import read_aggregates
 from riskpipe.aggregation import MESSAGE_COUNT_ID
 from riskpipe.config import AggregateSettings
 
@@ -196,6 +197,14 @@ def _report_json(report: PipelineReport) -> dict[str, Any]:
         "stale_items": len(report.stale_items),
         "aggregate_differences": {k: [str(a), str(b)] for k, (a, b) in report.aggregate_differences.items()},
         "message_count": str(report.message_count),
+        "partials": {
+            "written": report.partials_written,
+            "applied": report.partials_applied,
+            "skipped": report.partials_skipped,
+            "applied_twice": report.partials_applied_twice,
+            "left": report.partials_left,
+            "reduce_transactions": report.reduce_transactions,
+        },
         "elapsed_seconds": round(report.elapsed, 2),
     }
 
@@ -227,7 +236,8 @@ def print_report(report: PipelineReport, order: Sequence[str]) -> None:
         )
         table.add_row("poison (in the poison queue)", f"{report.outcomes.get('poison', 0)} ({report.poison_in_queue})")
     table.add_row(
-        "exhausted -> on-failure destinations", f"{report.exhausted} state, {report.aggregate_exhausted} aggregate"
+        "exhausted -> on-failure destinations",
+        f"{report.exhausted} state, {report.aggregate_exhausted} map, {report.reduce_exhausted} reduce",
     )
     if report.throttled_calls:
         table.add_row(
@@ -239,10 +249,17 @@ def print_report(report: PipelineReport, order: Sequence[str]) -> None:
         table.add_row("aggregate: delivered (decided in its container)", f"{report.aggregate_delivered:,}")
     else:
         table.add_row(
-            "aggregate: delivered / applied / duplicates skipped",
+            "map: delivered / applied / duplicates skipped",
             f"{report.aggregate_delivered:,} / {report.aggregate_applied:,} / {report.aggregate_duplicates_skipped:,}",
         )
-        table.add_row("aggregate transactions", f"{report.transactions:,}")
+        table.add_row("map transactions (markers + one partial each)", f"{report.transactions:,}")
+        table.add_row("map / reduce batches retried", f"{report.map_retried_batches} / {report.reduce_retried_batches}")
+        table.add_row(
+            "reduce: partials written / applied / skipped (delivered again)",
+            f"{report.partials_written:,} / {report.partials_applied:,} / {report.partials_skipped:,}",
+        )
+        table.add_row("reduce transactions (ADDs + deletes under condition)", f"{report.reduce_transactions:,}")
+    table.add_row("partials left unapplied in the PartialTable", str(report.partials_left))
     table.add_row("aggregate changes set aside (refused as invalid)", f"{report.aggregate_set_aside:,}")
     table.add_row("time taken", f"{report.elapsed:.1f} s")
     console.print(table)
@@ -295,9 +312,11 @@ def invoke(args: argparse.Namespace) -> int:
     with moto_server() as endpoint, local_aws_environment(endpoint) as session:
         deployed = deploy(Template.load(), session)
         pipeline = LocalPipeline(deployed, verbose=True)
+        seed(deployed, expectation)
         handlers = {
             STATE_FUNCTION: pipeline.invoke_state,
             AGGREGATE_FUNCTION: pipeline.invoke_aggregate,
+            REDUCE_FUNCTION: pipeline.invoke_reduce,
             PRODUCER_FUNCTION: pipeline.invoke_producer,
         }
         if function not in handlers:
@@ -352,25 +371,25 @@ def watch(args: argparse.Namespace) -> int:
 
     if args.stack:
         named = _stack(args.stack)[0]
-        store = AggregateStore(named["AggregateTableName"], "", boto3.client("dynamodb"), marker_ttl_seconds=90000)
-        latency = _LatencyFeed(boto3.client("logs"), named["AggregateFunctionName"])
-        return _watch_loop(store, args.seconds, None, latency)
+        client = boto3.client("dynamodb")
+        latency = _LatencyFeed(boto3.client("logs"), named["ReduceFunctionName"])
+        return _watch_loop(lambda: read_aggregates(client, named["AggregateTableName"]), args.seconds, None, latency)
     local = localstack.load()
     if local is not None and not args.local_pipeline:
         console.print(f"watching stack {local.stack_name} on {local.endpoint} (make up) for {args.seconds:g} s")
         dynamodb = local.client("dynamodb")
-        store = AggregateStore(local.outputs["AggregateTableName"], "", dynamodb, marker_ttl_seconds=90000)
-        latency = _LatencyFeed(local.client("logs"), local.outputs["AggregateFunctionName"])
-        return _watch_loop(store, args.seconds, None, latency)
+        latency = _LatencyFeed(local.client("logs"), local.outputs["ReduceFunctionName"])
+        table = local.outputs["AggregateTableName"]
+        return _watch_loop(lambda: read_aggregates(dynamodb, table), args.seconds, None, latency)
     rates = FaultRates(duplicates=0.125, function_errors=0.05, crash_after_write=0.05)
     sends = scenario_sends(messages=args.messages, trades=args.trades, seed=args.seed, rates=rates)
     with moto_server() as endpoint, local_aws_environment(endpoint) as session:
         deployed = deploy(Template.load(), session)
         pipeline = LocalPipeline(deployed, rates=rates, seed=args.seed)
-        store = AggregateStore(pipeline.aggregate_table, "", deployed.client("dynamodb"), marker_ttl_seconds=90000)
+        local = deployed.client("dynamodb")
         runner = threading.Thread(target=pipeline.run, args=(sends,), kwargs={"burst": 200}, daemon=True)
         runner.start()
-        return _watch_loop(store, args.seconds, runner)
+        return _watch_loop(lambda: read_aggregates(local, pipeline.aggregate_table), args.seconds, runner)
 
 
 def _stack(name: str, cloudformation: Any = None) -> tuple[dict[str, str], dict[str, str]]:
@@ -383,7 +402,7 @@ def _stack(name: str, cloudformation: Any = None) -> tuple[dict[str, str], dict[
 
 
 class _LatencyFeed:
-    """The aggregate stage's end-to-end latency metric, read from its log as batches come in."""
+    """The aggregate stage's end-to-end latency metric, read from the reduce's log as batches come in."""
 
     def __init__(self, logs: Any, function_name: str) -> None:
         self._logs = logs
@@ -406,7 +425,10 @@ class _LatencyFeed:
 
 
 def _watch_loop(
-    store: AggregateStore, seconds: float, runner: threading.Thread | None, latency: _LatencyFeed | None = None
+    read: Callable[[], dict[str, Decimal]],
+    seconds: float,
+    runner: threading.Thread | None,
+    latency: _LatencyFeed | None = None,
 ) -> int:
     started = last_time = time.monotonic()
     last_count = Decimal(0)
@@ -414,7 +436,7 @@ def _watch_loop(
     latest = ""
     with Live(console=console, refresh_per_second=2) as live:
         while time.monotonic() - started < seconds:
-            aggregates = {k: v for k, v in store.read_aggregates().items() if not k.startswith("timestamp_")}
+            aggregates = {k: v for k, v in read().items() if not k.startswith("timestamp_")}
             count = aggregates.pop(MESSAGE_COUNT_ID, Decimal(0))
             now = time.monotonic()
             if now - last_time >= 1:
@@ -460,6 +482,7 @@ def reconcile_command(args: argparse.Namespace) -> int:
             state_table=pipeline.state_table,
             aggregate_table=pipeline.aggregate_table,
             marker_table=pipeline.marker_table,
+            partial_table=pipeline.partial_table,
             order=pipeline.aggregation_order,
             marker_ttl_seconds=AggregateSettings.model_fields["marker_ttl_seconds"].default,
         )
@@ -474,6 +497,7 @@ def _reconcile_stack(name: str, cloudformation: Any, dynamodb: Any, repair: bool
         state_table=outputs["StateTableName"],
         aggregate_table=outputs["AggregateTableName"],
         marker_table=outputs["AggregateMarkerTableName"],
+        partial_table=outputs["PartialTableName"],
         order=tuple(level.strip() for level in order.split(",")),
         marker_ttl_seconds=defaults["marker_ttl_seconds"].default,
     )
@@ -486,7 +510,8 @@ def _reconcile(client: Any, tables: StackTables, *, repair: bool) -> int:
     if repair and not found.exact:
         done = repair_aggregates(client, tables, found)
         console.print(
-            f"repaired: {done.aggregates_rewritten} aggregates rewritten, {done.markers_moved} markers moved up"
+            f"repaired: {done.partials_deleted} pending partials deleted, {done.aggregates_rewritten} aggregates "
+            f"rewritten, {done.markers_moved} markers moved up"
         )
         found = reconcile(client, tables)
         _print_drift(found)

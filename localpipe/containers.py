@@ -35,7 +35,7 @@ import moto
 
 from localpipe.pipeline import FUNCTION_ALIASES
 from localpipe.resources import Deployed, deploy
-from localpipe.samples import Expectation, load_expectations, mismatches, observe
+from localpipe.samples import Expectation, load_expectations, mismatches, observe, seed
 from localpipe.server import LOCAL_CREDENTIALS, local_aws_environment
 from localpipe.template import ROOT, Template
 
@@ -251,6 +251,7 @@ def check_sample(expectation: Expectation, aws: DockerAws, session: boto3.Sessio
     """One sample on a stack of its own (its own names, so that samples can run side by side)."""
     started = time.monotonic()
     deployed = deploy(Template.load(), session, prefix=prefix)
+    seed(deployed, expectation)
     response, logs = invoke(expectation.function, expectation.path, deployed, aws)
     problems = mismatches(expectation, observe(deployed, response))
     return Invocation(expectation, response, problems, time.monotonic() - started, logs)
@@ -302,13 +303,15 @@ def _invoke(args: argparse.Namespace) -> int:
     sam_build()
     with docker_aws() as aws, local_aws_environment(aws.host_endpoint, REGION) as session:
         deployed = deploy(Template.load(), session)
+        seed(deployed, expectations.get(event))
         response, logs = invoke(function, event, deployed, aws)
         print(logs.rstrip())  # noqa: T201
         print(json.dumps(response, indent=2, default=str))  # noqa: T201
         observed = observe(deployed, response)
         print(  # noqa: T201
             f"StateTable: {len(observed.state)} items; poison queue: {len(observed.poison_reasons)} messages; "
-            f"stream: {observed.stream_records} records; aggregates: {len(observed.aggregates)} items"
+            f"stream: {observed.stream_records} records; partials: {len(observed.partials)} items; "
+            f"aggregates: {len(observed.aggregates)} items"
         )
         expectation = expectations.get(event)
         if expectation is None or expectation.function != function:

@@ -104,7 +104,12 @@ class KinesisReader:
 
 
 class DynamoDBStreamReader:
-    """Reads every shard of a DynamoDB stream from TRIM_HORIZON."""
+    """Reads every shard of a DynamoDB stream from TRIM_HORIZON.
+
+    Each poll starts from a fresh iterator after the last record read: moto answers a cancelled transaction by
+    restoring a deep copy of every table it named, stream included, so an iterator taken before then reads a
+    stream that no longer grows (the PartialTable is in both the map's and the reduce's transactions).
+    """
 
     def __init__(self, client: Any, stream_arn: str) -> None:
         self._client = client
@@ -115,10 +120,17 @@ class DynamoDBStreamReader:
     def poll(self) -> list[SourceRecord]:
         if not self._iterators:  # a local table's stream keeps its shards: they are described once
             shards = self._client.describe_stream(StreamArn=self._stream_arn)["StreamDescription"]["Shards"]
-            for shard in shards:
-                self._iterators[shard["ShardId"]] = self._client.get_shard_iterator(
-                    StreamArn=self._stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-                )["ShardIterator"]
+            self._iterators = dict.fromkeys((shard["ShardId"] for shard in shards), None)
+        for shard_id in self._iterators:
+            after = self._last_seen.get(shard_id)
+            position: dict[str, str] = (
+                {"ShardIteratorType": "TRIM_HORIZON"}
+                if after is None
+                else {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": str(after)}
+            )
+            self._iterators[shard_id] = self._client.get_shard_iterator(
+                StreamArn=self._stream_arn, ShardId=shard_id, **position
+            )["ShardIterator"]
         return _read_new(self._client, self._iterators, self._last_seen, 1000, self._to_source, None)
 
     def _to_source(self, shard_id: str, record: dict[str, Any]) -> SourceRecord:

@@ -1,6 +1,7 @@
-"""End-to-end latency as the aggregate stage publishes it: one EMF record per batch in its function's log, with
-``end_to_end_latency_max`` and ``end_to_end_latency_mean`` (milliseconds, from each message's ``Timestamp`` to
-its aggregate being applied) beside ``records_applied``. Read back from CloudWatch Logs, on AWS or the local AWS.
+"""End-to-end latency as the aggregate stage publishes it: one EMF record per batch in the reduce function's log
+(where aggregates are applied), with ``end_to_end_latency_max`` and ``end_to_end_latency_mean`` (milliseconds, from
+each message's ``Timestamp`` to its aggregate being applied) beside ``messages_applied``. Read back from CloudWatch
+Logs, on AWS or the local AWS.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def parse_emf(message: str) -> BatchLatency | None:
         record = json.loads(message)
         return BatchLatency(
             timestamp_ms=int(record["_aws"]["Timestamp"]),
-            records=int(_value(record.get("records_applied", 1))),
+            records=int(_value(record.get("messages_applied", record.get("records_applied", 1)))),
             max_ms=_value(record[MAX_METRIC]),
             mean_ms=_value(record[MEAN_METRIC]),
         )
@@ -44,7 +45,7 @@ def _value(field: Any) -> float:
 
 
 def latency_since(logs: Any, function_name: str, since_epoch_seconds: float) -> list[BatchLatency]:
-    """Every batch the aggregate function logged since then (its log group is ``/aws/lambda/<name>``)."""
+    """Every batch the reduce function logged since then (its log group is ``/aws/lambda/<name>``)."""
     found: list[BatchLatency] = []
     kwargs: dict[str, Any] = {
         "logGroupName": f"/aws/lambda/{function_name}",

@@ -95,9 +95,11 @@ class LocalStack:
             "STATE_TABLE_NAME": outputs["StateTableName"],
             "AGGREGATE_TABLE_NAME": outputs["AggregateTableName"],
             "MARKER_TABLE_NAME": outputs["AggregateMarkerTableName"],
+            "PARTIAL_TABLE_NAME": outputs["PartialTableName"],
             "POISON_QUEUE_URL": outputs["PoisonQueueUrl"],
             "STATE_FAILURE_QUEUE_URL": outputs["StateFailureQueueUrl"],
             "AGGREGATE_FAILURE_QUEUE_URL": outputs["AggregateFailureQueueUrl"],
+            "REDUCE_FAILURE_QUEUE_URL": outputs["ReduceFailureQueueUrl"],
         }
 
     def function_environment(self) -> dict[str, dict[str, str]]:
@@ -113,8 +115,15 @@ class LocalStack:
             },
             "AggregateFunction": {
                 **common,
-                "AGGREGATE_TABLE_NAME": outputs["AggregateTableName"],
+                "PARTIAL_TABLE_NAME": outputs["PartialTableName"],
                 "MARKER_TABLE_NAME": outputs["AggregateMarkerTableName"],
+                "POISON_QUEUE_URL": outputs["AggregatePoisonQueueUrl"],
+            },
+            "ReduceFunction": {
+                **common,
+                "AGGREGATE_TABLE_NAME": outputs["AggregateTableName"],
+                "PARTIAL_TABLE_NAME": outputs["PartialTableName"],
+                "POISON_QUEUE_URL": outputs["AggregatePoisonQueueUrl"],
             },
             "ProducerFunction": {**common, "STREAM_NAME": outputs["StreamName"]},
             "GameFunction": {
@@ -445,7 +454,7 @@ def send(stack: LocalStack, *, workshop: bool, calls: int, seed: int, timeout: f
         f"({exact_at - sent_at:.1f} s after the last; {rate:,.0f} messages/s end to end); "
         f"message_count moved by {check.applied}"
     )
-    batches = latency_since(stack.client("logs"), stack.outputs["AggregateFunctionName"], started - 1)
+    batches = latency_since(stack.client("logs"), stack.outputs["ReduceFunctionName"], started - 1)
     if batches:
         p50, p99, worst = percentiles(batches)
         console.print(

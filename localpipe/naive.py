@@ -3,13 +3,14 @@
 * ``NaiveStateService`` reads the batch's trades first, then writes every record newer than what it
   read, unconditionally: read-then-write. Two versions of a trade in one batch both look newer than
   the stale read, so the older one can overwrite the newer one (a stale overwrite, a lost update).
-* ``NaiveAggregateService`` adds each change's delta with a plain ``ADD`` per record and keeps no
-  marker, so every redelivery (a retried batch, a crash after the write, a lost checkpoint) counts twice.
+* ``NaiveAggregateService`` (in place of the map, straight to the AggregateTable: no partial, no reduce) adds each
+  change's delta with a plain ``ADD`` per record and keeps no marker, so every redelivery (a retried batch, a
+  crash after the write, a lost checkpoint) counts twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -95,5 +96,10 @@ def naive_state_service(settings: StateSettings, session: Any) -> NaiveStateServ
     return NaiveStateService(session.client("dynamodb"), settings.state_table_name, poison)
 
 
-def naive_aggregate_service(settings: AggregateSettings, session: Any) -> NaiveAggregateService:
-    return NaiveAggregateService(session.client("dynamodb"), settings.aggregate_table_name, settings.aggregation_order)
+def naive_aggregate_service(aggregate_table: str) -> Callable[[AggregateSettings, Any], NaiveAggregateService]:
+    """The factory of the naive aggregate, writing to ``aggregate_table`` (the map itself writes no aggregate)."""
+
+    def build(settings: AggregateSettings, session: Any) -> NaiveAggregateService:
+        return NaiveAggregateService(session.client("dynamodb"), aggregate_table, settings.aggregation_order)
+
+    return build

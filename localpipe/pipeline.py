@@ -1,7 +1,8 @@
-"""The whole pipeline on one machine: producer -> Kinesis -> StateLambda -> StateTable -> stream -> aggregate.
+"""The whole pipeline on one machine: producer -> Kinesis -> StateLambda -> StateTable -> stream -> aggregate (the
+map) -> PartialTable -> stream -> reduce -> AggregateTable.
 
 Resources come from template.yaml (created on moto), the functions are the real handlers (built with
-their own ``build_service``), and the two stream triggers are ``EventSourceMapping`` runners configured
+their own ``build_service``), and the three stream triggers are ``EventSourceMapping`` runners configured
 from the template's event sources. Every fault is a seeded rate, so a scenario is reproducible.
 """
 
@@ -35,9 +36,11 @@ from localpipe.readback import queue_depth, read_aggregates, read_state
 from localpipe.resources import Deployed
 from riskpipe.aggregate_service import AggregateOutcome, ChangeApplier
 from riskpipe.aggregation import MESSAGE_COUNT_ID, TradeChange, compare_aggregates, expected_aggregates
-from riskpipe.config import AggregateSettings, ProducerSettings, StateSettings
+from riskpipe.config import AggregateSettings, ProducerSettings, ReduceSettings, StateSettings
 from riskpipe.models import RiskMessage, WriteOutcome
+from riskpipe.partials import Partial
 from riskpipe.producer import KinesisPublisher, generate_messages
+from riskpipe.reduce_service import PartialApplier, ReduceOutcome
 from riskpipe.state_service import BatchDecider, BatchDecisions, StreamRecord
 from riskpipe.throttling import Pacing
 from riskpipe.versions import newest_per_trade
@@ -47,11 +50,15 @@ DEFAULT_BACKOFF_SCALE = 0.01
 STATE_FUNCTION = "StateFunction"
 StateFactory = Callable[[StateSettings, boto3.Session], "BatchDecider"]
 AggregateFactory = Callable[[AggregateSettings, boto3.Session], "ChangeApplier"]
+ReduceFactory = Callable[[ReduceSettings, boto3.Session], "PartialApplier"]
 AGGREGATE_FUNCTION = "AggregateFunction"
+REDUCE_FUNCTION = "ReduceFunction"
 PRODUCER_FUNCTION = "ProducerFunction"
 FUNCTION_ALIASES = {
     "state": STATE_FUNCTION,
     "aggregate": AGGREGATE_FUNCTION,
+    "map": AGGREGATE_FUNCTION,
+    "reduce": REDUCE_FUNCTION,
     "producer": PRODUCER_FUNCTION,
     "game": "GameFunction",
 }
@@ -114,11 +121,34 @@ class RecordingApplier:
         self.duplicates_skipped = 0
         self.transactions = 0
         self.conflicts = 0
+        self.partials = 0
 
     def apply(self, changes: Sequence[TradeChange]) -> AggregateOutcome:
         outcome = self.inner.apply(changes)
         self.applied |= outcome.applied
         self.duplicates_skipped += len(outcome.duplicates)
+        self.transactions += outcome.transactions
+        self.conflicts += outcome.conflicts
+        self.partials += outcome.partials
+        return outcome
+
+
+class RecordingReducer:
+    """The reduce's decisions: partials applied once (by id), skipped as delivered again, its transactions."""
+
+    def __init__(self, inner: PartialApplier) -> None:
+        self.inner = inner
+        self.applied: set[str] = set()
+        self.applied_twice = 0  # must stay 0: a partial applied by two transactions
+        self.skipped = 0
+        self.transactions = 0
+        self.conflicts = 0
+
+    def apply(self, partials: Sequence[Partial]) -> ReduceOutcome:
+        outcome = self.inner.apply(partials)
+        self.applied_twice += len(self.applied & outcome.applied)
+        self.applied |= outcome.applied
+        self.skipped += len(outcome.skipped)
         self.transactions += outcome.transactions
         self.conflicts += outcome.conflicts
         return outcome
@@ -147,6 +177,16 @@ class PipelineReport:
     poison_in_queue: int
     state_failure_messages: int
     aggregate_failure_messages: int
+    partials_written: int
+    partials_applied: int
+    partials_skipped: int
+    partials_applied_twice: int
+    partials_left: int  # still in the PartialTable once drained: must be 0
+    reduce_transactions: int
+    map_retried_batches: int
+    reduce_retried_batches: int
+    reduce_exhausted: int
+    reduce_failure_messages: int
     stale_items: dict[str, tuple[int, int]]  # trade -> (highest version sent, version stored)
     aggregate_differences: dict[str, tuple[Decimal, Decimal]]
     message_count: Decimal
@@ -172,7 +212,7 @@ class PipelineReport:
     @property
     def aggregates_exact(self) -> bool:
         counted = self.state_changes if self.remote else self.outcomes.get("accepted", 0)
-        return not self.aggregate_differences and self.message_count == counted
+        return not self.aggregate_differences and self.message_count == counted and self.partials_left == 0
 
     @property
     def exact(self) -> bool:
@@ -221,9 +261,9 @@ class LocalPipeline:
     over the template's (for example ``{"StateFunction": {"MaximumRetryAttempts": 0}}``). ``backoff_scale``:
     how much of the SDK's retry backoff is really slept (see ``faults.compress_retry_backoff``). ``on_session``:
     called with the functions' session before any client is made from it (to observe their AWS calls).
-    ``state_service`` / ``aggregate_service``: build the functions' domain from their settings and session
-    instead of the functions' own ``build_service`` (the naive versions, a lab's workbench). ``emit_metrics``:
-    let the functions print their metrics (EMF lines on stdout); by default only with ``verbose``.
+    ``state_service`` / ``aggregate_service`` / ``reduce_service``: build the functions' domain from their settings
+    and session instead of the functions' own ``build_service`` (the naive versions, a lab's workbench).
+    ``emit_metrics``: let the functions print their metrics (EMF lines on stdout); by default only with ``verbose``.
     ``remote_lambda``: the endpoint of ``sam local start-lambda``: the mappings invoke the functions there, in
     Lambda containers, instead of in this process (their decisions are then not seen record by record).
     """
@@ -243,6 +283,7 @@ class LocalPipeline:
         on_session: Callable[[boto3.Session], None] | None = None,
         state_service: StateFactory | None = None,
         aggregate_service: AggregateFactory | None = None,
+        reduce_service: ReduceFactory | None = None,
         emit_metrics: bool | None = None,
         remote_lambda: str | None = None,
     ) -> None:
@@ -259,9 +300,10 @@ class LocalPipeline:
         self._mapping_overrides = mapping_overrides or {}
         if naive:
             state_service = state_service or naive_state_service
-            aggregate_service = aggregate_service or naive_aggregate_service
+            aggregate_service = aggregate_service or naive_aggregate_service(deployed.names["AggregateTable"])
         self._state_factory = state_service
         self._aggregate_factory = aggregate_service
+        self._reduce_factory = reduce_service
         # The session the functions make their clients with (throttling injected, SDK backoff compressed).
         self.function_session = FaultSession(
             self.region,
@@ -275,9 +317,11 @@ class LocalPipeline:
         if on_session is not None:
             on_session(self.function_session)
         self.state_table, self.poison_queue_url, decider = self._state_service()
-        self.aggregate_table, self.marker_table, applier = self._aggregate_service()
+        self.partial_table, self.marker_table, applier = self._aggregate_service()
+        self.aggregate_table, reducer = self._reduce_service()
         self.state_recorder = RecordingDecider(decider)
         self.aggregate_recorder = RecordingApplier(applier)
+        self.reduce_recorder = RecordingReducer(reducer)
         fault_rng = self._random(1)
         self.remote = remote_lambda is not None
         if remote_lambda is not None:
@@ -286,25 +330,29 @@ class LocalPipeline:
             lambda_client = remote_lambda_client(remote_lambda, self.region)
             state_handler = _remote_handler(lambda_client, STATE_FUNCTION)
             aggregate_handler = _remote_handler(lambda_client, AGGREGATE_FUNCTION)
+            reduce_handler = _remote_handler(lambda_client, REDUCE_FUNCTION)
             overlap_handler = state_handler
         else:
             state_handler = self._handler(STATE_FUNCTION, self.state_recorder)
             aggregate_handler = self._handler(AGGREGATE_FUNCTION, self.aggregate_recorder)
+            reduce_handler = self._handler(REDUCE_FUNCTION, self.reduce_recorder)
             # A second consumer of the same shard (resharding overlap): a handler instance of its own.
             overlap_handler = self._handler(STATE_FUNCTION, self.state_recorder)
         self.invoke_state = wrap_function(state_handler, self.rates, fault_rng, LocalContext(STATE_FUNCTION))
         self.invoke_aggregate = wrap_function(
             aggregate_handler, self.rates, fault_rng, LocalContext(AGGREGATE_FUNCTION)
         )
+        self.invoke_reduce = wrap_function(reduce_handler, self.rates, fault_rng, LocalContext(REDUCE_FUNCTION))
         overlap = wrap_function(overlap_handler, FaultRates(), fault_rng, LocalContext("overlap"))
         self.state_mapping = self._mapping(STATE_FUNCTION, self.invoke_state, 2, overlap)
         self.aggregate_mapping = self._mapping(AGGREGATE_FUNCTION, self.invoke_aggregate, 3, None)
+        self.reduce_mapping = self._mapping(REDUCE_FUNCTION, self.invoke_reduce, 6, None)
         self._publisher = KinesisPublisher(
             ProducerSettings.from_env(self._env(PRODUCER_FUNCTION)).stream_name, self.deployed.client("kinesis")
         )
         self._producer_handler = self._handler(PRODUCER_FUNCTION, self._publisher)
-        self._published = 0  # publish calls so far, and (publish calls, state batches) at the last polls
-        self._polled = (0, 0)
+        self._published = 0  # publish calls so far
+        self._polled = (0, 0, 0)  # publish calls, state batches and map batches at the last polls
         self._run_rng = self._random(0)  # which mapping goes next, how long consumers run between bursts
 
     # ---------------------------------------------------------------- wiring
@@ -356,7 +404,12 @@ class LocalPipeline:
         self.aggregation_order = settings.aggregation_order
         self.aggregate_poison_queue_url = settings.poison_queue_url
         build = self._aggregate_factory or self._module(AGGREGATE_FUNCTION).build_service
-        return settings.aggregate_table_name, settings.marker_table_name, build(settings, self.function_session)
+        return settings.partial_table_name, settings.marker_table_name, build(settings, self.function_session)
+
+    def _reduce_service(self) -> tuple[str, PartialApplier]:
+        settings = ReduceSettings.from_env(self._env(REDUCE_FUNCTION))
+        build = self._reduce_factory or self._module(REDUCE_FUNCTION).build_service
+        return settings.aggregate_table_name, build(settings, self.function_session)
 
     def _mapping(
         self, function: str, invoke: Callable[[dict], Any], purpose: int, overlap: Callable[[dict], Any] | None
@@ -449,15 +502,18 @@ class LocalPipeline:
 
     def _step(self, rng: random.Random) -> int:
         """Deliver one batch of one mapping. A mapping reads its stream only when it may hold new records:
-        the risk stream after a publish, the table's stream after the StateLambda handled a batch."""
-        if self._published != self._polled[0]:
-            self._polled = (self._published, self._polled[1])
+        the risk stream after a publish, a table's stream after the function writing it handled a batch."""
+        published, state_polled, map_polled = self._polled
+        if self._published != published:
             self.state_mapping.poll()
         state_batches = self.state_mapping.stats.invocations + self.state_mapping.stats.overlap_invocations
-        if state_batches != self._polled[1]:
-            self._polled = (self._polled[0], state_batches)
+        if state_batches != state_polled:
             self.aggregate_mapping.poll()
-        mappings = (self.state_mapping, self.aggregate_mapping)
+        map_batches = self.aggregate_mapping.stats.invocations
+        if map_batches != map_polled:
+            self.reduce_mapping.poll()
+        self._polled = (self._published, state_batches, map_batches)
+        mappings = (self.state_mapping, self.aggregate_mapping, self.reduce_mapping)
         busy = [m for m in mappings if m.has_work()]
         if not busy:
             return 0
@@ -479,6 +535,7 @@ class LocalPipeline:
         message_count = aggregates.pop(MESSAGE_COUNT_ID, Decimal(0))
         expected = expected_aggregates(messages, self.aggregation_order)
         state_stats, aggregate_stats = self.state_mapping.stats, self.aggregate_mapping.stats
+        reduce_stats = self.reduce_mapping.stats
         if self.remote:  # decided inside the containers: known only as committed, or given up
             exhausted = len(state_stats.records_to_destination)
             outcomes = Counter({"processed": len(state_stats.committed) - exhausted})
@@ -495,7 +552,9 @@ class LocalPipeline:
             invocations=state_stats.invocations,
             retried_batches=state_stats.function_errors + state_stats.partial_failures,
             bisections=state_stats.bisections,
-            lost_checkpoints=state_stats.lost_checkpoints + aggregate_stats.lost_checkpoints,
+            lost_checkpoints=state_stats.lost_checkpoints
+            + aggregate_stats.lost_checkpoints
+            + reduce_stats.lost_checkpoints,
             overlap_invocations=state_stats.overlap_invocations,
             outcomes=outcomes,
             exhausted=exhausted,
@@ -507,6 +566,16 @@ class LocalPipeline:
             poison_in_queue=self.queue_depth(self.poison_queue_url),
             state_failure_messages=self.queue_depth(self._queue_of(STATE_FUNCTION)),
             aggregate_failure_messages=self.queue_depth(self._queue_of(AGGREGATE_FUNCTION)),
+            partials_written=self.aggregate_recorder.partials,
+            partials_applied=len(self.reduce_recorder.applied),
+            partials_skipped=self.reduce_recorder.skipped,
+            partials_applied_twice=self.reduce_recorder.applied_twice,
+            partials_left=self.count_partials_left(),
+            reduce_transactions=self.reduce_recorder.transactions,
+            map_retried_batches=aggregate_stats.function_errors + aggregate_stats.partial_failures,
+            reduce_retried_batches=reduce_stats.function_errors + reduce_stats.partial_failures,
+            reduce_exhausted=len(reduce_stats.records_to_destination),
+            reduce_failure_messages=self.queue_depth(self._queue_of(REDUCE_FUNCTION)),
             stale_items=stale,
             aggregate_differences=compare_aggregates(expected, aggregates),
             message_count=message_count,
@@ -530,6 +599,12 @@ class LocalPipeline:
         source = self.template.event_source(AGGREGATE_FUNCTION).source
         reader = DynamoDBStreamReader(self.deployed.client("dynamodbstreams"), self.deployed.stream_arns[source])
         return sum(1 for r in reader.poll() if "Version" in r.lambda_record["dynamodb"].get("NewImage", {}))
+
+    def count_partials_left(self) -> int:
+        """Partials not applied (yet): the PartialTable's items."""
+        client = self.deployed.client("dynamodb")
+        pages = client.get_paginator("scan").paginate(TableName=self.partial_table, Select="COUNT")
+        return sum(page["Count"] for page in pages)
 
     def queue_depth(self, url: str) -> int:
         return queue_depth(self.deployed.client("sqs"), url) if url else 0

@@ -31,6 +31,8 @@ class Expectation:
     poison_reasons: list[str] | None = None
     aggregates: dict[str, str] | None = None
     stream_records: int | None = None
+    given_partials: list[dict[str, Any]] | None = None  # PartialTable items (DynamoDB JSON) before the event
+    partials: dict[str, int] | None = None  # PartialTable after: partial id -> its message count
 
     @property
     def path(self) -> Path:
@@ -50,6 +52,12 @@ def sample_events() -> list[str]:
     return sorted(str(p.relative_to(EVENTS)) for p in EVENTS.glob("*/*.json"))
 
 
+def seed(deployed: Deployed, expectation: Expectation | None) -> None:
+    """Put what the expectation gives before its event (the partials a reduce event stands for)."""
+    for item in (expectation.given_partials or []) if expectation else []:
+        deployed.client("dynamodb").put_item(TableName=deployed.names["PartialTable"], Item=item)
+
+
 @dataclass
 class Observed:
     response: Any
@@ -57,6 +65,7 @@ class Observed:
     aggregates: dict[str, Decimal] = field(default_factory=dict)
     poison_reasons: list[str] = field(default_factory=list)
     stream_records: int = 0
+    partials: dict[str, int] = field(default_factory=dict)
 
 
 def observe(deployed: Deployed, response: Any) -> Observed:
@@ -68,6 +77,10 @@ def observe(deployed: Deployed, response: Any) -> Observed:
         aggregates=read_aggregates(dynamodb, deployed.names["AggregateTable"]),
         poison_reasons=[body["reason"] for body in queue_bodies(sqs, deployed.names["PoisonQueue"])],
         stream_records=len(stream_records(deployed.client("kinesis"), deployed.names["RiskStream"])),
+        partials={
+            item["pk"]["S"]: int(item["MessageCount"]["N"])
+            for item in dynamodb.scan(TableName=deployed.names["PartialTable"], ConsistentRead=True)["Items"]
+        },
     )
 
 
@@ -128,4 +141,10 @@ def _stream_records(expected: Expectation, observed: Observed) -> list[str]:
     return [f"{observed.stream_records} records on the stream, expected {expected.stream_records}"]
 
 
-_CHECKS = (_response, _state_versions, _state_values, _poison_reasons, _aggregates, _stream_records)
+def _partials(expected: Expectation, observed: Observed) -> list[str]:
+    if expected.partials is None or observed.partials == expected.partials:
+        return []
+    return [f"partials {observed.partials}, expected {expected.partials}"]
+
+
+_CHECKS = (_response, _state_versions, _state_values, _poison_reasons, _aggregates, _partials, _stream_records)

@@ -64,7 +64,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             f"{figures['lost_checkpoints']:,} lost checkpoints, {figures['overlaps']:,} overlapping consumers); "
             f"accepted {figures['accepted']:,}, duplicate {figures['duplicate']:,}, stale {figures['stale']:,}, "
             f"poison {figures['poison']:,}, exhausted {figures['exhausted']:,}; "
-            f"{figures['aggregate_duplicates_skipped']:,} aggregate redeliveries skipped"
+            f"{figures['aggregate_duplicates_skipped']:,} map redeliveries skipped; "
+            f"{figures['partials_written']:,} partials written, {figures['partials_skipped']:,} delivered again and "
+            f"skipped by the reduce, in {figures['reduce_transactions']:,} reduce transactions"
         )
         if os.environ.get("HYPOTHESIS_PROFILE") == "soak":
             path = write_result("soak", {"figures": dict(figures), "failed_runs": failed_runs})

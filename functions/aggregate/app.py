@@ -1,8 +1,8 @@
-"""Aggregate Lambda: keeps risk aggregates by hierarchy from the StateTable's stream, exactly once."""
+"""Aggregate Lambda, the map of the aggregate stage: from the StateTable's stream, per-trade markers and ONE partial
+result per sub-batch, exactly once (the reduce Lambda applies the partials to the AggregateTable)."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import boto3
@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from riskpipe.aggregate_service import AggregateOutcome, AggregateService, ChangeApplier
-from riskpipe.aggregate_store import AggregateStore
+from riskpipe.aggregate_store import MarkerStore, partial_put
 from riskpipe.aggregation import TradeChange
 from riskpipe.aws import dynamodb_client, sqs_client
 from riskpipe.chaos import FailureInjector
@@ -27,10 +27,10 @@ tracer = Tracer(service="aggregate")
 
 
 def build_service(settings: AggregateSettings, session: boto3.Session | None = None) -> AggregateService:
-    store = AggregateStore(
-        settings.aggregate_table_name,
+    store = MarkerStore(
         settings.marker_table_name,
         dynamodb_client(max_attempts=settings.dynamodb_max_attempts, session=session),
+        effect=partial_put(settings.partial_table_name),
         marker_ttl_seconds=settings.marker_ttl_seconds,
     )
     return AggregateService(
@@ -64,7 +64,6 @@ def build_handler(service: ChangeApplier, failures: FailureInjector | None = Non
             failures.maybe_fail()  # before any work: the workshop's random failures, off by default
         outcome = service.apply([to_change(DynamoDBRecord(r)) for r in event["Records"]])
         _report(outcome)
-        _report_latency(event["Records"], outcome)
 
         def record_handler(record: DynamoDBRecord) -> str:
             assert record.dynamodb is not None and record.dynamodb.sequence_number is not None
@@ -91,25 +90,12 @@ def _report(outcome: AggregateOutcome) -> None:
     if outcome.duplicates:
         logger.info("already applied records skipped", extra={"count": len(outcome.duplicates)})
     metrics.add_metric(name="records_applied", unit=MetricUnit.Count, value=len(outcome.applied))
+    metrics.add_metric(name="partials_written", unit=MetricUnit.Count, value=outcome.partials)
     metrics.add_metric(name="duplicates_skipped", unit=MetricUnit.Count, value=len(outcome.duplicates))
     metrics.add_metric(name="transaction_conflicts", unit=MetricUnit.Count, value=outcome.conflicts)
     metrics.add_metric(name="transactions", unit=MetricUnit.Count, value=outcome.transactions)
     metrics.add_metric(name="records_failed", unit=MetricUnit.Count, value=len(outcome.failed))
     metrics.add_metric(name="records_set_aside", unit=MetricUnit.Count, value=len(outcome.set_aside))
-
-
-def _report_latency(records: list[dict], outcome: AggregateOutcome) -> None:
-    """End-to-end latency of the changes applied now, from each message's Timestamp (epoch seconds) to now."""
-    now = time.time()
-    latencies = [
-        now - float(r["dynamodb"]["NewImage"]["Timestamp"]["N"])
-        for r in records
-        if r["dynamodb"]["SequenceNumber"] in outcome.applied and "Timestamp" in r["dynamodb"].get("NewImage", {})
-    ]
-    if latencies:
-        metrics.add_metric(name="end_to_end_latency_max", unit=MetricUnit.Milliseconds, value=max(latencies) * 1000)
-        mean = sum(latencies) / len(latencies) * 1000
-        metrics.add_metric(name="end_to_end_latency_mean", unit=MetricUnit.Milliseconds, value=mean)
 
 
 _handler: Any = None

@@ -1,13 +1,23 @@
-"""Lab 3: exactly-once aggregation under retries and crashes.
+"""Lab 3: exactly-once aggregation under retries and crashes, in the Map/Reduce shape.
 
-``batch`` holds, per trade, the changes to apply (``batch.chains``: ``chain.trade_id``, ``chain.first_version``,
-``chain.last_version``), their pre-aggregated deltas (``batch.deltas()``: Identifier -> Decimal) and
-``batch.message_count``. This starts as the naive version: an ``ADD`` per aggregate, so a batch delivered
-again (a lost checkpoint, a crash after the write) counts twice.
+The map (``map_transaction``) gets ``batch``: per trade, the changes to apply (``batch.chains``: ``chain.trade_id``,
+``chain.first_version``, ``chain.last_version``); ``partial_of(batch)`` is its partial result (``partial_id``,
+``deltas``: Identifier -> Decimal, ``message_count``). The reduce (``reduce_transaction``) gets ``transaction``: the
+summed deltas of some partials (``transaction.deltas``, ``message_count`` included) and their ids
+(``transaction.partial_ids``).
 
-To make it exactly once, write the deltas together with a per-trade marker in the marker table, in ONE
-``transact_write_items``; when the transaction is cancelled because a marker shows a change already applied,
-raise ``AlreadyAppliedError({trade_id: applied_version, ...})`` and the caller drops those and retries the rest.
+This starts as the naive version: the map puts its partial with no marker, the reduce ADDs, then deletes the
+partials with no condition. A map batch delivered again (a re-cut retry, a crash after the write) writes its
+partial again, and a partial delivered again to the reduce is added again: the totals drift.
+
+To make it exactly once:
+
+* map: in ONE ``transact_write_items``, each trade's marker in the marker table (``AppliedVersion``, advanced only
+  if older than ``chain.first_version``) and the partial put under ``attribute_not_exists(pk)``; when a marker's
+  condition cancels it, raise ``AlreadyAppliedError({trade_id: applied_version, ...})``;
+* reduce: in ONE ``transact_write_items``, the ADDs and a delete of each partial under ``attribute_exists(pk)``;
+  when a delete's condition cancels it (that partial was applied before), raise ``PartialsGoneError({partial_id,
+  ...})``. In both cases the caller drops those and retries the rest.
 """
 
 from __future__ import annotations
@@ -15,12 +25,28 @@ from __future__ import annotations
 from typing import Any
 
 from riskpipe.aggregate_store import AlreadyAppliedError  # noqa: F401  (yours to raise)
-from riskpipe.aggregation import MESSAGE_COUNT_ID, SubBatch
+from riskpipe.aggregation import SubBatch
+from riskpipe.partials import ReduceTransaction, partial_of
+from riskpipe.reduce_store import PartialsGoneError  # noqa: F401  (yours to raise)
 
 
-def apply(client: Any, aggregate_table: str, marker_table: str, batch: SubBatch) -> None:
-    # --- LAB 3: your change starts here -------------------------------------------------------------
-    for identifier, delta in {**batch.deltas(), MESSAGE_COUNT_ID: batch.message_count}.items():
+def map_transaction(client: Any, partial_table: str, marker_table: str, batch: SubBatch) -> None:
+    # --- LAB 3 (map): your change starts here -------------------------------------------------------
+    partial = partial_of(batch)
+    client.put_item(
+        TableName=partial_table,
+        Item={
+            "pk": {"S": partial.partial_id},
+            "Deltas": {"M": {k: {"N": str(v)} for k, v in partial.deltas.items()}},
+            "MessageCount": {"N": str(partial.message_count)},
+        },
+    )
+    # --- LAB 3 (map): your change ends here ---------------------------------------------------------
+
+
+def reduce_transaction(client: Any, aggregate_table: str, partial_table: str, transaction: ReduceTransaction) -> None:
+    # --- LAB 3 (reduce): your change starts here ----------------------------------------------------
+    for identifier, delta in transaction.deltas.items():
         client.update_item(
             TableName=aggregate_table,
             Key={"Identifier": {"S": identifier}},
@@ -28,4 +54,6 @@ def apply(client: Any, aggregate_table: str, marker_table: str, batch: SubBatch)
             ExpressionAttributeNames={"#Value": "Value"},
             ExpressionAttributeValues={":delta": {"N": str(delta)}},
         )
-    # --- LAB 3: your change ends here ---------------------------------------------------------------
+    for partial_id in transaction.partial_ids:
+        client.delete_item(TableName=partial_table, Key={"pk": {"S": partial_id}})
+    # --- LAB 3 (reduce): your change ends here ------------------------------------------------------

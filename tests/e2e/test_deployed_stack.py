@@ -97,7 +97,7 @@ def test_given_a_burst_of_the_workshops_traffic_when_sent_then_the_aggregates_mo
     exact = send_round(deployed, calls=25, seed=11)  # 1,125 records: revisions, stale versions, copies
 
     assert wait_for(exact), "the aggregates did not move by exactly the latest values of the burst"
-    batches = latency_since(deployed.client("logs"), deployed["AggregateFunctionName"], started)
+    batches = latency_since(deployed.client("logs"), deployed["ReduceFunctionName"], started)
     assert batches, "the aggregate stage published no end-to-end latency"
     assert all(0 < b.mean_ms <= b.max_ms for b in batches)
 
@@ -185,7 +185,7 @@ def test_given_an_aggregate_lambda_failing_until_fixed_when_a_burst_is_sent_then
 
 def test_given_the_stack_when_described_then_its_alarms_and_dashboard_exist(deployed):
     cloudwatch = deployed.client("cloudwatch")
-    stack_functions = {deployed[k] for k in ("StateFunctionName", "AggregateFunctionName")}
+    stack_functions = {deployed[k] for k in ("StateFunctionName", "AggregateFunctionName", "ReduceFunctionName")}
     pages = cloudwatch.get_paginator("describe_alarms").paginate(AlarmTypes=["MetricAlarm"])
     alarms = [alarm for page in pages for alarm in page["MetricAlarms"]]  # an account has more than one page
     iterator_age = {d["Value"] for a in alarms if a.get("MetricName") == "IteratorAge" for d in a.get("Dimensions", [])}

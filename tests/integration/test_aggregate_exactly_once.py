@@ -1,7 +1,7 @@
-"""The real aggregate handler on the StateTable's stream (tables from template.yaml, in moto): exact for any
-sequence of StateTable writes, also when the stream is delivered twice, a batch is retried from its start
-or the handler is killed after its transaction; the naive ADD-per-record version is not, so these tests
-can fail."""
+"""The real aggregate stage, map (aggregate handler) on the StateTable's stream and reduce (reduce handler) on the
+PartialTable's stream (tables from template.yaml, in moto): exact for any sequence of StateTable writes, also when
+either stream is delivered twice, a batch is retried from its start or cut differently, or a handler is killed after
+its transaction; the naive ADD-per-record version is not, so these tests can fail."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from functions.aggregate import app as aggregate_app
+from functions.reduce import app as reduce_app
 from localpipe.esm import DynamoDBStreamReader
 from localpipe.naive import NaiveAggregateService
 from localpipe.pipeline import LocalContext
@@ -23,9 +24,11 @@ from localpipe.resources import Deployed, deploy
 from localpipe.server import local_aws_environment
 from localpipe.template import Template
 from riskpipe.aggregate_service import AggregateService
-from riskpipe.aggregate_store import AggregateStore
-from riskpipe.aggregation import MESSAGE_COUNT_ID, SubBatch, compare_aggregates, expected_aggregates
+from riskpipe.aggregate_store import MarkerStore, partial_put, read_aggregates
+from riskpipe.aggregation import MESSAGE_COUNT_ID, compare_aggregates, expected_aggregates
 from riskpipe.models import Hierarchy, RiskMessage
+from riskpipe.reduce_service import ReduceService
+from riskpipe.reduce_store import ReduceStore
 from tests.integration.helpers import kinesis_event, state_handler, state_items
 
 ORDER = ("RiskType", "TradeDesk", "Region")
@@ -42,32 +45,43 @@ class Killed(BaseException):
 
 
 class KillAfterTransactions:
-    """The real store; the instance dies right after its ``kill_after``-th transaction committed."""
+    """The real store (map or reduce); the instance dies right after its ``kill_after``-th transaction committed."""
 
-    def __init__(self, inner: AggregateStore, kill_after: int) -> None:
+    def __init__(self, inner: Any, kill_after: int) -> None:
         self.inner = inner
         self.kill_after = kill_after
         self.committed = 0
 
-    def apply(self, batch: SubBatch) -> None:
-        self.inner.apply(batch)
+    def apply(self, transaction: Any) -> None:
+        self.inner.apply(transaction)
         self.committed += 1
         if self.committed == self.kill_after:
             raise Killed(f"killed after transaction {self.committed}")
 
 
-def store(stack: Deployed) -> AggregateStore:
-    return AggregateStore(
-        stack.names["AggregateTable"],
+def store(stack: Deployed) -> MarkerStore:
+    return MarkerStore(
         stack.names["AggregateMarkerTable"],
         stack.client("dynamodb"),
+        effect=partial_put(stack.names["PartialTable"]),
         marker_ttl_seconds=90000,
     )
 
 
+def reduce_store(stack: Deployed) -> ReduceStore:
+    return ReduceStore(stack.names["AggregateTable"], stack.names["PartialTable"], stack.client("dynamodb"))
+
+
 def real_handler(stack: Deployed, *, max_items: int = 100, kill_after: int = 0) -> Any:
+    """The map: markers and one partial per transaction."""
     writer: Any = store(stack) if not kill_after else KillAfterTransactions(store(stack), kill_after)
     return aggregate_app.build_handler(AggregateService(writer, ORDER, max_items=max_items))
+
+
+def reducer(stack: Deployed, *, max_items: int = 100, kill_after: int = 0) -> Any:
+    """The reduce: partials summed into the aggregates, each deleted under condition."""
+    writer: Any = reduce_store(stack) if not kill_after else KillAfterTransactions(reduce_store(stack), kill_after)
+    return reduce_app.build_handler(ReduceService(writer, max_items=max_items))
 
 
 def naive_handler(stack: Deployed, **_: Any) -> Any:
@@ -76,9 +90,18 @@ def naive_handler(stack: Deployed, **_: Any) -> Any:
     )
 
 
-def stream_records(stack: Deployed) -> list[dict]:
-    reader = DynamoDBStreamReader(stack.client("dynamodbstreams"), stack.stream_arns["StateTable"])
+def stream_records(stack: Deployed, table: str = "StateTable") -> list[dict]:
+    reader = DynamoDBStreamReader(stack.client("dynamodbstreams"), stack.stream_arns[table])
     return [r.lambda_record for r in reader.poll()]
+
+
+def partial_records(stack: Deployed) -> list[dict]:
+    """The PartialTable's stream as the reduce's mapping passes it: the partials put there (INSERT), in order."""
+    return [r for r in stream_records(stack, "PartialTable") if r["eventName"] == "INSERT"]
+
+
+def partials_left(stack: Deployed) -> int:
+    return len(stack.client("dynamodb").scan(TableName=stack.names["PartialTable"])["Items"])
 
 
 def write_state(stack: Deployed, sent: list[RiskMessage], batch_size: int = 25) -> None:
@@ -90,7 +113,7 @@ def write_state(stack: Deployed, sent: list[RiskMessage], batch_size: int = 25) 
 def differences(stack: Deployed, sent: list[RiskMessage]) -> dict[str, Any]:
     """Every way the AggregateTable is wrong: against the messages sent, against the StateTable, and
     ``message_count`` against the state changes the table's stream holds (each counted once)."""
-    found = store(stack).read_aggregates()
+    found = read_aggregates(stack.client("dynamodb"), stack.names["AggregateTable"])
     count = found.pop(MESSAGE_COUNT_ID, Decimal(0))
     wrong: dict[str, Any] = dict(compare_aggregates(expected_aggregates(sent, ORDER), found))
     stored = [
@@ -107,6 +130,8 @@ def differences(stack: Deployed, sent: list[RiskMessage]) -> dict[str, Any]:
     accepted = len(state_changes(stack))
     if count != accepted:
         wrong[MESSAGE_COUNT_ID] = (accepted, count)
+    if partials_left(stack):
+        wrong["partials left unapplied"] = partials_left(stack)
     return wrong
 
 
@@ -149,13 +174,15 @@ def twice(stack: Deployed, build: Callable[..., Any], records: list[dict]) -> No
 
 def retried_from_start_in_other_cuts(stack: Deployed, build: Callable[..., Any], records: list[dict]) -> None:
     handler = build(stack)
-    handler({"Records": records[:70]}, LocalContext("aggregate"))
-    handler({"Records": records[40:]}, LocalContext("aggregate"))  # checkpoint moved back, batch cut differently
+    size = len(records)
+    handler({"Records": records[: 7 * size // 9]}, LocalContext("aggregate"))
+    # the checkpoint moved back, the batch cut differently
+    handler({"Records": records[4 * size // 9 :]}, LocalContext("aggregate"))
 
 
 def killed_after_transaction(stack: Deployed, build: Callable[..., Any], records: list[dict]) -> None:
     with pytest.raises(Killed):
-        build(stack, max_items=20, kill_after=2)({"Records": records}, LocalContext("aggregate"))
+        build(stack, max_items=20, kill_after=1)({"Records": records}, LocalContext("aggregate"))
     build(stack, max_items=20)({"Records": records}, LocalContext("aggregate"))  # Lambda retries the batch
 
 
@@ -166,14 +193,32 @@ def test_given_state_changes_when_aggregated_once_then_every_aggregate_is_exact(
     sent = revisions()
     write_state(stack, sent)
     once(stack, real_handler, stream_records(stack))
+    # the map touched no aggregate: its partials wait for the reduce
+    assert read_aggregates(stack.client("dynamodb"), stack.names["AggregateTable"]) == {}
+    assert partials_left(stack) > 0
+    once(stack, reducer, partial_records(stack))
     assert differences(stack, sent) == {}
 
 
 @pytest.mark.parametrize("history", HISTORIES, ids=lambda h: h.__name__)
-def test_given_a_redelivery_history_when_aggregated_then_every_version_counts_exactly_once(stack, history):
+def test_given_a_redelivery_history_of_the_map_when_aggregated_then_every_version_counts_exactly_once(stack, history):
     sent = revisions()
     write_state(stack, sent)
     history(stack, real_handler, stream_records(stack))
+    once(stack, reducer, partial_records(stack))
+    assert differences(stack, sent) == {}
+
+
+@pytest.mark.parametrize("history", HISTORIES, ids=lambda h: h.__name__)
+def test_given_a_redelivery_history_of_the_reduce_when_reduced_then_every_partial_counts_exactly_once(stack, history):
+    # Given the map's partials, many small ones (a transaction of at most 3 items: 2 markers and a partial)
+    sent = revisions()
+    write_state(stack, sent)
+    once(stack, lambda s: real_handler(s, max_items=3), stream_records(stack))
+    assert len(partial_records(stack)) == 15
+    # When the reduce's stream is delivered twice, retried in other cuts, or the reduce dies after a transaction
+    history(stack, reducer, partial_records(stack))
+    # Then each partial was applied once: a partial delivered again failed its delete's condition and was skipped
     assert differences(stack, sent) == {}
 
 
@@ -250,14 +295,16 @@ def delivery_plans(draw: st.DrawFn, size: int) -> list[tuple[int, int, int]]:
     return plan
 
 
-def replay(stack: Deployed, records: list[dict], plan: list[tuple[int, int, int]], max_items: int) -> None:
+def replay(
+    stack: Deployed, records: list[dict], plan: list[tuple[int, int, int]], max_items: int, build: Callable[..., Any]
+) -> None:
     context = LocalContext("aggregate")
-    handler = real_handler(stack, max_items=max_items)
+    handler = build(stack, max_items=max_items)
     for start, end, fate in plan:
         batch = {"Records": records[start:end]}
         if fate == 2:
             with contextlib.suppress(Killed):
-                real_handler(stack, max_items=max_items, kill_after=1)(batch, context)
+                build(stack, max_items=max_items, kill_after=1)(batch, context)
         elif fate == 3:
             handler({"Records": records[max(0, start - 5) : end]}, context)
         assert handler(batch, context) == {"batchItemFailures": []}
@@ -274,5 +321,10 @@ def test_given_any_sequence_of_state_writes_and_redeliveries_when_aggregated_the
         stack = deploy(Template.load(), session)
         write_state(stack, sent, batch_size=data.draw(st.integers(1, 10), label="state batch size"))
         records = stream_records(stack)
-        replay(stack, records, data.draw(delivery_plans(len(records)), label="delivery plan"), max_items)
+        replay(
+            stack, records, data.draw(delivery_plans(len(records)), label="map delivery plan"), max_items, real_handler
+        )
+        partials = partial_records(stack)
+        plan = data.draw(delivery_plans(len(partials)), label="reduce delivery plan")
+        replay(stack, partials, plan, 100, reducer)  # a reduce transaction holds any one partial: 19 items at most
         assert differences(stack, sent) == {}

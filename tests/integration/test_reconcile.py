@@ -29,6 +29,7 @@ def tables_of(pipeline: LocalPipeline) -> StackTables:
         state_table=pipeline.state_table,
         aggregate_table=pipeline.aggregate_table,
         marker_table=pipeline.marker_table,
+        partial_table=pipeline.partial_table,
         order=pipeline.aggregation_order,
         marker_ttl_seconds=AggregateSettings.model_fields["marker_ttl_seconds"].default,
     )
@@ -97,6 +98,7 @@ def test_given_a_deployed_stack_when_reconciled_by_name_then_its_tables_are_foun
         "StateTableName": names["StateTable"],
         "AggregateTableName": names["AggregateTable"],
         "AggregateMarkerTableName": names["AggregateMarkerTable"],
+        "PartialTableName": names["PartialTable"],
     }
     stack.client("cloudformation").create_stack(
         StackName="risk-pipeline-dev",
@@ -119,9 +121,15 @@ def test_given_a_deployed_stack_when_reconciled_by_name_then_its_tables_are_foun
             "AcceptedVersions": {"N": "2"},
         },
     )
+    # and a partial waiting for the reduce that the StateTable does not account for (its trade was corrected)
+    client.put_item(
+        TableName=names["PartialTable"],
+        Item={"pk": {"S": "T9#0"}, "Deltas": {"M": {"PV": {"N": "1"}}}, "MessageCount": {"N": "1"}},
+    )
     assert main(["reconcile", "--stack", "risk-pipeline-dev"]) == 1
     assert "PV:FXSpot:EMEA" in capsys.readouterr().out
     assert main(["reconcile", "--stack", "risk-pipeline-dev", "--repair"]) == 0
+    assert client.scan(TableName=names["PartialTable"])["Items"] == []  # the repair cleared the pending partial
     assert read_aggregates(client, names["AggregateTable"]) == {
         "PV": Decimal("12.5"),
         "PV:FXSpot": Decimal("12.5"),

@@ -5,7 +5,7 @@ stack built from template.yaml (moto). The same expectations are checked in Lamb
 import pytest
 
 from localpipe.pipeline import LocalPipeline
-from localpipe.samples import load_expectations, mismatches, observe, sample_events
+from localpipe.samples import load_expectations, mismatches, observe, sample_events, seed
 
 EXPECTATIONS = load_expectations()
 
@@ -16,12 +16,14 @@ def test_given_the_sample_events_when_listed_then_each_has_an_expectation():
 
 @pytest.mark.parametrize("name", sorted(EXPECTATIONS))
 def test_given_a_sample_event_when_its_function_handles_it_then_the_stack_holds_what_is_expected(stack, name):
-    # Given a fresh stack and the real handlers wired as the template wires them
+    # Given a fresh stack (with the partials the event stands for) and the real handlers wired as the template does
     expectation = EXPECTATIONS[name]
+    seed(stack, expectation)
     pipeline = LocalPipeline(stack)
     invoke = {
         "StateFunction": pipeline.invoke_state,
         "AggregateFunction": pipeline.invoke_aggregate,
+        "ReduceFunction": pipeline.invoke_reduce,
         "ProducerFunction": pipeline.invoke_producer,
     }[expectation.function]
     # When the sample event is delivered once

@@ -1,6 +1,7 @@
 """The guard at the aggregate stage, through the local runner against the strict local AWS: a change whose sum
 DynamoDB refuses is set aside with its reason in the aggregate poison queue, the rest is applied, and the shard
-is not blocked (no retry, nothing given up to the on-failure destination)."""
+is not blocked (no retry, nothing given up to the on-failure destination). The sums are the reduce's: the map
+writes each change's partial (its own sums fit), the reduce's ADD is refused, and that partial is set aside."""
 
 from __future__ import annotations
 
@@ -53,11 +54,12 @@ def test_given_a_change_whose_sum_dynamodb_refuses_when_the_pipeline_runs_then_i
         report = pipeline.run(sends)
         set_aside = queue_bodies(deployed.client("sqs"), deployed.names["AggregatePoisonQueue"])
 
-    assert [(body["trade_id"], body["new_value"]) for body in set_aside] == [("OLD-2", "0.01")]
-    assert set_aside[0]["reason"] == f"DynamoDB refused the change as invalid: {TOO_MANY_DIGITS}"
-    stats = pipeline.aggregate_mapping.stats
-    assert stats.function_errors == stats.partial_failures == 0  # never retried: the shard moved on
-    assert report.aggregate_exhausted == report.aggregate_failure_messages == 0
+    assert [(body["partial_id"], body["deltas"]["Delta"]) for body in set_aside] == [("OLD-2#0", "0.01")]
+    assert set_aside[0]["reason"] == f"DynamoDB refused the partial's sums as invalid: {TOO_MANY_DIGITS}"
+    for stats in (pipeline.aggregate_mapping.stats, pipeline.reduce_mapping.stats):
+        assert stats.function_errors == stats.partial_failures == 0  # never retried: the shards moved on
+    assert report.aggregate_exhausted == report.aggregate_failure_messages == report.reduce_exhausted == 0
+    assert report.partials_left == 1  # the set-aside partial stays in the PartialTable: the repair clears it
     assert report.aggregate_set_aside == 1
     assert report.aggregates["Delta"] == report.aggregates["Delta:FXSpot:EMEA"] == Decimal("1E+37")
     assert report.aggregates["PV"] == report.aggregates["PV:FXOptions:AMER"] == Decimal(15)  # the rest applied

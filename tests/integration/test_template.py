@@ -27,25 +27,73 @@ def mappings(translated: dict) -> dict[str, dict]:
     }
 
 
+def by_function(translated: dict) -> dict[str, dict]:
+    return {props["FunctionName"]["Ref"]: props for props in mappings(translated).values()}
+
+
 def test_given_the_template_when_translated_then_each_stream_mapping_is_bounded_and_reports_item_failures(translated):
-    found = mappings(translated)
-    assert len(found) == 2
+    found = by_function(translated)
+    assert set(found) == {"StateFunction", "AggregateFunction", "ReduceFunction"}
     for props in found.values():
         assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         assert props["BisectBatchOnFunctionError"] is True
         assert "OnFailure" in props["DestinationConfig"]
         assert props["StartingPosition"] == "TRIM_HORIZON"
-    [state] = [p for p in found.values() if "FilterCriteria" not in p]
-    [aggregate] = [p for p in found.values() if "FilterCriteria" in p]
+    state, aggregate, reduce = found["StateFunction"], found["AggregateFunction"], found["ReduceFunction"]
     assert state["MaximumRetryAttempts"] == 10 and state["MaximumRecordAgeInSeconds"] == 3600
     # The aggregate stage gives up on nothing that the stream still holds: a dropped change is a wrong total.
-    assert aggregate["MaximumRetryAttempts"] == 10000 and aggregate["MaximumRecordAgeInSeconds"] == -1
+    for stage in (aggregate, reduce):
+        assert stage["MaximumRetryAttempts"] == 10000 and stage["MaximumRecordAgeInSeconds"] == -1
+    # Each stage has its own on-failure queue.
+    assert len({str(p["DestinationConfig"]["OnFailure"]["Destination"]) for p in found.values()}) == 3
 
 
 def test_given_the_aggregate_mapping_when_translated_then_it_only_passes_inserts_and_modifies(translated):
-    [aggregate] = [p for p in mappings(translated).values() if "FilterCriteria" in p]
+    aggregate = by_function(translated)["AggregateFunction"]
     [pattern] = [json.loads(f["Pattern"]) for f in aggregate["FilterCriteria"]["Filters"]]
     assert pattern == {"eventName": ["INSERT", "MODIFY"]}
+
+
+def test_given_the_reduce_when_translated_then_it_runs_alone_on_the_partials_inserts_in_large_batches(translated):
+    # Given the reduce's mapping and function as CloudFormation receives them
+    reduce = by_function(translated)["ReduceFunction"]
+    function = translated["Resources"]["ReduceFunction"]["Properties"]
+    # Then one reducer reads the PartialTable's stream, only the partials put there (not its own deletes)
+    assert function["ReservedConcurrentExecutions"] == 1
+    assert reduce["EventSourceArn"] == {"Fn::GetAtt": ["PartialTable", "StreamArn"]}
+    [pattern] = [json.loads(f["Pattern"]) for f in reduce["FilterCriteria"]["Filters"]]
+    assert pattern == {"eventName": ["INSERT"]}
+    assert reduce["BatchSize"] == 1000 and reduce["MaximumBatchingWindowInSeconds"] >= 1
+
+
+def test_given_the_roles_when_translated_then_the_map_writes_no_aggregate_and_the_reduce_only_adds_and_deletes():
+    resources = translate()["Resources"]
+
+    def grants(role: str) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for policy in resources[role]["Properties"]["Policies"]:
+            for statement in policy["PolicyDocument"]["Statement"]:
+                if not isinstance(statement, dict) or "Action" not in statement:
+                    continue  # a workshop-mode statement (Fn::If)
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                resources_ = (
+                    statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+                )
+                for action in actions:
+                    if action.startswith("dynamodb:"):
+                        found.setdefault(action, set()).update(json.dumps(r, sort_keys=True) for r in resources_)
+        return found
+
+    def arn(table: str, attribute: str = "Arn") -> str:
+        return json.dumps({"Fn::GetAtt": [table, attribute]}, sort_keys=True)
+
+    assert grants("AggregateRole")["dynamodb:UpdateItem"] == {arn("AggregateMarkerTable")}
+    assert grants("AggregateRole")["dynamodb:PutItem"] == {arn("PartialTable")}
+    assert not any(arn("AggregateTable") in r for r in grants("AggregateRole").values())
+    reduce = grants("ReduceRole")
+    assert reduce["dynamodb:UpdateItem"] == {arn("AggregateTable")}
+    assert reduce["dynamodb:DeleteItem"] == {arn("PartialTable")}
+    assert reduce["dynamodb:GetRecords"] == {arn("PartialTable", "StreamArn")}
 
 
 def test_given_the_template_when_linted_by_cfn_lint_then_nothing_is_reported():
@@ -76,9 +124,10 @@ def test_given_the_template_when_checked_then_every_function_has_its_alarms_and_
     watched = {
         (a.get("MetricName"), d["Value"]["Ref"]) for a in alarms for d in a.get("Dimensions", []) if "Ref" in d["Value"]
     }
-    for function in ("StateFunction", "AggregateFunction", "ProducerFunction", "GameFunction"):
+    for function in ("StateFunction", "AggregateFunction", "ReduceFunction", "ProducerFunction", "GameFunction"):
         assert ("Errors", function) in watched and ("Throttles", function) in watched
-    assert ("IteratorAge", "StateFunction") in watched and ("IteratorAge", "AggregateFunction") in watched
+    for function in ("StateFunction", "AggregateFunction", "ReduceFunction"):
+        assert ("IteratorAge", function) in watched
     for name, resource in resources.items():
         props = resource.get("Properties", {})
         if resource["Type"] == "AWS::DynamoDB::Table":
@@ -131,11 +180,19 @@ def test_given_two_stacks_in_one_account_when_deployed_side_by_side_then_every_n
         if "Condition" not in r or conditions.condition(r["Condition"])
     }
 
-    # When every physical name it sets is listed
+    # When every physical name it sets outside workshop mode is listed (that mode takes the workshop's fixed names
+    # on purpose: one workshop stack per account and region, see tests/integration/test_workshop_mode.py)
+    def outside_workshop(value: object) -> object:
+        if isinstance(value, dict) and value.get("Fn::If", [None])[0] == "IsWorkshop":
+            return value["Fn::If"][2]
+        return value
+
     names = [
-        (f"{r['Type']} {logical}{where}", value)
+        (f"{r['Type']} {logical}{where}", outside_workshop(value))
         for logical, r in resources.items()
+        if r.get("Condition") != "IsWorkshop"
         for where, value in _names(r.get("Properties", {}))
+        if outside_workshop(value) != {"Ref": "AWS::NoValue"}
     ]
 
     # Then each one carries the stack's name (two stacks never collide), the game's schedule and the layer included
@@ -215,7 +272,14 @@ def test_given_an_environment_when_translated_then_the_data_is_retained_in_prod_
         for name, r in resources.items()
         if r["Type"] in DATA_TYPES and ("Condition" not in r or template.condition(r["Condition"]))
     }
-    assert sorted(data) == ["AggregateMarkerTable", "AggregateTable", "DataKey", "RiskStream", "StateTable"]
+    assert sorted(data) == [
+        "AggregateMarkerTable",
+        "AggregateTable",
+        "DataKey",
+        "PartialTable",
+        "RiskStream",
+        "StateTable",
+    ]
     for name, resource in data.items():
         assert (value(resource["DeletionPolicy"]), value(resource["UpdateReplacePolicy"])) == (policy, policy), name
         if resource["Type"] == "AWS::DynamoDB::Table":

@@ -8,6 +8,7 @@ from localpipe.resources import deploy
 from localpipe.template import Template
 from localpipe.translated import translate
 from riskpipe.chaos import InjectedFailure, WorkshopFailureRate
+from riskpipe.config import AggregateSettings, ReduceSettings
 from riskpipe.parameters import ParameterTable, failure_injector
 from tests.integration.test_template import yaml_parse_template
 
@@ -44,8 +45,12 @@ def test_given_the_workshop_sets_its_failure_percentages_when_the_functions_run_
     functions = workshop_stack.template.functions()
     state_env = workshop_stack.function_env(functions["StateFunction"])
     aggregate_env = workshop_stack.function_env(functions["AggregateFunction"])
+    reduce_env = workshop_stack.function_env(functions["ReduceFunction"])
     table_name = state_env["PARAMETER_TABLE_NAME"]
-    assert aggregate_env["PARAMETER_TABLE_NAME"] == table_name
+    assert aggregate_env["PARAMETER_TABLE_NAME"] == reduce_env["PARAMETER_TABLE_NAME"] == table_name
+    # each function stands for one of the workshop's stages: the map and the reduce are functions of their own
+    assert AggregateSettings.from_env(aggregate_env).failure_parameters == ("FAILURE_MAP_LAMBDA_PCT",)
+    assert ReduceSettings.from_env(reduce_env).failure_parameters == ("FAILURE_REDUCE_LAMBDA_PCT",)
     client = aws.client("dynamodb")
     # When nothing is set yet, nothing fails
     state = failure_injector(table_name, ["FAILURE_STATE_LAMBDA_PCT"], 0.0, session=aws)
@@ -59,9 +64,9 @@ def test_given_the_workshop_sets_its_failure_percentages_when_the_functions_run_
     fresh = failure_injector(table_name, ["FAILURE_STATE_LAMBDA_PCT"], 0.0, session=aws)
     with pytest.raises(InjectedFailure):
         fresh.maybe_fail()
-    # and the aggregate, standing for the map (10%) and the reduce (not set: 0%), fails at 10%
-    rate = WorkshopFailureRate(table.number, ["FAILURE_MAP_LAMBDA_PCT", "FAILURE_REDUCE_LAMBDA_PCT"])()
-    assert rate == pytest.approx(0.10)
+    # and the map at 10%, the reduce (not set) never
+    assert WorkshopFailureRate(table.number, ["FAILURE_MAP_LAMBDA_PCT"])() == pytest.approx(0.10)
+    assert WorkshopFailureRate(table.number, ["FAILURE_REDUCE_LAMBDA_PCT"])() == 0.0
     assert table.number("SCORE") is None and table.number("FAILURE_MAP_LAMBDA_PCT") == Decimal(10)
 
 

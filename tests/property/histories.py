@@ -26,7 +26,7 @@ from localpipe.server import local_aws_environment
 from localpipe.template import Template
 from riskpipe.aggregation import compare_aggregates, expected_aggregates
 from riskpipe.models import Hierarchy, RiskMessage
-from riskpipe.producer import REGIONS, RISK_TYPES, TRADE_DESKS, content_partition_key
+from riskpipe.producer import REGIONS, RISK_TYPES, TRADE_DESKS, content_partition_key, workshop_calls
 from riskpipe.versions import newest_per_trade
 from tests.bad_records import BAD_RECORDS
 
@@ -192,6 +192,25 @@ def soak_history_203753413110509477773198763466354452703(rng_seed: int) -> Case:
     )
 
 
+def workshop_failure_rates(rng_seed: int) -> Case:
+    """The workshop's lab 2 with its functions failing: three calls of its generator (35 records and 5 copies each,
+    revisions with new content, content partition keys) over two shards, every function failing before its work
+    at 10% (the workshop's map and reduce rates; its StateLambda's is 5%) and crashing after its writes at 10%, and
+    lost checkpoints: so a crash after the map transaction, a crash after the reduce transaction and a partial
+    delivered again all happen."""
+    calls = workshop_calls(seed=rng_seed, calls=3, revision_rate=0.2, now=1_700_000_000.0)
+    return replace(
+        WRITTEN_OUT,
+        sends=[keyed_by_content(m) for call in calls for m in call],
+        rates=FaultRates(function_errors=0.1, crash_after_write=0.1, lost_checkpoint=0.1),
+        shards=2,
+        batch_size=10,
+        state_retries=10,
+        burst=40,
+        rng=random.Random(rng_seed),
+    )
+
+
 @dataclass
 class Outcome:
     report: PipelineReport
@@ -225,6 +244,9 @@ def run_case(case: Case, endpoint: str, *, naive: bool = False) -> Outcome:
         lost_checkpoints=report.lost_checkpoints,
         overlaps=report.overlap_invocations,
         aggregate_duplicates_skipped=report.aggregate_duplicates_skipped,
+        partials_written=report.partials_written,
+        partials_skipped=report.partials_skipped,
+        reduce_transactions=report.reduce_transactions,
     )
     return Outcome(report, violations, figures, shards_used)
 
@@ -298,6 +320,14 @@ def check(case: Case, pipeline: LocalPipeline, report: PipelineReport) -> list[s
         violations.append(f"{report.aggregate_exhausted} aggregate records exhausted their retries")
     if report.aggregate_set_aside:  # the numeric domain keeps every sum valid: nothing is ever refused
         violations.append(f"{report.aggregate_set_aside} aggregate changes set aside as invalid")
+
+    # 6. The reduce applied every partial once, and none is left (the pipeline has drained).
+    if report.reduce_exhausted:
+        violations.append(f"{report.reduce_exhausted} partials exhausted the reduce's retries")
+    if report.partials_applied_twice:
+        violations.append(f"{report.partials_applied_twice} partials applied by two reduce transactions")
+    if report.partials_left:
+        violations.append(f"{report.partials_left} partials left in the PartialTable, never applied")
     return violations
 
 

@@ -1,6 +1,7 @@
-"""The aggregate domain: already-applied changes are dropped and the rest applied; conflicts back off and
-retry; a failed sub-batch fails its records, and blocks the later changes of its trades; a change that DynamoDB
-refuses as invalid is set aside with its reason, and the rest of the batch is applied."""
+"""The aggregate domain (the map): already-applied changes are dropped and the rest applied; conflicts back off and
+retry; a failed sub-batch fails its records, and blocks the later changes of its trades; each committed
+transaction writes one partial; a change that DynamoDB refuses as invalid is set aside with its reason, and the
+rest of the batch is applied."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from riskpipe.aggregate_service import AggregateService
 from riskpipe.aggregate_store import AlreadyAppliedError, InvalidChangeError, TransactionConflictError
-from riskpipe.aggregation import SetAsideChange, SubBatch, TradeChange
+from riskpipe.aggregation import SetAsideChange, SubBatch, TradeChange, plan_sub_batches
 from riskpipe.numbers import TOO_MANY_DIGITS
 from tests.unit.fakes import ListSink
 
@@ -57,8 +58,8 @@ class MarkerWriter:
         self.transactions.append(batch.sequence_numbers)
 
 
-def service(writer: MarkerWriter, max_items: int = 100) -> AggregateService:
-    return AggregateService(writer, ORDER, max_items=max_items, sleep=lambda _: None)
+def service(writer: MarkerWriter, max_items: int = 100, **options) -> AggregateService:
+    return AggregateService(writer, ORDER, max_items=max_items, sleep=lambda _: None, **options)
 
 
 def test_given_a_batch_partly_applied_before_when_applied_again_then_only_the_new_changes_are_written():
@@ -67,6 +68,7 @@ def test_given_a_batch_partly_applied_before_when_applied_again_then_only_the_ne
     outcome = service(writer).apply([change("1", "A", 0), change("2", "B", 0), change("3", "A", 1)])
     assert outcome.duplicates == {"1", "2"} and outcome.applied == {"3"}
     assert writer.transactions[-1] == ["3"]
+    assert outcome.partials == 1
 
 
 def test_given_transaction_conflicts_when_applied_then_it_retries_and_counts_them():
@@ -87,11 +89,25 @@ def test_given_a_failed_piece_of_a_trade_when_later_pieces_follow_then_they_fail
         change(f"a{v}", "A", v, regions[v % 4], regions[(v - 1) % 4]) for v in range(1, 6)
     ]
     writer = MarkerWriter(fail_trades=frozenset({"A"}))
-    # When A's first transaction fails
-    outcome = service(writer, max_items=8).apply([*a, change("b0", "B", 0)])
+    # When A's first transaction fails (the one-transaction design, deltas beside the markers, kept for comparison)
+    outcome = service(writer, max_items=8, plan=plan_sub_batches).apply([*a, change("b0", "B", 0)])
     # Then none of A's later changes is applied (its marker would hide the failed ones), and B is applied
     assert set(outcome.failed) == {c.sequence_number for c in a}
     assert outcome.applied == {"b0"} and "A" not in writer.markers
+
+
+def test_given_a_trade_moving_between_regions_when_mapped_then_it_is_one_marker_in_one_transaction():
+    # Given trade A moving between regions in every version, and trade B
+    regions = ["AMER", "EMEA", "APAC", "LATAM"]
+    a = [change("a0", "A", 0, regions[0])] + [
+        change(f"a{v}", "A", v, regions[v % 4], regions[(v - 1) % 4]) for v in range(1, 6)
+    ]
+    writer = MarkerWriter()
+    # When the map applies them with room for only three items a transaction
+    outcome = service(writer, max_items=3).apply([*a, change("b0", "B", 0)])
+    # Then the deltas take no item (they are one partial): both trades fit one transaction, one partial
+    assert writer.transactions == [[*(c.sequence_number for c in a), "b0"]]
+    assert outcome.partials == 1 and outcome.applied == {*(c.sequence_number for c in a), "b0"}
 
 
 class RefusingWriter(MarkerWriter):

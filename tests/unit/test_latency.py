@@ -1,59 +1,70 @@
-"""The aggregate stage's end-to-end latency metric: published per batch as EMF (max and mean, from each applied
-message's Timestamp), read back from the log lines, and the records' p50 / p99 from the batches."""
+"""The aggregate stage's end-to-end latency metric: published per batch by the reduce, where aggregates are applied,
+as EMF (max and mean, from each applied message's Timestamp, carried by its partial), read back from the log lines,
+and the records' p50 / p99 from the batches."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from functions.aggregate import app as aggregate_app
+from functions.reduce import app as reduce_app
 from localpipe.latency import BatchLatency, latency_since, parse_emf, percentiles
 from localpipe.pipeline import LocalContext
-from riskpipe.aggregate_service import AggregateOutcome
-from riskpipe.aggregation import TradeChange
+from riskpipe.partials import Partial
+from riskpipe.reduce_service import ReduceOutcome
 
-EVENT = Path(__file__).resolve().parents[2] / "events" / "aggregate" / "dynamodb-insert.json"
+EVENT = Path(__file__).resolve().parents[2] / "events" / "reduce" / "dynamodb-partials.json"
+# Each partial's messages: (earliest, latest, sum, count) of their Timestamps
+STAMPS = [(100.0, 104.0, 305.0, 3), (101.0, 101.5, 202.5, 2)]
+
+
+def stamped_event() -> dict:
+    event = json.loads(EVENT.read_text())
+    for record, (earliest, latest, total, count) in zip(event["Records"], STAMPS, strict=True):
+        image = record["dynamodb"]["NewImage"]
+        image["TimestampMin"], image["TimestampMax"] = {"N": str(earliest)}, {"N": str(latest)}
+        image["TimestampSum"], image["TimestampCount"] = {"N": str(total)}, {"N": str(count)}
+        image["MessageCount"] = {"N": str(count)}
+    return event
 
 
 class AppliesAll:
-    """A domain that applies every change it is given (the store is not what these tests are about)."""
+    """A domain that applies every partial it is given (the store is not what these tests are about)."""
 
-    def apply(self, changes: list[TradeChange]) -> AggregateOutcome:
-        return AggregateOutcome(applied={c.sequence_number for c in changes if c.applies})
+    def apply(self, partials: Sequence[Partial]) -> ReduceOutcome:
+        return ReduceOutcome(applied={p.partial_id for p in partials}, messages=sum(p.message_count for p in partials))
 
 
 def emf_lines(output: str) -> list[BatchLatency]:
     return [b for line in output.splitlines() if (b := parse_emf(line)) is not None]
 
 
-def test_given_a_batch_applied_when_handled_then_max_and_mean_latency_from_the_timestamps_are_published(
+def test_given_partials_applied_when_reduced_then_max_and_mean_latency_from_their_timestamps_are_published(
     capsys, monkeypatch
 ):
-    event = json.loads(EVENT.read_text())
-    stamps = [float(r["dynamodb"]["NewImage"]["Timestamp"]["N"]) for r in event["Records"]]
-    now = max(stamps) + 2.5
-    monkeypatch.setattr(aggregate_app.time, "time", lambda: now)
+    now = 110.0
+    monkeypatch.setattr(reduce_app.time, "time", lambda: now)
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")  # the tests turn metrics off (conftest.py)
 
-    aggregate_app.build_handler(AppliesAll())(event, LocalContext("aggregate"))
+    reduce_app.build_handler(AppliesAll())(stamped_event(), LocalContext("reduce"))
 
     (batch,) = emf_lines(capsys.readouterr().out)
-    latencies = [(now - s) * 1000 for s in stamps]
-    assert batch.records == len(stamps)
-    assert batch.max_ms == pytest.approx(max(latencies))
-    assert batch.mean_ms == pytest.approx(sum(latencies) / len(latencies))
+    assert batch.records == 5  # the messages whose aggregates were applied
+    assert batch.max_ms == pytest.approx((now - 100.0) * 1000)  # from the earliest Timestamp
+    assert batch.mean_ms == pytest.approx((now - (305.0 + 202.5) / 5) * 1000)
 
 
-def test_given_nothing_applied_when_handled_then_no_latency_is_published(capsys, monkeypatch):
+def test_given_nothing_applied_when_reduced_then_no_latency_is_published(capsys, monkeypatch):
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
 
-    class AppliesNothing:
-        def apply(self, changes: list[TradeChange]) -> AggregateOutcome:
-            return AggregateOutcome(duplicates={c.sequence_number for c in changes})
+    class SkipsAll:
+        def apply(self, partials: Sequence[Partial]) -> ReduceOutcome:
+            return ReduceOutcome(skipped={p.partial_id for p in partials})
 
-    aggregate_app.build_handler(AppliesNothing())(json.loads(EVENT.read_text()), LocalContext("aggregate"))
+    reduce_app.build_handler(SkipsAll())(stamped_event(), LocalContext("reduce"))
 
     assert emf_lines(capsys.readouterr().out) == []
 
@@ -93,7 +104,7 @@ def record(timestamp: int, applied: int, worst: float, mean: float) -> str:
     return json.dumps(
         {
             "_aws": {"Timestamp": timestamp, "CloudWatchMetrics": []},
-            "records_applied": [float(applied)],
+            "messages_applied": [float(applied)],
             "end_to_end_latency_max": [worst],
             "end_to_end_latency_mean": [mean],
         }
@@ -103,8 +114,8 @@ def record(timestamp: int, applied: int, worst: float, mean: float) -> str:
 def test_given_a_function_log_in_pages_when_read_then_every_batch_is_found_in_time_order():
     logs = FakeLogs([[record(2000, 5, 3.0, 2.0), "END RequestId: 1"], [record(1000, 1, 1.0, 1.0)]])
 
-    batches = latency_since(logs, "stack-aggregate", 0.5)
+    batches = latency_since(logs, "stack-reduce", 0.5)
 
     assert [b.timestamp_ms for b in batches] == [1000, 2000]
-    assert logs.calls[0] == {"logGroupName": "/aws/lambda/stack-aggregate", "startTime": 500}
+    assert logs.calls[0] == {"logGroupName": "/aws/lambda/stack-reduce", "startTime": 500}
     assert logs.calls[1]["nextToken"] == "1"

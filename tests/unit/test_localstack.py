@@ -25,6 +25,10 @@ OUTPUTS = {
     "StateFailureQueueUrl": "http://localhost:4566/000000000000/state-failure",
     "AggregateFailureQueueUrl": "http://localhost:4566/000000000000/aggregate-failure",
     "AggregateFunctionName": "stack-aggregate",
+    "PartialTableName": "partial-table",
+    "ReduceFailureQueueUrl": "http://localhost:4566/000000000000/reduce-failure",
+    "AggregatePoisonQueueUrl": "http://localhost:4566/000000000000/aggregate-poison",
+    "ReduceFunctionName": "stack-reduce",
 }
 
 
@@ -78,6 +82,8 @@ def test_given_a_deployed_stack_when_its_state_is_written_then_sam_local_gets_th
         "POISON_QUEUE_URL": OUTPUTS["PoisonQueueUrl"],
     }
     assert functions["AggregateFunction"]["MARKER_TABLE_NAME"] == "marker-table"
+    assert functions["AggregateFunction"]["PARTIAL_TABLE_NAME"] == functions["ReduceFunction"]["PARTIAL_TABLE_NAME"]
+    assert functions["ReduceFunction"]["AGGREGATE_TABLE_NAME"] == "aggregate-table"
 
 
 def test_given_docker_when_the_state_is_written_then_sam_local_reaches_ministack_on_the_runs_network(state):

@@ -6,7 +6,16 @@ from decimal import Decimal
 import pytest
 
 from riskpipe.aggregation import MESSAGE_COUNT_ID, TradeChange, plan_sub_batches
-from riskpipe.partials import Partial, map_items, partial_of, plan_map, plan_reduce, without_partials
+from riskpipe.partials import (
+    Partial,
+    Timestamps,
+    end_to_end_latency,
+    map_items,
+    partial_of,
+    plan_map,
+    plan_reduce,
+    without_partials,
+)
 
 ORDER = ("RiskType", "TradeDesk", "Region")
 
@@ -110,6 +119,13 @@ def test_given_a_partial_already_applied_when_the_delete_condition_fails_then_th
     assert without_partials(txn, partials, ["A#0", "B#0"]) is None
 
 
+def test_given_a_partial_delivered_twice_when_another_one_is_dropped_then_the_rest_is_still_counted_once():
+    partials = [partial("A#0", 1, Delta="1"), partial("B#0", 2, Delta="5"), partial("A#0", 1, Delta="1")]
+    [txn] = plan_reduce(partials)
+    rest = without_partials(txn, partials, ["B#0"])
+    assert rest is not None and rest.partial_ids == ("A#0",) and rest.deltas == {"Delta": 1, MESSAGE_COUNT_ID: 1}
+
+
 def test_given_a_stream_image_when_read_then_the_partial_is_rebuilt():
     image_ = {"pk": "A#0", "Deltas": {"Delta": Decimal("1.5")}, "MessageCount": Decimal(3)}
     assert Partial.from_image(image_) == Partial("A#0", {"Delta": Decimal("1.5")}, 3)
@@ -118,3 +134,26 @@ def test_given_a_stream_image_when_read_then_the_partial_is_rebuilt():
 def test_given_no_room_for_a_partial_when_planning_a_map_then_it_is_refused():
     with pytest.raises(ValueError):
         plan_map([change(1, "A", 0, "1")], ORDER, max_items=1)
+
+
+def test_given_changes_with_timestamps_when_mapped_then_the_partial_carries_their_earliest_latest_and_sum():
+    # Given three changes whose messages were stamped at 100, 101 and 104
+    changes = [change(1, "A", 0, "1"), change(2, "B", 0, "1"), change(3, "A", 1, "2", old=image(0, "1"))]
+    stamped = [
+        TradeChange.from_images(
+            c.sequence_number, "MODIFY", {"pk": c.trade_id}, {**image(v, "1"), "Timestamp": t}, None
+        )
+        for c, v, t in zip(changes, (0, 0, 1), (Decimal(100), Decimal(101), Decimal(104)), strict=True)
+    ]
+    # When they are mapped
+    [batch] = plan_map(stamped, ORDER)
+    partial = partial_of(batch)
+    # Then the partial carries what the reduce needs for end-to-end latency, and the stream image gives it back
+    assert partial.timestamps == Timestamps(Decimal(100), Decimal(104), Decimal(305), 3)
+    image_ = {"pk": "A#0", "Deltas": {}, "MessageCount": 3, "TimestampMin": 100, "TimestampMax": 104}
+    assert Partial.from_image({**image_, "TimestampSum": 305, "TimestampCount": 3}).timestamps == partial.timestamps
+    # and two such partials applied at 110 are 10 s old at most, 110 - 815 / 8 on average
+    other = Partial("B#0", {}, 5, Timestamps(Decimal(102), Decimal(103), Decimal(510), 5))
+    largest, mean = end_to_end_latency([partial, other], now=110.0) or (0.0, 0.0)
+    assert largest == 10.0 and mean == 110 - 815 / 8
+    assert end_to_end_latency([Partial("C#0", {}, 1)], now=1.0) is None

@@ -1,13 +1,14 @@
-"""The aggregate Lambda's domain: apply every accepted StateTable version to the aggregates exactly once.
+"""The map's domain (the aggregate Lambda): turn every accepted StateTable version into a partial result exactly
+once.
 
-For each transaction-sized sub-batch: try the transaction; when markers show some changes already applied
-(a redelivery, a retried batch, a crash after the write), drop exactly those and try the rest; when a
-concurrent transaction conflicts, back off and retry, then give up and report the sub-batch's records
-as failures so Lambda delivers them again (the markers make that safe).
+For each transaction-sized sub-batch (``plan_map``: its markers and ONE partial): try the transaction; when
+markers show some changes already applied (a redelivery, a retried batch, a crash after the write), drop exactly
+those and try the rest; when a concurrent transaction conflicts, back off and retry, then give up and report the
+sub-batch's records as failures so Lambda delivers them again (the markers make that safe).
 
-When DynamoDB refuses a sub-batch as invalid (a sum it cannot store: more than 38 digits, out of range), a
-retry would be refused again, and the shard would be blocked until its records leave the stream. Its trades
-are then applied one by one; a trade's change that is refused on its own is set aside, with DynamoDB's
+When DynamoDB refuses a sub-batch as invalid (a sum it cannot store in the partial: more than 38 digits, out of
+range), a retry would be refused again, and the shard would be blocked until its records leave the stream. Its
+trades are then applied one by one; a trade's change that is refused on its own is set aside, with DynamoDB's
 reason, in the aggregate stage's poison queue (its alarm says the totals need a reconcile), and the rest of
 the batch is applied. The numeric domain of the StateLambda (riskpipe/numbers.py) keeps every sum valid:
 this is defence in depth, for data written before it or around it.
@@ -23,7 +24,10 @@ from decimal import DecimalException
 from typing import Protocol
 
 from riskpipe.aggregate_store import AlreadyAppliedError, InvalidChangeError, TransactionConflictError
-from riskpipe.aggregation import SetAsideChange, SubBatch, TradeChange, plan_sub_batches, split_repeats
+from riskpipe.aggregation import SetAsideChange, SubBatch, TradeChange, split_repeats
+from riskpipe.partials import plan_map
+
+Planner = Callable[..., list[SubBatch]]  # (changes, order, *, max_items) -> transaction-sized sub-batches
 
 
 class AggregateWriter(Protocol):
@@ -49,6 +53,7 @@ class AggregateOutcome:
     failed: dict[str, BaseException] = field(default_factory=dict)
     transactions: int = 0
     conflicts: int = 0
+    partials: int = 0  # transactions committed: each wrote one partial
 
     def result_for(self, sequence_number: str) -> str:
         if sequence_number in self.failed:
@@ -73,6 +78,7 @@ class AggregateService:
         max_items: int = 100,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        plan: Planner = plan_map,
     ) -> None:
         self._store = store
         # Without a queue to set changes aside (labs, tests of other concerns), an invalid change fails like
@@ -83,13 +89,14 @@ class AggregateService:
         self._max_items = max_items
         self._sleep = sleep
         self._rng = rng or random.Random()
+        self._plan = plan
 
     def apply(self, changes: Sequence[TradeChange]) -> AggregateOutcome:
         outcome = AggregateOutcome(ignored={c.sequence_number for c in changes if not c.applies})
         unique, repeats = split_repeats(changes)
         outcome.duplicates.update(c.sequence_number for c in repeats)
         failed_trades: dict[str, BaseException] = {}
-        for batch in plan_sub_batches(unique, self._order, max_items=self._max_items):
+        for batch in self._plan(unique, self._order, max_items=self._max_items):
             # A trade whose earlier changes failed must not move on: its marker would then hide them.
             blocked = [chain for chain in batch.chains if chain.trade_id in failed_trades]
             for chain in blocked:
@@ -124,6 +131,7 @@ class AggregateService:
             except Exception as exc:  # noqa: BLE001 - reported per record, retried by Lambda
                 return self._fail(batch, exc, outcome)
             outcome.applied.update(batch.sequence_numbers)
+            outcome.partials += 1
             return {}
         return {}
 

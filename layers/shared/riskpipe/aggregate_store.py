@@ -1,9 +1,11 @@
-"""Data access for the aggregates: a sub-batch's deltas and its markers in ONE TransactWriteItems.
+"""Data access for the map of the aggregate stage: a sub-batch's markers and its partial in ONE TransactWriteItems.
 
 Each trade's marker (in the marker table, kept out of the AggregateTable that the frontend scans) holds
-the last version applied to the aggregates. The transaction advances it only if it is older than the
-sub-batch's first change of that trade, so the effect and its de-duplication record cannot drift apart:
-both are written, or neither is.
+the last version applied. The transaction advances it only if it is older than the sub-batch's first change
+of that trade, and in the same transaction puts the sub-batch's partial result (its deltas per prefix and its
+message count) into the PartialTable under ``attribute_not_exists(pk)``. The effect and its de-duplication
+record cannot drift apart: both are written, or neither is. No aggregate item is touched here, so map
+transactions of different lanes never contend: the reduce (``reduce_store.py``) applies the partials.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from riskpipe.aggregation import MESSAGE_COUNT_ID, SubBatch
+from riskpipe.aggregation import SubBatch
+from riskpipe.partials import partial_of
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -39,97 +42,126 @@ class InvalidChangeError(Exception):
     Nothing was written. Its message is DynamoDB's (for a sum: too many digits, or out of range)."""
 
 
-class AggregateStore:
+def cancellation_reasons(exc: ClientError) -> list[dict[str, Any]] | None:
+    """The per-item reasons of a cancelled transaction (in the order of its items), None for any other error but
+    one: a transaction refused as invalid as a whole (ValidationException) raises ``InvalidChangeError``."""
+    error = exc.response.get("Error", {})
+    if error.get("Code") == "ValidationException":
+        raise InvalidChangeError(error.get("Message", "ValidationException")) from exc
+    if error.get("Code") != "TransactionCanceledException":
+        return None
+    return exc.response.get("CancellationReasons", [])  # type: ignore[return-value]
+
+
+def raise_for_other_reasons(reasons: list[dict[str, Any]], exc: ClientError) -> None:
+    """What is left of a cancellation once the caller has looked at its own conditions: an item refused as invalid
+    (``InvalidChangeError``), a conflict (``TransactionConflictError``, retry), or the error as it is."""
+    invalid = [reason for reason in reasons if reason.get("Code") == "ValidationError"]
+    if invalid:
+        raise InvalidChangeError(invalid[0].get("Message") or "ValidationError") from exc
+    if any(reason.get("Code") == "TransactionConflict" for reason in reasons):
+        raise TransactionConflictError(str(exc)) from exc
+    raise exc
+
+
+def add_item(table: str, identifier: str, delta: Decimal) -> TransactWriteItemTypeDef:
+    """``ADD`` a delta to one aggregate item (the workshop's layout: ``Identifier``, ``Value``)."""
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": {"Identifier": {"S": identifier}},
+            "UpdateExpression": "ADD #Value :delta",
+            "ExpressionAttributeNames": {"#Value": "Value"},
+            "ExpressionAttributeValues": {":delta": {"N": str(delta)}},
+        }
+    }
+
+
+Effect = Callable[[SubBatch], "list[TransactWriteItemTypeDef]"]
+
+
+def partial_put(partial_table: str) -> Effect:
+    """The map's effect: ONE partial item per sub-batch, put under ``attribute_not_exists(pk)`` (its key is never
+    used twice: see ``riskpipe.partials``)."""
+
+    def items(batch: SubBatch) -> list[TransactWriteItemTypeDef]:
+        partial = partial_of(batch)
+        item: dict[str, Any] = {
+            "pk": {"S": partial.partial_id},
+            "Deltas": {"M": {k: {"N": str(v)} for k, v in sorted(partial.deltas.items())}},
+            "MessageCount": {"N": str(partial.message_count)},
+        }
+        if partial.timestamps is not None:  # the reduce reports end-to-end latency from them
+            stamps = partial.timestamps
+            item["TimestampMin"] = {"N": str(stamps.earliest)}
+            item["TimestampMax"] = {"N": str(stamps.latest)}
+            item["TimestampSum"] = {"N": str(stamps.total)}
+            item["TimestampCount"] = {"N": str(stamps.count)}
+        return [{"Put": {"TableName": partial_table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}]
+
+    return items
+
+
+class MarkerStore:
+    """A sub-batch's per-trade markers and its effect (``partial_put`` in the map) in ONE transaction."""
+
     def __init__(
         self,
-        aggregate_table: str,
         marker_table: str,
         client: DynamoDBClient,
         *,
+        effect: Effect,
         marker_ttl_seconds: int,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._aggregate_table = aggregate_table
         self._marker_table = marker_table
         self._client = client
+        self._effect = effect
         self._marker_ttl_seconds = marker_ttl_seconds
         self._clock = clock
 
     def apply(self, batch: SubBatch) -> None:
-        items = self._transaction_items(batch)
+        items = [*self._marker_items(batch), *self._effect(batch)]
         try:
             self._client.transact_write_items(TransactItems=items)
         except ClientError as exc:
-            error = exc.response.get("Error", {})
-            if error.get("Code") == "ValidationException":
-                raise InvalidChangeError(error.get("Message", "ValidationException")) from exc
-            if error.get("Code") != "TransactionCanceledException":
+            reasons = cancellation_reasons(exc)
+            if reasons is None:
                 raise
-            self._raise_for_cancellation(batch, exc)
+            self._raise_for_cancellation(batch, reasons, exc)
 
-    def _transaction_items(self, batch: SubBatch) -> list[TransactWriteItemTypeDef]:
+    def _marker_items(self, batch: SubBatch) -> list[TransactWriteItemTypeDef]:
         expires_at = str(int(self._clock()) + self._marker_ttl_seconds)
-        items: list[TransactWriteItemTypeDef] = []
-        for chain in batch.chains:
-            items.append(
-                {
-                    "Update": {
-                        "TableName": self._marker_table,
-                        "Key": {"pk": {"S": chain.trade_id}},
-                        "UpdateExpression": "SET AppliedVersion = :last, ExpiresAt = :expires",
-                        "ConditionExpression": "attribute_not_exists(pk) OR AppliedVersion < :first",
-                        "ExpressionAttributeValues": {
-                            ":first": {"N": str(chain.first_version)},
-                            ":last": {"N": str(chain.last_version)},
-                            ":expires": {"N": expires_at},
-                        },
-                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                    }
+        return [
+            {
+                "Update": {
+                    "TableName": self._marker_table,
+                    "Key": {"pk": {"S": chain.trade_id}},
+                    "UpdateExpression": "SET AppliedVersion = :last, ExpiresAt = :expires",
+                    "ConditionExpression": "attribute_not_exists(pk) OR AppliedVersion < :first",
+                    "ExpressionAttributeValues": {
+                        ":first": {"N": str(chain.first_version)},
+                        ":last": {"N": str(chain.last_version)},
+                        ":expires": {"N": expires_at},
+                    },
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                 }
-            )
-        for identifier, delta in sorted(batch.deltas().items()):
-            items.append(self._add(identifier, delta))
-        items.append(self._add(MESSAGE_COUNT_ID, Decimal(batch.message_count)))
-        return items
-
-    def _add(self, identifier: str, delta: Decimal) -> TransactWriteItemTypeDef:
-        return {
-            "Update": {
-                "TableName": self._aggregate_table,
-                "Key": {"Identifier": {"S": identifier}},
-                "UpdateExpression": "ADD #Value :delta",
-                "ExpressionAttributeNames": {"#Value": "Value"},
-                "ExpressionAttributeValues": {":delta": {"N": str(delta)}},
             }
-        }
+            for chain in batch.chains
+        ]
 
-    def _raise_for_cancellation(self, batch: SubBatch, exc: ClientError) -> None:
-        reasons: list[dict[str, Any]] = exc.response.get("CancellationReasons", [])  # type: ignore[assignment]
-        applied = _applied_versions(batch, reasons, exc)
+    @staticmethod
+    def _raise_for_cancellation(batch: SubBatch, reasons: list[dict[str, Any]], exc: ClientError) -> None:
+        applied: dict[str, int] = {}
+        for chain, reason in zip(batch.chains, reasons, strict=False):  # markers come first, in chain order
+            if reason.get("Code") == "ConditionalCheckFailed":
+                version = reason.get("Item", {}).get("AppliedVersion", {}).get("N")
+                if version is None:
+                    raise exc
+                applied[chain.trade_id] = int(version)
         if applied:
             raise AlreadyAppliedError(applied) from exc
-        invalid = [reason for reason in reasons if reason.get("Code") == "ValidationError"]
-        if invalid:
-            raise InvalidChangeError(invalid[0].get("Message") or "ValidationError") from exc
-        if any(reason.get("Code") == "TransactionConflict" for reason in reasons):
-            raise TransactionConflictError(str(exc)) from exc
-        raise exc
-
-    def read_aggregates(self) -> dict[str, Decimal]:
-        return read_aggregates(self._client, self._aggregate_table)
-
-
-def _applied_versions(batch: SubBatch, reasons: list[dict[str, Any]], exc: ClientError) -> dict[str, int]:
-    """The versions already applied, by trade, from the markers whose condition failed (markers come first, in
-    chain order); a failed marker condition without the marker's item is not ours to read: re-raise."""
-    applied: dict[str, int] = {}
-    for chain, reason in zip(batch.chains, reasons, strict=False):
-        if reason.get("Code") == "ConditionalCheckFailed":
-            version = reason.get("Item", {}).get("AppliedVersion", {}).get("N")
-            if version is None:
-                raise exc
-            applied[chain.trade_id] = int(version)
-    return applied
+        raise_for_other_reasons(reasons, exc)
 
 
 def read_aggregates(client: DynamoDBClient, table: str) -> dict[str, Decimal]:

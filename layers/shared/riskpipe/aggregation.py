@@ -62,6 +62,7 @@ class TradeChange:
     new_version: int | None
     new: Contribution | None
     old: Contribution | None
+    timestamp: Decimal | None = None  # the message's Timestamp (epoch seconds): end-to-end latency starts there
 
     @property
     def applies(self) -> bool:
@@ -79,12 +80,14 @@ class TradeChange:
     ) -> TradeChange:
         new = contribution_of(new_image) if event_name in ("INSERT", "MODIFY") else None
         version = int(new_image["Version"]) if new is not None and new_image is not None else None
+        stamp = new_image.get("Timestamp") if new is not None and new_image is not None else None
         return cls(
             sequence_number=sequence_number,
             trade_id=str(keys["pk"]),
             new_version=version,
             new=new,
             old=contribution_of(old_image),
+            timestamp=None if stamp is None else Decimal(str(stamp)),
         )
 
 
@@ -171,6 +174,10 @@ class SubBatch:
     @property
     def message_count(self) -> int:
         return sum(len(chain.changes) for chain in self.chains)
+
+    @property
+    def timestamps(self) -> list[Decimal]:
+        return [c.timestamp for chain in self.chains for c in chain.changes if c.timestamp is not None]
 
     def deltas(self) -> dict[str, Decimal]:
         total: dict[str, Decimal] = defaultdict(Decimal)

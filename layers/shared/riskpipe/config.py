@@ -36,7 +36,20 @@ class _EnvSettings(BaseModel):
             raise ConfigurationError(f"{cls.__name__} is not configured: {problems}") from exc
 
 
-class StateSettings(_EnvSettings):
+class _StreamFunctionSettings(_EnvSettings):
+    """What every stream consumer shares: the SDK's attempts, and the failures it injects on purpose."""
+
+    # botocore's standard retry mode retries throttling with backoff before a record is reported failed.
+    dynamodb_max_attempts: int = Field(default=5, ge=1, le=20)
+    injected_failure_rate: float = Field(default=0.0, ge=0.0, le=0.5)
+    # Workshop mode: the workshop's ParameterTable, and the failure percentages this function stands for.
+    parameter_table_name: str = ""
+    failure_parameters: tuple[str, ...] = ()
+
+    _failures = field_validator("failure_parameters", mode="before")(lambda value: _split_csv(value))
+
+
+class StateSettings(_StreamFunctionSettings):
     """The StateLambda: where the newest version of each trade lives, and where poison records go."""
 
     state_table_name: NonEmpty
@@ -46,35 +59,34 @@ class StateSettings(_EnvSettings):
     # botocore's standard retry mode absorbs a blip of throttling (3 attempts: 3 s of backoff at most); a longer
     # burst is waited out by the service's own backoff, which knows the invocation's deadline (riskpipe.throttling).
     dynamodb_max_attempts: int = Field(default=3, ge=1, le=20)
-    injected_failure_rate: float = Field(default=0.0, ge=0.0, le=0.5)
-    # Workshop mode: the workshop's ParameterTable, and the failure percentages this function stands for.
-    parameter_table_name: str = ""
     failure_parameters: tuple[str, ...] = ("FAILURE_STATE_LAMBDA_PCT",)
 
-    _failures = field_validator("failure_parameters", mode="before")(lambda value: _split_csv(value))
 
+class AggregateSettings(_StreamFunctionSettings):
+    """The aggregate stage's map: where the per-trade applied-version markers and the partial results go, and
+    where the changes that DynamoDB refuses as invalid are set aside."""
 
-class AggregateSettings(_EnvSettings):
-    """The aggregate Lambda: where the aggregates and the per-trade applied-version markers live, and where
-    the changes that DynamoDB refuses as invalid are set aside."""
-
-    aggregate_table_name: NonEmpty
+    partial_table_name: NonEmpty
     marker_table_name: NonEmpty
     poison_queue_url: NonEmpty
     aggregation_order: tuple[str, ...] = ("RiskType", "TradeDesk", "Region")
     # A marker outlives any redelivery: stream records are kept 24 hours at most.
     marker_ttl_seconds: int = Field(default=2 * 24 * 3600, ge=25 * 3600)
     transaction_max_attempts: int = Field(default=5, ge=1, le=20)
-    dynamodb_max_attempts: int = Field(default=5, ge=1, le=20)
-    injected_failure_rate: float = Field(default=0.0, ge=0.0, le=0.5)
-    parameter_table_name: str = ""
-    # This one function does the workshop's map and reduce: it fails when either of them would.
-    failure_parameters: tuple[str, ...] = ("FAILURE_MAP_LAMBDA_PCT", "FAILURE_REDUCE_LAMBDA_PCT")
-
-    _failures = field_validator("failure_parameters", mode="before")(lambda value: _split_csv(value))
+    failure_parameters: tuple[str, ...] = ("FAILURE_MAP_LAMBDA_PCT",)
 
     _order = field_validator("aggregation_order", mode="before")(lambda value: _split_csv(value))
     _levels = field_validator("aggregation_order")(lambda value: _known_levels(value))
+
+
+class ReduceSettings(_StreamFunctionSettings):
+    """The aggregate stage's reduce: where the partials come from and the aggregates go."""
+
+    aggregate_table_name: NonEmpty
+    partial_table_name: NonEmpty
+    poison_queue_url: NonEmpty  # the aggregate stage's: partials DynamoDB refuses to add are set aside there
+    transaction_max_attempts: int = Field(default=5, ge=1, le=20)
+    failure_parameters: tuple[str, ...] = ("FAILURE_REDUCE_LAMBDA_PCT",)
 
 
 def _split_csv(value: object) -> object:

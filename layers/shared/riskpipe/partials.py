@@ -19,12 +19,30 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 from riskpipe.aggregation import MESSAGE_COUNT_ID, TRANSACT_MAX_ITEMS, SubBatch, TradeChain, TradeChange
+from riskpipe.numbers import DYNAMODB_ARITHMETIC
 
 PARTIAL_KEY_SEPARATOR = "#"
+
+
+@dataclass(frozen=True)
+class Timestamps:
+    """The earliest, latest and sum of a partial's messages' Timestamps (epoch seconds), for end-to-end latency."""
+
+    earliest: Decimal
+    latest: Decimal
+    total: Decimal
+    count: int
+
+    @classmethod
+    def of(cls, stamps: Sequence[Decimal]) -> Timestamps | None:
+        if not stamps:
+            return None
+        with localcontext(DYNAMODB_ARITHMETIC):  # stored as a DynamoDB number: exact, or refused
+            return cls(min(stamps), max(stamps), sum(stamps, Decimal(0)), len(stamps))
 
 
 @dataclass(frozen=True)
@@ -34,6 +52,7 @@ class Partial:
     partial_id: str
     deltas: Mapping[str, Decimal]
     message_count: int
+    timestamps: Timestamps | None = None
 
     def identifiers(self) -> set[str]:
         """The AggregateTable items this partial moves (``message_count`` always)."""
@@ -42,10 +61,19 @@ class Partial:
     @classmethod
     def from_image(cls, image: Mapping[str, Any]) -> Partial:
         """From a partial-table item as the stream delivers it (deserialised: numbers as Decimal)."""
+        stamps = None
+        if "TimestampMin" in image:
+            stamps = Timestamps(
+                Decimal(str(image["TimestampMin"])),
+                Decimal(str(image["TimestampMax"])),
+                Decimal(str(image["TimestampSum"])),
+                int(image["TimestampCount"]),
+            )
         return cls(
             partial_id=str(image["pk"]),
             deltas={str(k): Decimal(str(v)) for k, v in dict(image.get("Deltas", {})).items()},
             message_count=int(image["MessageCount"]),
+            timestamps=stamps,
         )
 
 
@@ -56,6 +84,7 @@ def partial_of(batch: SubBatch) -> Partial:
         partial_id=f"{first.trade_id}{PARTIAL_KEY_SEPARATOR}{first.first_version}",
         deltas=batch.deltas(),
         message_count=batch.message_count,
+        timestamps=Timestamps.of(batch.timestamps),
     )
 
 
@@ -98,10 +127,11 @@ class ReduceTransaction:
 
 def _reduce_transaction(partials: Sequence[Partial]) -> ReduceTransaction:
     totals: dict[str, Decimal] = defaultdict(Decimal)
-    for partial in partials:
-        for identifier, delta in partial.deltas.items():
-            totals[identifier] += delta
-        totals[MESSAGE_COUNT_ID] += partial.message_count
+    with localcontext(DYNAMODB_ARITHMETIC):  # DynamoDB's exact arithmetic: a sum it cannot store raises here
+        for partial in partials:
+            for identifier, delta in partial.deltas.items():
+                totals[identifier] += delta
+            totals[MESSAGE_COUNT_ID] += partial.message_count
     deltas = {k: v for k, v in totals.items() if v != 0 or k == MESSAGE_COUNT_ID}
     return ReduceTransaction(deltas=deltas, partial_ids=tuple(p.partial_id for p in partials))
 
@@ -137,5 +167,36 @@ def without_partials(
     """The same transaction re-planned without the partials whose delete condition failed (already applied);
     None when nothing is left. ``partials`` are the ones the transaction was planned from."""
     dropped = set(gone)
-    kept = [p for p in partials if p.partial_id in transaction.partial_ids and p.partial_id not in dropped]
-    return _reduce_transaction(kept) if kept else None
+    kept: dict[str, Partial] = {}  # a partial delivered twice in the batch is planned once: keep it once
+    for p in partials:
+        if p.partial_id in transaction.partial_ids and p.partial_id not in dropped:
+            kept.setdefault(p.partial_id, p)
+    return _reduce_transaction(list(kept.values())) if kept else None
+
+
+@dataclass(frozen=True)
+class SetAsidePartial:
+    """A partial whose sums DynamoDB refuses to add to the aggregates (a number it cannot store): it never will,
+    so it is kept aside with its reason instead of blocking the reduce, and the totals need a reconcile."""
+
+    reason: str
+    partial_id: str
+    deltas: dict[str, str]
+    message_count: int
+
+    @classmethod
+    def of(cls, partial: Partial, reason: str) -> SetAsidePartial:
+        deltas = {k: str(v) for k, v in partial.deltas.items()}
+        return cls(reason=reason, partial_id=partial.partial_id, deltas=deltas, message_count=partial.message_count)
+
+
+def end_to_end_latency(partials: Iterable[Partial], now: float) -> tuple[float, float] | None:
+    """Seconds from the messages' Timestamps to ``now`` (their aggregates applied): the largest (from the earliest
+    Timestamp) and the mean over every message of these partials; None when none carries Timestamps."""
+    stamped = [p.timestamps for p in partials if p.timestamps is not None]
+    if not stamped:
+        return None
+    count = sum(t.count for t in stamped)
+    earliest = min(t.earliest for t in stamped)
+    mean_stamp = sum((t.total for t in stamped), Decimal(0)) / count
+    return now - float(earliest), now - float(mean_stamp)

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
     from riskpipe.aggregation import SetAsideChange
+    from riskpipe.partials import SetAsidePartial
 
 
 class PoisonRecord(BaseModel):
@@ -52,10 +53,11 @@ class PoisonQueue:
 
 
 class SetAsideQueue:
-    """The aggregate stage's poison queue: changes that DynamoDB refuses as invalid, each with its reason."""
+    """The aggregate stage's poison queue: changes (the map) and partials (the reduce) that DynamoDB refuses as
+    invalid, each with its reason."""
 
     def __init__(self, queue_url: str, client: SQSClient) -> None:
         self._queue = PoisonQueue(queue_url, client)
 
-    def send(self, change: SetAsideChange) -> None:
+    def send(self, change: SetAsideChange | SetAsidePartial) -> None:
         self._queue.send_body(dataclasses.asdict(change), change.reason)
