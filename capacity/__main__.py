@@ -8,8 +8,8 @@ import argparse
 import json
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, replace
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from capacity.model import CURRENT, NEW, Result, Simulation, one_lane
@@ -107,23 +107,23 @@ def chart(results: list[Result], path: Path) -> None:
     plt.close(figure)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m capacity", description=__doc__)
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="processes (default 2)")
-    args = parser.parse_args()
-    started = time.perf_counter()
-    params = Params.from_template()
-    varied = [
-        (name, value, replace(params, **{name: value}))  # type: ignore[arg-type]
-        for name, values in SENSITIVITY.items()
-        for value in values
-        if value != getattr(params, name)
-    ]
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        # every run is submitted at once (each is seeded, so the order of execution changes nothing)
-        main_runs = [pool.submit(run, d, load, params) for d in (NEW, CURRENT) for load in LOADS]
-        raised_runs = [pool.submit(run, NEW, load, params.raised(), "raised") for load in RAISED_LOADS]
+Varied = list[tuple[str, float, Params]]  # parameter, value, the parameters with it
+
+
+@dataclass
+class Runs:
+    """Every run of the model, submitted at once (each is seeded, so the order of execution changes nothing)."""
+
+    table: list[Future[Result]]  # both designs at every load, default quotas
+    raised: list[Future[Result]]  # the new design, quotas raised
+    sensitive: list[tuple[str, float, Future[Result], Future[Result]]]  # new at the target load, current at 10,000
+    sensitive_top: list[tuple[str, float, Future[Result]]]  # new at the highest load
+    lanes: dict[tuple[str, int], Future[dict[str, float]]]  # (design, batch size) -> write units per message
+
+    @classmethod
+    def submit(cls, pool: Executor, params: Params, varied: Varied) -> Runs:
+        table = [pool.submit(run, d, load, params) for d in (NEW, CURRENT) for load in LOADS]
+        raised = [pool.submit(run, NEW, load, params.raised(), "raised") for load in RAISED_LOADS]
         sensitive = [
             (
                 name,
@@ -135,67 +135,107 @@ def main() -> None:
         ]
         sensitive_top = [(n, v, pool.submit(run, NEW, max(LOADS), p.raised(), "raised")) for n, v, p in varied]
         lanes = {(d, b): pool.submit(one_lane_write_units, d, b, params) for d in (NEW, CURRENT) for b in (100, 1000)}
+        return cls(table, raised, sensitive, sensitive_top, lanes)
 
-        results: list[Result] = []
-        print("Capacity model: the pipeline as deployed, in simulated time (see README, Performance)")
-        print(HEADER)
-        for submitted in main_runs:
-            results.append(submitted.result())
-            print(table_row(results[-1]), flush=True)
-        print("\nQuotas raised (table write quota, Lambda concurrency); per-partition and per-item limits unchanged:")
-        for submitted in raised_runs:
-            results.append(submitted.result())
-            print(table_row(results[-1]), flush=True)
 
-        current = [r for r in results if r.design == CURRENT and r.binds.startswith("item")]
-        ceiling = max(current or [r for r in results if r.design == CURRENT], key=lambda r: r.throughput)
-        print(
-            "\nOne item every transaction touches (today's message_count): "
-            f"{ceiling.hot_item_transactions_per_second:.1f} transactions/s at {ceiling.offered:,.0f} offered; "
-            f"1 / transaction duration = {1 / params.transaction_duration:.1f}"
+def varied_parameters(params: Params) -> Varied:
+    """The parameters with each value of SENSITIVITY other than the one they have."""
+    return [
+        (name, value, replace(params, **{name: value}))  # type: ignore[arg-type]
+        for name, values in SENSITIVITY.items()
+        for value in values
+        if value != getattr(params, name)
+    ]
+
+
+def find(results: list[Result], design: str, offered: float, quotas: str = "default") -> Result:
+    return next(r for r in results if r.design == design and r.offered == offered and r.quotas == quotas)
+
+
+def current_ceiling(results: list[Result]) -> Result:
+    """Today's design at its highest throughput, among the runs bound by an item if there are any."""
+    current = [r for r in results if r.design == CURRENT and r.binds.startswith("item")]
+    return max(current or [r for r in results if r.design == CURRENT], key=lambda r: r.throughput)
+
+
+def print_rows(submitted: list[Future[Result]]) -> list[Result]:
+    """A row of the table for each run, as it ends; the runs' results."""
+    results = []
+    for future in submitted:
+        results.append(future.result())
+        print(table_row(results[-1]), flush=True)
+    return results
+
+
+def print_table(runs: Runs) -> list[Result]:
+    """Both designs at every load, default quotas."""
+    print("Capacity model: the pipeline as deployed, in simulated time (see README, Performance)")
+    print(HEADER)
+    return print_rows(runs.table)
+
+
+def print_raised(runs: Runs) -> list[Result]:
+    """The new design with the quotas raised."""
+    print("\nQuotas raised (table write quota, Lambda concurrency); per-partition and per-item limits unchanged:")
+    return print_rows(runs.raised)
+
+
+def print_hot_item(ceiling: Result, params: Params) -> None:
+    print(
+        "\nOne item every transaction touches (today's message_count): "
+        f"{ceiling.hot_item_transactions_per_second:.1f} transactions/s at {ceiling.offered:,.0f} offered; "
+        f"1 / transaction duration = {1 / params.transaction_duration:.1f}"
+    )
+
+
+def print_sensitivity(results: list[Result], runs: Runs) -> list[dict[str, object]]:
+    """The base runs, then each varied parameter's; the varied runs for the JSON."""
+    new_raised = find(results, NEW, TARGET_LOAD, "raised")
+    old_base = find(results, CURRENT, 10_000)
+    top = find(results, NEW, max(LOADS), "raised")
+    print("\nSensitivity to the two least certain parameters (everything else as above; base 25 ms and 20 ms):")
+    print(
+        f"  base: new at 50,000 (quotas raised) {new_raised.throughput:,.0f} msg/s, p99 {p99_text(new_raised)} s; "
+        f"current at 10,000 {old_base.throughput:,.0f} msg/s; new at 200,000 (raised) {top.throughput:,.0f} msg/s, "
+        f"reduce {top.utilisation['reduce']:.0%} busy"
+    )
+    sensitivity: list[dict[str, object]] = []
+    for (name, value, new_future, old_future), (_, _, top_future) in zip(
+        runs.sensitive, runs.sensitive_top, strict=True
+    ):
+        new, old, high = new_future.result(), old_future.result(), top_future.result()
+        sensitivity.append(
+            {"parameter": name, "value": value, "new": asdict(new), "current": asdict(old), "new_200k": asdict(high)}
         )
-
-        new_raised = next(r for r in results if r.design == NEW and r.offered == TARGET_LOAD and r.quotas == "raised")
-        old_base = next(r for r in results if r.design == CURRENT and r.offered == 10_000)
-        top = next(r for r in results if r.design == NEW and r.offered == max(LOADS) and r.quotas == "raised")
-        print("\nSensitivity to the two least certain parameters (everything else as above; base 25 ms and 20 ms):")
         print(
-            f"  base: new at 50,000 (quotas raised) {new_raised.throughput:,.0f} msg/s, p99 {p99_text(new_raised)} s; "
-            f"current at 10,000 {old_base.throughput:,.0f} msg/s; new at 200,000 (raised) {top.throughput:,.0f} msg/s, "
-            f"reduce {top.utilisation['reduce']:.0%} busy"
+            f"  {name} {value * 1000:>3.0f} ms: new at 50,000 {new.throughput:,.0f} msg/s, p99 {p99_text(new)} s, "
+            f"conflicts {new.conflicts_per_transaction:.1%}; current at 10,000 {old.throughput:,.0f} msg/s; "
+            f"new at 200,000 {high.throughput:,.0f} msg/s, p99 {p99_text(high)} s, reduce "
+            f"{high.utilisation['reduce']:.0%} busy ({high.binds})",
+            flush=True,
         )
-        sensitivity = []
-        for (name, value, new_future, old_future), (_, _, top_future) in zip(sensitive, sensitive_top, strict=True):
-            new, old, high = new_future.result(), old_future.result(), top_future.result()
-            sensitivity.append(
-                {
-                    "parameter": name,
-                    "value": value,
-                    "new": asdict(new),
-                    "current": asdict(old),
-                    "new_200k": asdict(high),
-                }
-            )
-            print(
-                f"  {name} {value * 1000:>3.0f} ms: new at 50,000 {new.throughput:,.0f} msg/s, p99 {p99_text(new)} s, "
-                f"conflicts {new.conflicts_per_transaction:.1%}; current at 10,000 {old.throughput:,.0f} msg/s; "
-                f"new at 200,000 {high.throughput:,.0f} msg/s, p99 {p99_text(high)} s, reduce "
-                f"{high.utilisation['reduce']:.0%} busy ({high.binds})",
-                flush=True,
-            )
+    return sensitivity
 
-        print("\nWrite units per message, one shard and one lane, no contention, batches filled to the size:")
-        write_units: dict[str, dict[str, float]] = {}
-        for (design, batch), lane in lanes.items():
-            units = write_units[f"{design}, batches of {batch}"] = lane.result()
-            detail = ", ".join(f"{table} {value:.2f}" for table, value in units.items() if value)
-            print(f"  {design:7} batches of {batch:>5,}: {sum(units.values()):.2f} ({detail})")
+
+def print_write_units(lanes: dict[tuple[str, int], Future[dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """Write units per message of each design and batch size through one lane; them by table for the JSON."""
+    print("\nWrite units per message, one shard and one lane, no contention, batches filled to the size:")
+    write_units: dict[str, dict[str, float]] = {}
+    for (design, batch), lane in lanes.items():
+        units = write_units[f"{design}, batches of {batch}"] = lane.result()
+        detail = ", ".join(f"{table} {value:.2f}" for table, value in units.items() if value)
+        print(f"  {design:7} batches of {batch:>5,}: {sum(units.values()):.2f} ({detail})")
     print(
         "  The markers (2 write units a trade change: a transactional write) and the StateTable's one conditional "
         "write a trade and batch are the floor of exactly-once here; the new design adds only its partials."
     )
+    return write_units
 
-    new_default = next(r for r in results if r.design == NEW and r.offered == TARGET_LOAD and r.quotas == "default")
+
+def print_targets(results: list[Result], ceiling: Result) -> None:
+    new_default = find(results, NEW, TARGET_LOAD)
+    new_raised = find(results, NEW, TARGET_LOAD, "raised")
+    top = find(results, NEW, max(LOADS), "raised")
     print("\nTargets, side by side:")
     print(
         f"  new design >= 50,000 msg/s at default quotas: {new_default.throughput:,.0f} (binds: {new_default.binds}); "
@@ -208,7 +248,39 @@ def main() -> None:
     print(f"  200,000 msg/s with quotas raised: {top.throughput:,.0f} (binds: {top.binds})")
     print(f"  current design ceiling: {ceiling.throughput:,.0f} msg/s (bound by {ceiling.binds})")
 
-    args.out.mkdir(parents=True, exist_ok=True)
+
+def write_results(out: Path, payload: dict[str, object], results: list[Result]) -> None:
+    """The JSON and the chart in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "capacity.json").write_text(json.dumps(payload, indent=1, default=str))
+    chart(results, out / "capacity.png")
+
+
+def print_summary(results: list[Result], ceiling: Result) -> None:
+    """The one last line that sums it up."""
+    new_default = find(results, NEW, TARGET_LOAD)
+    print(
+        f"capacity: new design sustains {new_default.throughput:,.0f} msg/s at 50,000 offered "
+        f"(conflicts {new_default.conflicts_per_transaction:.1%}, p99 {p99_text(new_default)} s); "
+        f"current design ceiling {ceiling.throughput:,.0f} msg/s (bound by {ceiling.binds.split(' (')[0]})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m capacity", description=__doc__)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="processes (default 2)")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    params = Params.from_template()
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        runs = Runs.submit(pool, params, varied_parameters(params))
+        results = print_table(runs) + print_raised(runs)
+        ceiling = current_ceiling(results)
+        print_hot_item(ceiling, params)
+        sensitivity = print_sensitivity(results, runs)
+        write_units = print_write_units(runs.lanes)
+    print_targets(results, ceiling)
     payload = {
         "parameters": asdict(params),
         "results": [asdict(r) for r in results],
@@ -216,16 +288,11 @@ def main() -> None:
         "write_units_per_message_one_lane": write_units,
         "seconds": time.perf_counter() - started,
     }
-    (args.out / "capacity.json").write_text(json.dumps(payload, indent=1, default=str))
-    chart(results, args.out / "capacity.png")
+    write_results(args.out, payload, results)
     print(
         f"\nWrote {args.out / 'capacity.json'} and {args.out / 'capacity.png'} in {time.perf_counter() - started:.0f} s"
     )
-    print(
-        f"capacity: new design sustains {new_default.throughput:,.0f} msg/s at 50,000 offered "
-        f"(conflicts {new_default.conflicts_per_transaction:.1%}, p99 {p99_text(new_default)} s); "
-        f"current design ceiling {ceiling.throughput:,.0f} msg/s (bound by {ceiling.binds.split(' (')[0]})"
-    )
+    print_summary(results, ceiling)
 
 
 if __name__ == "__main__":

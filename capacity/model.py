@@ -44,7 +44,14 @@ from dataclasses import dataclass, field, replace
 from benchmarks.capacity import item_size, write_units
 from capacity.params import Params
 from capacity.traffic import Record, WorkshopTraffic
-from riskpipe.aggregation import MESSAGE_COUNT_ID, SubBatch, TradeChange, plan_sub_batches, split_repeats
+from riskpipe.aggregation import (
+    MESSAGE_COUNT_ID,
+    SubBatch,
+    TradeChain,
+    TradeChange,
+    plan_sub_batches,
+    split_repeats,
+)
 from riskpipe.config import AggregateSettings
 from riskpipe.partials import Partial, ReduceTransaction, partial_of, plan_map, plan_reduce, without_partials
 from riskpipe.versions import newest_per_trade
@@ -54,6 +61,10 @@ NEW = "new"
 ORDER: tuple[str, ...] = AggregateSettings.model_fields["aggregation_order"].default
 TRANSACTION_ITEM_WCU = 2  # a transactional write of an item under 1 KB
 Process = Generator[float, None, None]
+UTILISATION_NAMES = {  # design -> (its aggregate-stage lanes, the item every transaction touches)
+    CURRENT: ("aggregate lanes", "item message_count"),
+    NEW: ("map lanes", "reduce item message_count"),
+}
 
 
 def stable_hash(key: str) -> int:
@@ -295,43 +306,16 @@ class Simulation:
         self.traffic = traffic
         self.burst = burst
         self.d = deployment or Deployment.for_load(load, params, traffic.record_bytes)
-        w = self.d.weight
         self.end_of_load = params.load_seconds
         self.window = (params.warm_up, params.load_seconds)
-        # tables: what the slice writes is charged against its share of the quota
-        self.state_table = Table(
-            "StateTable",
-            Bucket(params.table_wcu_quota / w),
-            [Bucket(params.partition_wcu) for _ in range(self.d.slice_state_partitions)],
-            scale=w,
-        )
-        marker_scale = w if design == NEW else 1
-        marker_partitions = max(1, self.d.marker_partitions // marker_scale)
-        self.marker_table = Table(
-            "AggregateMarkerTable",
-            Bucket(params.table_wcu_quota / marker_scale),
-            [Bucket(params.partition_wcu) for _ in range(marker_partitions)],
-            scale=marker_scale,
-        )
-        self.aggregate_table = Table(
-            "AggregateTable", Bucket(params.table_wcu_quota), [Bucket(params.partition_wcu)], per_item=True
-        )
-        self.partial_table = Table(
-            "PartialTable", Bucket(params.table_wcu_quota), [Bucket(params.partition_wcu)], per_item=True
-        )
+        self.state_table, self.marker_table, self.aggregate_table, self.partial_table = self.build_tables()
         self.tables = [self.state_table, self.marker_table, self.aggregate_table]
         if design == NEW:
             self.tables.append(self.partial_table)
         self.free_slots = float(params.concurrency_quota)
         self.waiting_lanes: dict[object, tuple[float, float]] = {}  # lane -> (first refused, last asked)
         # the slice
-        pf_state, pf_agg = params.state_parallelization, params.aggregate_parallelization
-        self.kinesis = [[Lane() for _ in range(pf_state)] for _ in range(self.d.slice_shards)]
-        self.kinesis_in = [
-            (Bucket(params.shard_records_per_second), Bucket(params.shard_bytes_per_second))
-            for _ in range(self.d.slice_shards)
-        ]
-        self.stream = [[Lane() for _ in range(pf_agg)] for _ in range(self.d.slice_state_partitions)]
+        self.kinesis, self.kinesis_in, self.stream = self.build_slice()
         self.partial_stream = [Lane() for _ in range(self.d.partial_partitions)]
         # state
         self.stored: dict[str, Record] = {}
@@ -350,6 +334,45 @@ class Simulation:
         self.plans: dict[tuple[int, int, int], tuple[list[SubBatch], dict[str, int], int]] = {}
         self.hot_commits = 0
         self.touched: dict[int, tuple[SubBatch, list[str]]] = {}
+
+    def build_tables(self) -> tuple[Table, Table, Table, Table]:
+        """The StateTable, AggregateMarkerTable, AggregateTable and PartialTable: what the slice writes is charged
+        against its share of the quota."""
+        params, w = self.p, self.d.weight
+        state_table = Table(
+            "StateTable",
+            Bucket(params.table_wcu_quota / w),
+            [Bucket(params.partition_wcu) for _ in range(self.d.slice_state_partitions)],
+            scale=w,
+        )
+        marker_scale = w if self.design == NEW else 1
+        marker_partitions = max(1, self.d.marker_partitions // marker_scale)
+        marker_table = Table(
+            "AggregateMarkerTable",
+            Bucket(params.table_wcu_quota / marker_scale),
+            [Bucket(params.partition_wcu) for _ in range(marker_partitions)],
+            scale=marker_scale,
+        )
+        aggregate_table = Table(
+            "AggregateTable", Bucket(params.table_wcu_quota), [Bucket(params.partition_wcu)], per_item=True
+        )
+        partial_table = Table(
+            "PartialTable", Bucket(params.table_wcu_quota), [Bucket(params.partition_wcu)], per_item=True
+        )
+        return state_table, marker_table, aggregate_table, partial_table
+
+    def build_slice(self) -> tuple[list[list[Lane]], list[tuple[Bucket, Bucket]], list[list[Lane]]]:
+        """The slice's Kinesis lanes (per shard), the shards' ingest limits (records, bytes) and the StateTable
+        stream's lanes (per stream shard)."""
+        params = self.p
+        pf_state, pf_agg = params.state_parallelization, params.aggregate_parallelization
+        kinesis = [[Lane() for _ in range(pf_state)] for _ in range(self.d.slice_shards)]
+        kinesis_in = [
+            (Bucket(params.shard_records_per_second), Bucket(params.shard_bytes_per_second))
+            for _ in range(self.d.slice_shards)
+        ]
+        stream = [[Lane() for _ in range(pf_agg)] for _ in range(self.d.slice_state_partitions)]
+        return kinesis, kinesis_in, stream
 
     # ------------------------------------------------------------------ helpers
     def in_window(self) -> bool:
@@ -461,6 +484,7 @@ class Simulation:
         return float(min(poll, lane.times[cursor] + window - self.clock.now))
 
     def state_lane(self, lane: Lane) -> Process:
+        """A lane of the Kinesis stream's mapping: the StateLambda, one invocation after another."""
         cursor = 0
         p, w = self.p, self.d.weight
         while True:
@@ -473,31 +497,46 @@ class Simulation:
             if not self.acquire(lane, w):
                 yield self.throttled()
                 continue
-            entries = lane.records[cursor : cursor + ready]
-            started = self.clock.now
-            yield p.invoke_overhead + p.state_cpu_per_record * ready
-            winners = newest_per_trade(record for _, record in entries)
-            yield p.write_latency * math.ceil(len(winners) / p.write_concurrency)
-            failed: set[str] = set()
-            for trade in winners:
-                if not try_charge([(self.state_table, trade, 1)], self.clock.now):
-                    failed.add(trade)
-            attempt = 1
-            while failed and attempt < p.sdk_max_attempts:
-                self.stats.throttle_retries += len(failed)
-                yield sdk_backoff(self.rng, attempt)
-                failed = {t for t in failed if not try_charge([(self.state_table, t, 1)], self.clock.now)}
-                attempt += 1
-            for trade, record in winners.items():
-                if trade not in failed:
-                    self.write_state(record)
-            first_failed = next((i for i, (_, r) in enumerate(entries) if r.TradeID in failed), None)
-            for i, (index, record) in enumerate(entries):
-                if first_failed is None or i < first_failed:
-                    self.decided += 1
-                    self.decided_at.append(self.clock.now)
-                    self.wait_for(record.TradeID, record.Version, index)
-            cursor = self.finish("state", started, w, cursor, ready, first_failed)
+            cursor = yield from self.state_invocation(lane, cursor, ready)
+
+    def state_invocation(self, lane: Lane, cursor: int, ready: int) -> Generator[float, None, int]:
+        """One StateLambda invocation over ``ready`` records from ``cursor``: the newest version of each trade
+        written, the messages up to the first failed record decided; the lane's next cursor."""
+        p = self.p
+        entries = lane.records[cursor : cursor + ready]
+        started = self.clock.now
+        yield p.invoke_overhead + p.state_cpu_per_record * ready
+        winners = newest_per_trade(record for _, record in entries)
+        yield p.write_latency * math.ceil(len(winners) / p.write_concurrency)
+        failed = yield from self.write_winners(list(winners))
+        for trade, record in winners.items():
+            if trade not in failed:
+                self.write_state(record)
+        first_failed = next((i for i, (_, r) in enumerate(entries) if r.TradeID in failed), None)
+        self.decide(entries if first_failed is None else entries[:first_failed])
+        return self.finish("state", started, self.d.weight, cursor, ready, first_failed)
+
+    def write_winners(self, trades: list[str]) -> Generator[float, None, set[str]]:
+        """One conditional write a trade against the StateTable, the throttled ones retried with the SDK's backoff
+        up to its attempts; the trades whose write still failed."""
+        failed: set[str] = set()
+        for trade in trades:
+            if not try_charge([(self.state_table, trade, 1)], self.clock.now):
+                failed.add(trade)
+        attempt = 1
+        while failed and attempt < self.p.sdk_max_attempts:
+            self.stats.throttle_retries += len(failed)
+            yield sdk_backoff(self.rng, attempt)
+            failed = {t for t in failed if not try_charge([(self.state_table, t, 1)], self.clock.now)}
+            attempt += 1
+        return failed
+
+    def decide(self, entries: Sequence[tuple[int, Record]]) -> None:
+        """The state stage has decided these messages: each is done once its version is visible."""
+        for index, record in entries:
+            self.decided += 1
+            self.decided_at.append(self.clock.now)
+            self.wait_for(record.TradeID, record.Version, index)
 
     def finish(self, kind: str, started: float, weight: int, cursor: int, count: int, failed_at: int | None) -> int:
         """The end of an invocation: its lane's next record is the lowest one reported failed (delivered again with
@@ -619,23 +658,39 @@ class Simulation:
             started = self.clock.now
             yield p.invoke_overhead + p.aggregate_cpu_per_record * ready
             plan, position, count = self.plan(lane, cursor, ready)
-            failed_trades: set[str] = set()
-            lowest_failed: int | None = None
-            for planned in plan:
-                blocked = [c for c in planned.chains if c.trade_id in failed_trades]
-                batch = SubBatch([c for c in planned.chains if c.trade_id not in failed_trades], planned.order)
-                batch = batch if blocked else planned
-                ok = True
-                if batch.chains:
-                    ok = yield from (
-                        self.apply_map(batch) if self.design == NEW else self.apply_current(batch, replica)
-                    )
-                failures = blocked if ok else blocked + batch.chains
-                for chain in failures:
-                    failed_trades.add(chain.trade_id)
-                    first = min(position[c.sequence_number] for c in chain.changes)
-                    lowest_failed = first if lowest_failed is None else min(lowest_failed, first)
+            lowest_failed = yield from self.apply_plan(plan, position, replica)
             cursor = self.finish("aggregate", started, weight, cursor, count, lowest_failed)
+
+    def apply_plan(
+        self, plan: list[SubBatch], position: dict[str, int], replica: int
+    ) -> Generator[float, None, int | None]:
+        """An invocation's sub-batches in order, each without the trades that already failed in it; the position
+        in the batch of the lowest change reported failed, or None."""
+        failed_trades: set[str] = set()
+        failed_at: list[int] = []
+        for planned in plan:
+            failures = yield from self.apply_unblocked(planned, failed_trades, replica)
+            for chain in failures:
+                failed_trades.add(chain.trade_id)
+                failed_at.append(min(position[c.sequence_number] for c in chain.changes))
+        return min(failed_at, default=None)
+
+    def apply_unblocked(
+        self, planned: SubBatch, failed_trades: set[str], replica: int
+    ) -> Generator[float, None, list[TradeChain]]:
+        """A planned sub-batch less the chains of trades that failed before it (they fail too); the chains that
+        failed: those, and the rest if its transaction failed."""
+        blocked = [c for c in planned.chains if c.trade_id in failed_trades]
+        batch = SubBatch([c for c in planned.chains if c.trade_id not in failed_trades], planned.order)
+        batch = batch if blocked else planned
+        ok = True
+        if batch.chains:
+            ok = yield from self.apply_sub_batch(batch, replica)
+        return blocked if ok else blocked + batch.chains
+
+    def apply_sub_batch(self, batch: SubBatch, replica: int) -> Generator[float, None, bool]:
+        """One sub-batch's transaction: the new design's map, or today's aggregate transaction."""
+        return (yield from (self.apply_map(batch) if self.design == NEW else self.apply_current(batch, replica)))
 
     def identifiers(self, batch: SubBatch) -> list[str]:
         """The aggregate items a sub-batch's transaction touches, ``message_count`` first (kept per sub-batch:
@@ -696,47 +751,56 @@ class Simulation:
 
     def reducer(self) -> Process:
         """Reserved concurrency 1: one invocation at a time over every shard of the partial table's stream."""
-        p = self.p
         cursors = [0] * len(self.partial_stream)
         turn = 0
         while True:
-            chosen = None
-            for k in range(len(self.partial_stream)):
-                j = (turn + k) % len(self.partial_stream)
-                ready = self.gather(
-                    self.partial_stream[j],
-                    cursors[j],
-                    min(p.reduce_batch_size, p.stream_max_records),
-                    p.reduce_window,
-                    p.stream_poll,
-                )
-                if isinstance(ready, int):
-                    chosen = (j, ready)
-                    break
+            chosen = self.next_ready_shard(cursors, turn)
             if chosen is None:
-                yield p.stream_poll
+                yield self.p.stream_poll
                 continue
             j, ready = chosen
             turn = j + 1
             if not self.acquire("reduce", 1):
                 yield self.throttled()
                 continue
-            started = self.clock.now
-            records: list[PartialRecord] = self.partial_stream[j].records[cursors[j] : cursors[j] + ready]
-            yield p.invoke_overhead + p.reduce_cpu_per_partial * ready
-            by_id = {r.partial.partial_id: r for r in records}
-            failed = False
-            for transaction in plan_reduce(r.partial for r in records):
-                ok = yield from self.apply_reduce(
-                    transaction, [by_id[i].partial for i in transaction.partial_ids], by_id
-                )
-                failed = failed or not ok
-            if failed:
-                self.stats.failed_batches += 1  # delivered again: the deletes' conditions skip what was applied
-            else:
-                cursors[j] += ready
-            self.busy("reduce", self.clock.now - started, 1)
-            self.release(1)
+            cursors[j] = yield from self.reduce_invocation(self.partial_stream[j], cursors[j], ready)
+
+    def next_ready_shard(self, cursors: list[int], turn: int) -> tuple[int, int] | None:
+        """The first shard of the partial table's stream, in turn from ``turn``, that has a batch to invoke with
+        now, and how many records; None if none has."""
+        p = self.p
+        shards = len(self.partial_stream)
+        for k in range(shards):
+            j = (turn + k) % shards
+            ready = self.gather(
+                self.partial_stream[j],
+                cursors[j],
+                min(p.reduce_batch_size, p.stream_max_records),
+                p.reduce_window,
+                p.stream_poll,
+            )
+            if isinstance(ready, int):
+                return j, ready
+        return None
+
+    def reduce_invocation(self, lane: Lane, cursor: int, ready: int) -> Generator[float, None, int]:
+        """One reduce invocation over ``ready`` partials from ``cursor``: every transaction of its plan; the shard's
+        next cursor (the same batch again if any transaction failed)."""
+        p = self.p
+        started = self.clock.now
+        records: list[PartialRecord] = lane.records[cursor : cursor + ready]
+        yield p.invoke_overhead + p.reduce_cpu_per_partial * ready
+        by_id = {r.partial.partial_id: r for r in records}
+        failed = False
+        for transaction in plan_reduce(r.partial for r in records):
+            ok = yield from self.apply_reduce(transaction, [by_id[i].partial for i in transaction.partial_ids], by_id)
+            failed = failed or not ok
+        self.busy("reduce", self.clock.now - started, 1)
+        self.release(1)
+        if failed:
+            self.stats.failed_batches += 1  # delivered again: the deletes' conditions skip what was applied
+            return cursor
+        return cursor + ready
 
     def apply_reduce(
         self, transaction: ReduceTransaction, partials: list[Partial], by_id: dict[str, PartialRecord]
@@ -802,36 +866,10 @@ class Simulation:
         aggregate_share = share(changes, Counted(self.applied_log), self.window)
         state_rate = self.load * state_share
         throughput = state_rate * aggregate_share
-        latencies = []
-        censored = []
-        for sent, finished in zip(self.sent_at, self.done_at, strict=True):
-            if 1.0 <= sent < p.load_seconds - 1.0:
-                if math.isnan(finished):
-                    latencies.append(end - sent)
-                    censored.append(True)
-                else:
-                    latencies.append(finished - sent)
-                    censored.append(False)
-        order = sorted(range(len(latencies)), key=latencies.__getitem__)
-        p50 = latencies[order[len(order) // 2]] if order else math.nan
-        i99 = order[min(len(order) - 1, int(len(order) * 0.99))] if order else 0
-        p99 = latencies[i99] if order else math.nan
+        p50, p99, p99_censored = self.latencies(end)
         wcu = {t.name: t.units for t in self.tables}
-        processed = sum(1 for t in self.done_at if not math.isnan(t)) * w
-        sent_total = len(self.sent_at) * w
-        lanes_state = self.d.shards * p.state_parallelization
-        lanes_agg = self.d.state_partitions * p.aggregate_parallelization
-        utilisation = {
-            "state lanes": self.stats.busy.get("state", 0.0) / (lanes_state * span),
-            "aggregate lanes" if self.design == CURRENT else "map lanes": self.stats.busy.get("aggregate", 0.0)
-            / (lanes_agg * span),
-            "item message_count" if self.design == CURRENT else "reduce item message_count": self.stats.hot_item_busy
-            / span,
-        }
-        if self.design == NEW:
-            utilisation["reduce"] = self.stats.busy.get("reduce", 0.0) / span
-        for table in self.tables:
-            utilisation[f"{table.name} quota"] = table.units / (p.load_seconds + p.drain_seconds) / p.table_wcu_quota
+        processed = self.messages_through()
+        utilisation = self.utilisation(span)
         return Result(
             design=self.design,
             offered=self.load,
@@ -842,12 +880,9 @@ class Simulation:
             failed_batches=self.stats.failed_batches + self.stats.state_failed_batches,
             p50=p50,
             p99=p99,
-            p99_censored=bool(order) and censored[i99],
-            # per message through the whole pipeline: only meaningful when most of what was sent got through
-            write_units_per_message=sum(wcu.values()) / processed if processed > 0.5 * sent_total else math.nan,
-            write_units_by_table={
-                k: v / processed if processed > 0.5 * sent_total else math.nan for k, v in wcu.items()
-            },
+            p99_censored=p99_censored,
+            write_units_per_message=sum(wcu.values()) / processed,
+            write_units_by_table={k: v / processed for k, v in wcu.items()},
             write_units_total=wcu,
             changes_applied=self.stats.changes_applied,
             binds=self.binding(throughput, state_rate, utilisation),
@@ -862,6 +897,47 @@ class Simulation:
             hot_item_transactions_per_second=self.hot_commits / span,
         )
 
+    def latencies(self, end: float) -> tuple[float, float, bool]:
+        """The p50 and p99 latency of the messages sent in the load but its first and last second, and whether the
+        p99 is censored (a message not done by ``end`` counts what it waited until then); NaN if there are none."""
+        latencies = []
+        censored = []
+        for sent, finished in zip(self.sent_at, self.done_at, strict=True):
+            if 1.0 <= sent < self.p.load_seconds - 1.0:
+                done = not math.isnan(finished)
+                latencies.append((finished if done else end) - sent)
+                censored.append(not done)
+        if not latencies:
+            return math.nan, math.nan, False
+        order = sorted(range(len(latencies)), key=latencies.__getitem__)
+        i99 = order[min(len(order) - 1, int(len(order) * 0.99))]
+        return latencies[order[len(order) // 2]], latencies[i99], censored[i99]
+
+    def messages_through(self) -> float:
+        """The messages of the fleet that got through the whole pipeline, the divisor of write units per message:
+        only meaningful when most of what was sent got through, NaN otherwise."""
+        processed = sum(1 for t in self.done_at if not math.isnan(t)) * self.d.weight
+        sent_total = len(self.sent_at) * self.d.weight
+        return processed if processed > 0.5 * sent_total else math.nan
+
+    def utilisation(self, span: float) -> dict[str, float]:
+        """How busy each part was: the lanes of each stage and the item every transaction touches over the window
+        (the reduce too in the new design), each table's write units over its quota over the whole run."""
+        p = self.p
+        lanes_state = self.d.shards * p.state_parallelization
+        lanes_agg = self.d.state_partitions * p.aggregate_parallelization
+        lanes_name, hot_name = UTILISATION_NAMES[self.design]
+        utilisation = {
+            "state lanes": self.stats.busy.get("state", 0.0) / (lanes_state * span),
+            lanes_name: self.stats.busy.get("aggregate", 0.0) / (lanes_agg * span),
+            hot_name: self.stats.hot_item_busy / span,
+        }
+        if self.design == NEW:
+            utilisation["reduce"] = self.stats.busy.get("reduce", 0.0) / span
+        for table in self.tables:
+            utilisation[f"{table.name} quota"] = table.units / (p.load_seconds + p.drain_seconds) / p.table_wcu_quota
+        return utilisation
+
     def binding(self, throughput: float, state_rate: float, utilisation: dict[str, float]) -> str:
         """What stops the pipeline: in the stage that falls behind, every quota it hit (they can be raised), else
         its busiest part."""
@@ -869,27 +945,43 @@ class Simulation:
         if throughput >= 0.97 * self.load:
             return f"nothing (busiest: {name} {busiest:.0%})"
         reasons: list[str] = []
-        throttled = self.stats.invocation_throttles or self.d.lanes(self.p, self.design) > self.p.concurrency_quota
+        throttled = (
+            bool(self.stats.invocation_throttles) or self.d.lanes(self.p, self.design) > self.p.concurrency_quota
+        )
         if throughput < 0.97 * state_rate:  # the aggregate stage falls behind the state stage
-            hot = next(k for k in utilisation if k.endswith("item message_count"))
-            if throttled:
-                reasons.append(f"Lambda concurrency quota ({self.p.concurrency_quota:,})")
-            if utilisation[hot] >= 0.9:
-                reasons.append(f"{hot} (held {utilisation[hot]:.0%} of the time: every transaction touches it)")
-            reasons += self.quota_reasons(utilisation, [t for t in self.tables if t is not self.state_table])
-            if not reasons:
-                stages = {k: v for k, v in utilisation.items() if k == "reduce" or ("lanes" in k and "state" not in k)}
-                stage = max(stages, key=lambda k: stages[k])
-                reasons.append(f"{stage} ({utilisation[stage]:.0%} busy)")
+            reasons += self.aggregate_reasons(utilisation, throttled) or [self.busiest_aggregate_stage(utilisation)]
         if state_rate < 0.97 * self.load:  # the state stage falls behind the producer
-            if throttled:
-                reasons.append(f"Lambda concurrency quota ({self.p.concurrency_quota:,})")
-            reasons += self.quota_reasons(utilisation, [self.state_table])
-            if self.stats.put_retries > 0.01 * len(self.sent_at):
-                reasons.append("Kinesis shard ingest")
+            reasons += self.state_reasons(utilisation, throttled)
             if not reasons:
                 reasons.append(f"state lanes ({utilisation['state lanes']:.0%} busy)")
         return "; ".join(dict.fromkeys(reasons))
+
+    def concurrency_reasons(self, throttled: bool) -> list[str]:
+        return [f"Lambda concurrency quota ({self.p.concurrency_quota:,})"] if throttled else []
+
+    def aggregate_reasons(self, utilisation: dict[str, float], throttled: bool) -> list[str]:
+        """Why the aggregate stage falls behind: the concurrency quota, the item every transaction touches, the
+        quotas of the tables it writes (empty if none of these)."""
+        hot = next(k for k in utilisation if k.endswith("item message_count"))
+        reasons = self.concurrency_reasons(throttled)
+        if utilisation[hot] >= 0.9:
+            reasons.append(f"{hot} (held {utilisation[hot]:.0%} of the time: every transaction touches it)")
+        return reasons + self.quota_reasons(utilisation, [t for t in self.tables if t is not self.state_table])
+
+    @staticmethod
+    def busiest_aggregate_stage(utilisation: dict[str, float]) -> str:
+        """The busiest part of the aggregate stage: its lanes, or the reduce."""
+        stages = {k: v for k, v in utilisation.items() if k == "reduce" or ("lanes" in k and "state" not in k)}
+        stage = max(stages, key=lambda k: stages[k])
+        return f"{stage} ({utilisation[stage]:.0%} busy)"
+
+    def state_reasons(self, utilisation: dict[str, float], throttled: bool) -> list[str]:
+        """Why the state stage falls behind the producer: the concurrency quota, the StateTable's quota, Kinesis
+        refusing records (empty if none of these)."""
+        reasons = self.concurrency_reasons(throttled) + self.quota_reasons(utilisation, [self.state_table])
+        if self.stats.put_retries > 0.01 * len(self.sent_at):
+            reasons.append("Kinesis shard ingest")
+        return reasons
 
     def quota_reasons(self, utilisation: dict[str, float], tables: list[Table]) -> list[str]:
         reasons = []
