@@ -422,6 +422,7 @@ def send(stack: LocalStack, *, workshop: bool, calls: int, seed: int, timeout: f
     of 40, revisions and copies) over trades of its own, straight onto the stream as the workshop's generator
     does; then the time until every aggregate moved by exactly what was sent, and the end-to-end latency the
     aggregate stage published meanwhile (p50 and p99)."""
+    from localpipe.costs import read_cpu
     from localpipe.latency import latency_since, percentiles
     from riskpipe.aggregate_store import read_aggregates
     from riskpipe.config import AggregateSettings
@@ -435,6 +436,9 @@ def send(stack: LocalStack, *, workshop: bool, calls: int, seed: int, timeout: f
     table = stack.outputs["AggregateTableName"]
     before = read_aggregates(dynamodb, table)
     publisher = KinesisPublisher(stack.outputs["StreamName"], stack.client("kinesis"))
+    session = _running_pid() or 0
+    functions = {"state": stack.outputs["StateFunctionName"], "aggregate": stack.outputs["AggregateFunctionName"]}
+    cpu_before = read_cpu(session, functions)
     started = time.time()
     for call in planned.calls:
         publisher.publish(call)
@@ -448,6 +452,7 @@ def send(stack: LocalStack, *, workshop: bool, calls: int, seed: int, timeout: f
         time.sleep(0.5)
         check = check_round(planned, before, read_aggregates(dynamodb, table))
     exact_at = time.time()
+    cpu_used = read_cpu(session, functions).since(cpu_before)
     if not check.exact:
         console.print(
             f"NOT exact after {exact_at - started:.0f} s: {len(check.differences)} aggregates differ, "
@@ -468,7 +473,30 @@ def send(stack: LocalStack, *, workshop: bool, calls: int, seed: int, timeout: f
             f"{sum(b.records for b in batches):,} records in {len(batches)} batches): "
             f"p50 {p50 / 1000:.1f} s, p99 {p99 / 1000:.1f} s, max {worst / 1000:.1f} s"
         )
+    _report_cpu(stack, session, planned.messages, cpu_used, exact_at - started)
     return 0
+
+
+BARE_LOOP_CALLS = 500
+
+
+def _report_cpu(stack: LocalStack, session: int, messages: int, used: dict[str, float], seconds: float) -> None:
+    """CPU per message of each component over the burst, beside a bare boto3 update_item loop run now."""
+    from localpipe.costs import MINISTACK, bare_update_item_loop
+
+    per_message = {name: 1000 * used.get(name, 0.0) / messages for name in (MINISTACK, "state", "aggregate")}
+    total = sum(used.values())
+    console.print(
+        f"CPU per message over the burst: MiniStack {per_message[MINISTACK]:.2f} ms, state function "
+        f"{per_message['state']:.2f} ms, aggregate function {per_message['aggregate']:.2f} ms "
+        f"({total:.1f} CPU s in {seconds:.1f} s: {total / seconds:.2f} of {os.cpu_count()} cores)"
+    )
+    bare = bare_update_item_loop(stack.client("dynamodb"), session, BARE_LOOP_CALLS)
+    client_ms, server_ms = bare.per_call_ms()
+    console.print(
+        f"bare boto3 update_item loop ({bare.calls} calls, one client, {bare.calls / bare.seconds:.0f} calls/s): "
+        f"client {client_ms:.2f} ms and MiniStack {server_ms:.2f} ms of CPU per call"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
