@@ -239,6 +239,7 @@ def _start_ministack(port: int, hours: float, gateway: str | None) -> int:
                 *(f"--bind={host}:{port}" for host in (HOST, gateway) if host),
                 "--log-level=WARNING",
                 "--keep-alive=75",
+                "--worker-class=uvloop",  # libuv's event loop under the server: less CPU per request
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
