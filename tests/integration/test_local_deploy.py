@@ -45,9 +45,7 @@ def test_given_a_config_env_when_translated_then_the_tracer_is_off_only_on_the_e
     assert (left == right) is traced
     assert environments_
     for variables in environments_.values():
-        assert variables["POWERTOOLS_TRACE_DISABLED"] == {
-            "Fn::If": ["HasTracer", {"Ref": "AWS::NoValue"}, "true"]
-        }
+        assert variables["POWERTOOLS_TRACE_DISABLED"] == {"Fn::If": ["HasTracer", {"Ref": "AWS::NoValue"}, "true"]}
     assert all(
         resource["Properties"]["TracingConfig"] == {"Mode": "Active"}
         for resource in template["Resources"].values()
