@@ -514,7 +514,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("down", help="stop what `up` started and remove its state")
     commands.add_parser("status", help="say whether a local stack is up")
     send_parser = commands.add_parser("send", help="the producer's traffic to the stack that is up")
-    send_parser.add_argument("--workshop", action="store_true", help="the workshop's lab-2 burst (11,250 messages)")
+    send_parser.add_argument("--workshop", action="store_true", help="the workshop's lab-2 burst (10,000 messages)")
     send_parser.add_argument("--calls", type=int, default=25, help="PutRecords calls of 40 (without --workshop)")
     send_parser.add_argument("--seed", type=int, default=7)
     send_parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for exact aggregates")
