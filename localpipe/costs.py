@@ -5,7 +5,8 @@ the same run, for ``make send``.
 
 A process's CPU is ``utime + stime`` of ``/proc/<pid>/stat``; a worker is told by its command line, which names
 its function (``ministack-lambda-<function>-...``). A worker that exits between two readings takes its CPU with
-it: MiniStack keeps warm workers for minutes, so a burst's readings lose none in practice.
+it: MiniStack keeps warm workers for minutes, so a burst without failures loses none; but it kills the worker
+of every failed invocation (the workshop's lab-2 failures), and that worker's CPU is then not counted.
 """
 
 from __future__ import annotations
