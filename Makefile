@@ -163,8 +163,8 @@ MINISTACK_VENV := .venv-ministack
 # MiniStack pins its own botocore and graphql-core: it gets a virtual environment of its own (the rule above).
 MINISTACK_STAMP := $(MINISTACK_VENV)/.installed
 
-up: $(STAMP) $(MINISTACK_STAMP) ## A local AWS (MiniStack, 127.0.0.1:4566) with this stack deployed by sam deploy
-	$(PY) -m localpipe.localstack up $(ARGS)
+up: $(STAMP) $(MINISTACK_STAMP) ## A local AWS (MiniStack, 127.0.0.1:4566) with this stack deployed by sam deploy (WORKSHOP=1: WorkshopMode=true)
+	$(PY) -m localpipe.localstack up $(if $(filter-out 0,$(WORKSHOP)),--workshop) $(ARGS)
 
 down: ## Stop what make up started and remove its state (.local-stack/)
 	@if [ -x $(PY) ]; then $(PY) -m localpipe.localstack down; else echo "no local stack is up"; fi

@@ -248,6 +248,7 @@ def _start_ministack(port: int, hours: float, gateway: str | None) -> int:
                 *(f"--bind={host}:{port}" for host in (HOST, gateway) if host),
                 "--log-level=WARNING",
                 "--keep-alive=75",
+                "--worker-class=uvloop",  # libuv's event loop under the server: less CPU per request
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -295,11 +296,26 @@ def _sam(arguments: Sequence[str], endpoint: str) -> None:
         raise LocalStackError(f"`sam {' '.join(arguments)}` failed (exit {result.returncode}); see its output above")
 
 
-def _stack_name() -> str:
+def _local_config() -> dict[str, Any]:
     import tomllib
 
-    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
-    return str(config[CONFIG_ENV]["global"]["parameters"]["stack_name"])
+    config: dict[str, Any] = tomllib.loads((ROOT / "samconfig.toml").read_text())[CONFIG_ENV]
+    return config
+
+
+def _stack_name() -> str:
+    return str(_local_config()["global"]["parameters"]["stack_name"])
+
+
+def deploy_arguments(workshop: bool) -> list[str]:
+    """``sam deploy`` of the ``local`` config env; in workshop mode its parameter overrides with
+    ``WorkshopMode="true"`` added (a ``--parameter-overrides`` on the command line replaces the config's, so the
+    config's are repeated first). AggregationOrder stays at its default, the order the workshop's checker scores."""
+    arguments = ["deploy", "--config-env", CONFIG_ENV, "--no-resolve-s3"]
+    if workshop:
+        overrides = str(_local_config()["deploy"]["parameters"]["parameter_overrides"])
+        arguments += ["--parameter-overrides", f'{overrides} WorkshopMode="true"']
+    return arguments
 
 
 def _read_outputs(stack: LocalStack) -> dict[str, str]:
@@ -318,7 +334,7 @@ def _shell_quote(value: str) -> str:
     return "'" + value.replace("'", "'\"'\"'") + "'"
 
 
-def up(port: int, hours: float) -> int:
+def up(port: int, hours: float, *, workshop: bool = False) -> int:
     existing = load()
     if existing is not None:
         console.print(f"already up: stack {existing.stack_name} on {existing.endpoint} (`make down` stops it)")
@@ -349,7 +365,7 @@ def up(port: int, hours: float) -> int:
         )
         stack.client("s3").create_bucket(Bucket=ARTIFACT_BUCKET)
         _sam(["build", "--config-env", CONFIG_ENV], endpoint)
-        _sam(["deploy", "--config-env", CONFIG_ENV, "--no-resolve-s3"], endpoint)
+        _sam(deploy_arguments(workshop), endpoint)
         stack = LocalStack(
             endpoint=endpoint,
             stack_name=stack.stack_name,
@@ -416,6 +432,7 @@ def send(stack: LocalStack, *, workshop: bool, calls: int, seed: int, timeout: f
     of 40, revisions and copies) over trades of its own, straight onto the stream as the workshop's generator
     does; then the time until every aggregate moved by exactly what was sent, and the end-to-end latency the
     aggregate stage published meanwhile (p50 and p99)."""
+    from localpipe.costs import read_cpu
     from localpipe.latency import latency_since, percentiles
     from riskpipe.aggregate_store import read_aggregates
     from riskpipe.config import AggregateSettings
@@ -429,6 +446,9 @@ def send(stack: LocalStack, *, workshop: bool, calls: int, seed: int, timeout: f
     table = stack.outputs["AggregateTableName"]
     before = read_aggregates(dynamodb, table)
     publisher = KinesisPublisher(stack.outputs["StreamName"], stack.client("kinesis"))
+    session = _running_pid() or 0
+    functions = {"state": stack.outputs["StateFunctionName"], "aggregate": stack.outputs["AggregateFunctionName"]}
+    cpu_before = read_cpu(session, functions)
     started = time.time()
     for call in planned.calls:
         publisher.publish(call)
@@ -442,6 +462,7 @@ def send(stack: LocalStack, *, workshop: bool, calls: int, seed: int, timeout: f
         time.sleep(0.5)
         check = check_round(planned, before, read_aggregates(dynamodb, table))
     exact_at = time.time()
+    cpu_used = read_cpu(session, functions).since(cpu_before)
     if not check.exact:
         console.print(
             f"NOT exact after {exact_at - started:.0f} s: {len(check.differences)} aggregates differ, "
@@ -462,7 +483,30 @@ def send(stack: LocalStack, *, workshop: bool, calls: int, seed: int, timeout: f
             f"{sum(b.records for b in batches):,} records in {len(batches)} batches): "
             f"p50 {p50 / 1000:.1f} s, p99 {p99 / 1000:.1f} s, max {worst / 1000:.1f} s"
         )
+    _report_cpu(stack, session, planned.messages, cpu_used, exact_at - started)
     return 0
+
+
+BARE_LOOP_CALLS = 500
+
+
+def _report_cpu(stack: LocalStack, session: int, messages: int, used: dict[str, float], seconds: float) -> None:
+    """CPU per message of each component over the burst, beside a bare boto3 update_item loop run now."""
+    from localpipe.costs import MINISTACK, bare_update_item_loop
+
+    per_message = {name: 1000 * used.get(name, 0.0) / messages for name in (MINISTACK, "state", "aggregate")}
+    total = sum(used.values())
+    console.print(
+        f"CPU per message over the burst: MiniStack {per_message[MINISTACK]:.2f} ms, state function "
+        f"{per_message['state']:.2f} ms, aggregate function {per_message['aggregate']:.2f} ms "
+        f"({total:.1f} CPU s in {seconds:.1f} s: {total / seconds:.2f} of {os.cpu_count()} cores)"
+    )
+    bare = bare_update_item_loop(stack.client("dynamodb"), session, BARE_LOOP_CALLS)
+    client_ms, server_ms = bare.per_call_ms()
+    console.print(
+        f"bare boto3 update_item loop ({bare.calls} calls, one client, {bare.calls / bare.seconds:.0f} calls/s): "
+        f"client {client_ms:.2f} ms and MiniStack {server_ms:.2f} ms of CPU per call"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -471,17 +515,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     up_parser = commands.add_parser("up", help="start MiniStack on 127.0.0.1 and deploy the stack to it")
     up_parser.add_argument("--port", type=int, default=int(os.environ.get("LOCAL_STACK_PORT") or DEFAULT_PORT))
     up_parser.add_argument("--hours", type=float, default=float(os.environ.get("LOCAL_STACK_HOURS") or DEFAULT_HOURS))
+    up_parser.add_argument(
+        "--workshop",
+        action="store_true",
+        help="deploy with WorkshopMode=true: the workshop's names, its ParameterTable (make up WORKSHOP=1)",
+    )
     commands.add_parser("down", help="stop what `up` started and remove its state")
     commands.add_parser("status", help="say whether a local stack is up")
     send_parser = commands.add_parser("send", help="the producer's traffic to the stack that is up")
-    send_parser.add_argument("--workshop", action="store_true", help="the workshop's lab-2 burst (11,250 messages)")
+    send_parser.add_argument("--workshop", action="store_true", help="the workshop's lab-2 burst (10,000 messages)")
     send_parser.add_argument("--calls", type=int, default=25, help="PutRecords calls of 40 (without --workshop)")
     send_parser.add_argument("--seed", type=int, default=7)
     send_parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for exact aggregates")
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
-            return up(args.port, args.hours)
+            return up(args.port, args.hours, workshop=args.workshop)
         if args.command == "down":
             return down()
         if args.command == "status":

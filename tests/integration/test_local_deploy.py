@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from localpipe import localstack
 from localpipe.translated import environments, translate
 
 CONDITION = "HasMetricMathAlarms"
@@ -25,3 +26,45 @@ def test_given_a_config_env_when_translated_then_metric_math_alarms_are_kept_exc
     assert metric_math == conditional == {"StaleWritesAlarm"}
     left, right = template["Conditions"][CONDITION]["Fn::Equals"]
     assert (left == right) is kept
+
+
+def _functions_environment(template: dict) -> dict[str, dict]:
+    return {
+        name: resource["Properties"]["Environment"]["Variables"]
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Lambda::Function"
+    }
+
+
+@pytest.mark.parametrize(("config_env", "traced"), [("default", True), ("prod", True), ("local", False)])
+def test_given_a_config_env_when_translated_then_the_tracer_is_off_only_on_the_emulator(config_env, traced):
+    template = translate(parameters=environments()[config_env])
+
+    left, right = template["Conditions"]["HasTracer"]["Fn::Equals"]
+    environments_ = _functions_environment(template)
+    assert (left == right) is traced
+    assert environments_
+    for variables in environments_.values():
+        assert variables["POWERTOOLS_TRACE_DISABLED"] == {"Fn::If": ["HasTracer", {"Ref": "AWS::NoValue"}, "true"]}
+    assert all(
+        resource["Properties"]["TracingConfig"] == {"Mode": "Active"}
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::Lambda::Function"
+    )
+
+
+@pytest.mark.parametrize("workshop", [False, True])
+def test_given_make_up_with_or_without_workshop_when_deployed_then_only_workshop_mode_differs(workshop):
+    arguments = localstack.deploy_arguments(workshop)
+
+    assert arguments[:4] == ["deploy", "--config-env", "local", "--no-resolve-s3"]
+    if not workshop:
+        assert "--parameter-overrides" not in arguments
+        return
+    overrides = arguments[arguments.index("--parameter-overrides") + 1]
+    parameters = dict(pair.split("=", 1) for pair in overrides.replace('"', "").split())
+    assert parameters == {**environments()["local"], "WorkshopMode": "true"}
+    template = translate(parameters=parameters)
+    left, right = template["Conditions"]["IsWorkshop"]["Fn::Equals"]
+    assert left == right
+    assert "AggregationOrder" not in parameters  # the default, the order the workshop's checker scores
