@@ -24,7 +24,7 @@ EVENT ?= events/state/kinesis-batch.json
 .PHONY: help venv test e2e soak bench local-image sam-local-check invoke-docker unit integration lint demo pipeline invoke build watch clean complexity ruff types python-lint format check unit-check hooks lock results reconcile layer-lock layer-check capacity up down send
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(STAMP): requirements-dev.txt
 	$(PYTHON_BIN) -m venv $(VENV)
