@@ -20,13 +20,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from localpipe.faults import FaultRates
-from localpipe.latency import BatchLatency, latency_since
-from localpipe.pipeline import (
+from localpipe.lambda_context import (
     AGGREGATE_FUNCTION,
     FUNCTION_ALIASES,
     PRODUCER_FUNCTION,
     REDUCE_FUNCTION,
     STATE_FUNCTION,
+)
+from localpipe.latency import BatchLatency, latency_since
+from localpipe.pipeline import (
     LocalPipeline,
     PipelineReport,
     scenario_sends,

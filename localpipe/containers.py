@@ -33,7 +33,7 @@ from typing import Any
 import boto3
 import moto
 
-from localpipe.pipeline import FUNCTION_ALIASES
+from localpipe.lambda_context import FUNCTION_ALIASES
 from localpipe.resources import Deployed, deploy
 from localpipe.samples import Expectation, load_expectations, mismatches, observe, seed
 from localpipe.server import LOCAL_CREDENTIALS, local_aws_environment

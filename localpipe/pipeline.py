@@ -31,6 +31,13 @@ from localpipe.esm import (
     SqsDestination,
 )
 from localpipe.faults import FaultRates, FaultSession, wrap_function
+from localpipe.lambda_context import (
+    AGGREGATE_FUNCTION,
+    PRODUCER_FUNCTION,
+    REDUCE_FUNCTION,
+    STATE_FUNCTION,
+    LocalContext,
+)
 from localpipe.naive import naive_aggregate_service, naive_state_service
 from localpipe.readback import queue_depth, read_aggregates, read_state
 from localpipe.resources import Deployed
@@ -47,21 +54,9 @@ from riskpipe.versions import newest_per_trade
 
 # The SDK's backoff after a throttled write is slept at 1/100 of real time locally (see compress_retry_backoff).
 DEFAULT_BACKOFF_SCALE = 0.01
-STATE_FUNCTION = "StateFunction"
 StateFactory = Callable[[StateSettings, boto3.Session], "BatchDecider"]
 AggregateFactory = Callable[[AggregateSettings, boto3.Session], "ChangeApplier"]
 ReduceFactory = Callable[[ReduceSettings, boto3.Session], "PartialApplier"]
-AGGREGATE_FUNCTION = "AggregateFunction"
-REDUCE_FUNCTION = "ReduceFunction"
-PRODUCER_FUNCTION = "ProducerFunction"
-FUNCTION_ALIASES = {
-    "state": STATE_FUNCTION,
-    "aggregate": AGGREGATE_FUNCTION,
-    "map": AGGREGATE_FUNCTION,
-    "reduce": REDUCE_FUNCTION,
-    "producer": PRODUCER_FUNCTION,
-    "game": "GameFunction",
-}
 
 
 @dataclass(frozen=True)
@@ -75,22 +70,6 @@ class Send:
     @classmethod
     def of(cls, message: RiskMessage) -> Send:
         return cls(message.to_wire(), message.TradeID, message)
-
-
-@dataclass
-class LocalContext:
-    """The parts of Lambda's context object that Powertools reads."""
-
-    function_name: str
-    memory_limit_in_mb: int = 512
-    aws_request_id: str = "local"
-    invoked_function_arn: str = ""
-    log_group_name: str = ""
-    log_stream_name: str = ""
-    remaining_time_in_millis: int = 60_000  # the functions' Timeout (Globals), as at the start of an invocation
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_time_in_millis
 
 
 class RecordingDecider:

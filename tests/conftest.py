@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, settings
 from moto import mock_aws
 
 from benchmarks.results_page import write_result
-from localpipe.pipeline import LocalContext
+from localpipe.lambda_context import LocalContext
 from localpipe.resources import Deployed, deploy
 from localpipe.server import local_aws_environment, moto_server
 from localpipe.template import Template

@@ -3,7 +3,8 @@ and aggregate, faults on) drains the stream; the round is scored exact. Without 
 
 from functions.game import app as game_app
 from localpipe.faults import FaultRates
-from localpipe.pipeline import LocalContext, LocalPipeline
+from localpipe.lambda_context import LocalContext
+from localpipe.pipeline import LocalPipeline
 from riskpipe.aggregate_store import read_aggregates
 from riskpipe.config import GameSettings
 from riskpipe.producer import KinesisPublisher

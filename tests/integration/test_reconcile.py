@@ -12,7 +12,8 @@ import pytest
 
 from localpipe.cli import main
 from localpipe.faults import FaultRates
-from localpipe.pipeline import AGGREGATE_FUNCTION, LocalPipeline, Send, scenario_sends
+from localpipe.lambda_context import AGGREGATE_FUNCTION
+from localpipe.pipeline import LocalPipeline, Send, scenario_sends
 from localpipe.readback import read_aggregates
 from localpipe.reconcile import StackTables, reconcile, repair
 from localpipe.resources import deploy

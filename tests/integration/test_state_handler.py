@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from localpipe.faults import throttling_response
-from localpipe.pipeline import LocalContext
+from localpipe.lambda_context import LocalContext
 from riskpipe.models import Hierarchy, RiskMessage
 from tests.integration.helpers import kinesis_event, queue_messages, state_handler, state_items
 

@@ -19,7 +19,8 @@ from decimal import Decimal
 from hypothesis import strategies as st
 
 from localpipe.faults import FaultRates
-from localpipe.pipeline import STATE_FUNCTION, LocalPipeline, PipelineReport, Send
+from localpipe.lambda_context import STATE_FUNCTION
+from localpipe.pipeline import LocalPipeline, PipelineReport, Send
 from localpipe.readback import queue_bodies, stream_records
 from localpipe.resources import deploy
 from localpipe.server import local_aws_environment
