@@ -23,12 +23,14 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -56,6 +58,10 @@ DEFAULT_PORT = 4566
 DEFAULT_HOURS = 4.0
 DOCKER_NETWORK = "risk-pipeline-local"  # the docker_network of samconfig.toml's local_invoke
 NETWORK_LABEL = "risk-pipeline.local-stack"
+# MiniStack extracts a function's code and the shared layer (about 3,900 files) into TMPDIR at every cold start,
+# and removes them when it replaces a worker (after every failed invocation). On this machine's disk that took
+# 8.7 s to remove and 2.1 s to extract, on tmpfs 0.2 s and 0.6 s: so the workers' files go to tmpfs when there is one.
+TMPFS = Path("/dev/shm")
 
 
 class LocalStackError(RuntimeError):
@@ -223,8 +229,7 @@ def _start_ministack(port: int, hours: float, gateway: str | None) -> int:
     or SFTP listener. It is served by hypercorn, as ``ministack -d`` does, to listen on both addresses."""
     if not MINISTACK.exists():
         raise LocalStackError(f"{MINISTACK} is missing: run `make up` (it installs requirements-ministack.txt)")
-    tmp = STATE_DIR / "tmp"
-    tmp.mkdir(parents=True, exist_ok=True)
+    tmp = _worker_files_dir()
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
         "BIND_HOST": HOST,
@@ -259,6 +264,25 @@ def _start_ministack(port: int, hours: float, gateway: str | None) -> int:
         )
     PID_FILE.write_text(f"{process.pid}\n")
     return process.pid
+
+
+def _worker_files_dir() -> Path:
+    """Where MiniStack's Lambda workers unpack their code: a fresh folder on tmpfs, linked from
+    ``.local-stack/tmp`` so that ``_remove_state`` finds it; ``.local-stack/tmp`` itself without tmpfs."""
+    link = STATE_DIR / "tmp"
+    if TMPFS.is_dir() and os.access(TMPFS, os.W_OK):
+        link.symlink_to(tempfile.mkdtemp(prefix="risk-pipeline-local-stack-", dir=TMPFS), target_is_directory=True)
+    else:
+        link.mkdir(parents=True, exist_ok=True)
+    return link.resolve()
+
+
+def _remove_state() -> None:
+    """Remove ``.local-stack/`` and the workers' folder on tmpfs that it links to."""
+    link = STATE_DIR / "tmp"
+    if link.is_symlink():
+        shutil.rmtree(link.resolve(), ignore_errors=True)
+    shutil.rmtree(STATE_DIR, ignore_errors=True)
 
 
 def _wait_ready(endpoint: str, pid: int) -> None:
@@ -341,7 +365,7 @@ def up(port: int, hours: float, *, workshop: bool = False) -> int:
         console.print("its environment: source .local-stack/env")
         return 0
     if STATE_DIR.exists():  # left by a MiniStack that is gone (it timed out, or was killed)
-        shutil.rmtree(STATE_DIR)
+        _remove_state()
     if port_in_use(port):
         raise LocalStackError(
             f"{HOST}:{port} is already in use by another program, not by a stack of `make up`: stop it, or choose "
@@ -376,7 +400,7 @@ def up(port: int, hours: float, *, workshop: bool = False) -> int:
     except BaseException:
         _stop(pid)
         _remove_network()
-        shutil.rmtree(STATE_DIR, ignore_errors=True)
+        _remove_state()
         raise
     console.print(f"\nstack {stack.stack_name} is up on {endpoint} ({time.monotonic() - started:.0f} s). Outputs:")
     for key, value in sorted(stack.outputs.items()):
@@ -410,8 +434,8 @@ def down() -> int:
     if (STATE_DIR / "docker-network").exists():
         _remove_network()
         console.print(f"removed the Docker network {DOCKER_NETWORK}")
-    shutil.rmtree(STATE_DIR, ignore_errors=True)
-    console.print("removed .local-stack/")
+    _remove_state()
+    console.print("removed .local-stack/ and the workers' files")
     return 0
 
 

@@ -149,6 +149,30 @@ def test_given_a_stack_up_when_down_then_its_session_is_stopped_the_rest_left_an
             process.wait()
 
 
+def test_given_tmpfs_when_the_workers_folder_is_made_then_it_lives_there_and_down_removes_it(
+    state, tmp_path, monkeypatch
+):
+    tmpfs = tmp_path / "shm"
+    tmpfs.mkdir()
+    monkeypatch.setattr(localstack, "TMPFS", tmpfs)
+    state.mkdir()
+
+    workers = localstack._worker_files_dir()
+    (workers / "layer_0").mkdir()
+
+    assert workers.parent == tmpfs and (state / "tmp").is_symlink()
+    assert localstack.down() == 0
+    assert not state.exists() and list(tmpfs.iterdir()) == []
+
+
+def test_given_no_tmpfs_when_the_workers_folder_is_made_then_it_is_in_the_state_folder(state, tmp_path, monkeypatch):
+    monkeypatch.setattr(localstack, "TMPFS", tmp_path / "absent")
+    state.mkdir()
+
+    assert localstack._worker_files_dir() == (state / "tmp").resolve()
+    assert not (state / "tmp").is_symlink()
+
+
 def test_given_no_stack_when_a_command_needs_one_then_it_says_to_run_make_up(state):
     with pytest.raises(localstack.LocalStackError, match="run `make up`"):
         localstack.require()
