@@ -169,6 +169,9 @@ up: $(STAMP) $(MINISTACK_STAMP) ## A local AWS (MiniStack, 127.0.0.1:4566) with 
 down: ## Stop what make up started and remove its state (.local-stack/)
 	@if [ -x $(PY) ]; then $(PY) -m localpipe.localstack down; else echo "no local stack is up"; fi
 
+workshop-rounds: $(STAMP) ## The workshop's own generator, unchanged, against make up WORKSHOP=1: GENERATOR=/path/to/GeneratorLambdaPackage [ROUNDS=4]
+	$(PY) -m labs.workshop_rounds $(GENERATOR) --rounds $(or $(ROUNDS),4)
+
 send: $(STAMP) ## Traffic to the stack of make up, until the aggregates are exact: ARGS=--workshop for the lab-2 burst
 	$(PY) -m localpipe.localstack send $(ARGS)
 
