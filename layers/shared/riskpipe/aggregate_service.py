@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from decimal import DecimalException
 from typing import Protocol
 
-from riskpipe.aggregate_store import AlreadyAppliedError, InvalidChangeError, TransactionConflictError
 from riskpipe.aggregation import SetAsideChange, SubBatch, TradeChange, split_repeats
+from riskpipe.errors import AlreadyAppliedError, InvalidChangeError, TransactionConflictError
 from riskpipe.partials import plan_map
 
 Planner = Callable[..., list[SubBatch]]  # (changes, order, *, max_items) -> transaction-sized sub-batches

@@ -18,28 +18,12 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from riskpipe.aggregation import SubBatch
+from riskpipe.errors import AlreadyAppliedError, InvalidChangeError, TransactionConflictError
 from riskpipe.partials import partial_of
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
-
-
-class AlreadyAppliedError(Exception):
-    """Some markers show changes of this sub-batch already applied (a redelivery). Nothing was written."""
-
-    def __init__(self, applied_versions: dict[str, int]) -> None:
-        super().__init__(f"already applied: {applied_versions}")
-        self.applied_versions = applied_versions
-
-
-class TransactionConflictError(Exception):
-    """Another transaction touched the same items at the same time. Nothing was written; retry."""
-
-
-class InvalidChangeError(Exception):
-    """DynamoDB refuses the transaction as invalid (not throttling, not a conflict): a retry is refused again.
-    Nothing was written. Its message is DynamoDB's (for a sum: too many digits, or out of range)."""
 
 
 def cancellation_reasons(exc: ClientError) -> list[dict[str, Any]] | None:

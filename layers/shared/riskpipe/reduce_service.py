@@ -21,10 +21,9 @@ from dataclasses import dataclass, field
 from decimal import DecimalException
 from typing import Protocol
 
-from riskpipe.aggregate_store import InvalidChangeError, TransactionConflictError
 from riskpipe.aggregation import MESSAGE_COUNT_ID
+from riskpipe.errors import InvalidChangeError, PartialsGoneError, TransactionConflictError
 from riskpipe.partials import Partial, ReduceTransaction, SetAsidePartial, plan_reduce, without_partials
-from riskpipe.reduce_store import PartialsGoneError
 
 
 class ReduceWriter(Protocol):
