@@ -22,7 +22,8 @@ from riskpipe.aggregate_store import read_aggregates
 from riskpipe.aws import dynamodb_client, kinesis_client
 from riskpipe.config import GameSettings
 from riskpipe.game import check_round, plan_round
-from riskpipe.producer import KinesisPublisher, PublishReport, content_partition_key
+from riskpipe.producer import content_partition_key
+from riskpipe.publisher import KinesisPublisher, PublishReport
 
 logger = Logger(service="game")
 metrics = Metrics(namespace="RiskPipeline", service="game")

@@ -21,13 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from riskpipe.aws import kinesis_client
 from riskpipe.config import ProducerSettings
 from riskpipe.models import RiskMessage
-from riskpipe.producer import (
-    KinesisPublisher,
-    PublishReport,
-    content_partition_key,
-    generate_messages,
-    workshop_calls,
-)
+from riskpipe.producer import content_partition_key, generate_messages, workshop_calls
+from riskpipe.publisher import KinesisPublisher, PublishReport
 
 logger = Logger(service="producer")
 metrics = Metrics(namespace="RiskPipeline", service="producer")
