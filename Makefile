@@ -107,7 +107,7 @@ types: $(STAMP) ## mypy
 	$(VENV)/bin/mypy
 
 imports: $(STAMP) ## The import contracts (import-linter, pyproject.toml): the shared layer's domain never imports data access
-	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 
 python-lint: ruff complexity types imports ## ruff, ruff format --check, the complexity gate, mypy, the import contracts
 

@@ -25,6 +25,7 @@ from typing import Protocol
 
 from riskpipe.aggregation import SetAsideChange, SubBatch, TradeChange, split_repeats
 from riskpipe.errors import AlreadyAppliedError, InvalidChangeError, TransactionConflictError
+from riskpipe.outcomes import AppliedOutcome
 from riskpipe.partials import plan_map
 
 Planner = Callable[..., list[SubBatch]]  # (changes, order, *, max_items) -> transaction-sized sub-batches
@@ -45,14 +46,11 @@ class ChangeApplier(Protocol):
 
 
 @dataclass
-class AggregateOutcome:
-    applied: set[str] = field(default_factory=set)  # sequence numbers applied now
+class AggregateOutcome(AppliedOutcome):
+    """By sequence number."""
+
     duplicates: set[str] = field(default_factory=set)  # already applied before: skipped
     ignored: set[str] = field(default_factory=set)  # carry no trade state (REMOVE, key-only INSERT)
-    set_aside: dict[str, str] = field(default_factory=dict)  # refused by DynamoDB as invalid -> its reason
-    failed: dict[str, BaseException] = field(default_factory=dict)
-    transactions: int = 0
-    conflicts: int = 0
     partials: int = 0  # transactions committed: each wrote one partial
 
     def result_for(self, sequence_number: str) -> str:

@@ -8,6 +8,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from riskpipe.aws import kinesis_client
+from riskpipe.config import GameSettings, ProducerSettings
 from riskpipe.models import RiskMessage
 from riskpipe.producer import trade_partition_key
 
@@ -46,6 +48,11 @@ class KinesisPublisher:
         self._client = client
         self._max_attempts = max_attempts
         self._sleep = sleep
+
+    @classmethod
+    def from_settings(cls, settings: ProducerSettings | GameSettings) -> KinesisPublisher:
+        """The deployed function's publisher: its stream, its attempts, a client from the environment."""
+        return cls(settings.stream_name, kinesis_client(), max_attempts=settings.put_max_attempts)
 
     def publish(
         self,

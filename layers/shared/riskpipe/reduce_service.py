@@ -23,6 +23,7 @@ from typing import Protocol
 
 from riskpipe.aggregation import MESSAGE_COUNT_ID
 from riskpipe.errors import InvalidChangeError, PartialsGoneError, TransactionConflictError
+from riskpipe.outcomes import AppliedOutcome
 from riskpipe.partials import Partial, ReduceTransaction, SetAsidePartial, plan_reduce, without_partials
 
 
@@ -41,13 +42,10 @@ class PartialApplier(Protocol):
 
 
 @dataclass
-class ReduceOutcome:
-    applied: set[str] = field(default_factory=set)  # partial ids applied now
+class ReduceOutcome(AppliedOutcome):
+    """By partial id."""
+
     skipped: set[str] = field(default_factory=set)  # applied before (delivered again): skipped
-    set_aside: dict[str, str] = field(default_factory=dict)  # refused by DynamoDB as invalid -> its reason
-    failed: dict[str, BaseException] = field(default_factory=dict)
-    transactions: int = 0
-    conflicts: int = 0
     messages: int = 0  # message_count applied now
 
     def result_for(self, partial_id: str) -> str:
