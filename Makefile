@@ -86,10 +86,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 #   localpipe/esm.py                           EventSourceMapping._on_response C(11)
 #   localpipe/resources.py                     Deployed.resolve C(11)
 #   localpipe/template.py                      Template._evaluate C(12)
-#   layers/shared/riskpipe/aggregate_service.py  AggregateService.apply C(13)
-#   layers/shared/riskpipe/producer.py         generate_messages C(11)
-COMPLEXITY_EXCEPTIONS := localpipe/pipeline.py localpipe/esm.py localpipe/resources.py localpipe/template.py \
-	layers/shared/riskpipe/aggregate_service.py layers/shared/riskpipe/producer.py
+COMPLEXITY_EXCEPTIONS := localpipe/pipeline.py localpipe/esm.py localpipe/resources.py localpipe/template.py
 comma := ,
 empty :=
 space := $(empty) $(empty)

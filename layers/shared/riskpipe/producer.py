@@ -59,14 +59,20 @@ def generate_messages(
         if sent and rng.random() < duplicates:
             sent.append(rng.choice(sent))
             continue
-        trade_id = f"T{rng.randrange(trades):06d}" if len(next_version) >= trades else f"T{len(next_version):06d}"
-        version = next_version.get(trade_id, 0)
-        next_version[trade_id] = version + 1
+        trade_id, version = _next_version(rng, next_version, trades)
         # A revision may move a trade to another desk, as real books do.
         if trade_id not in hierarchies or rng.random() < 0.1:
             hierarchies[trade_id] = _random_hierarchy(rng)
         sent.append(_message(trade_id, version, rng, clock + len(sent) * 1e-3, hierarchies[trade_id]))
     return sent
+
+
+def _next_version(rng: random.Random, next_version: dict[str, int], trades: int) -> tuple[str, int]:
+    """A new trade while fewer than ``trades`` were sent, then a random one; its next version."""
+    trade_id = f"T{rng.randrange(trades):06d}" if len(next_version) >= trades else f"T{len(next_version):06d}"
+    version = next_version.get(trade_id, 0)
+    next_version[trade_id] = version + 1
+    return trade_id, version
 
 
 def workshop_calls(

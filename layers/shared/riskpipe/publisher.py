@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import TYPE_CHECKING
 
 from riskpipe.aws import kinesis_client
@@ -31,23 +31,16 @@ class PublishError(RuntimeError):
     pass
 
 
+@dataclass(eq=False)
 class KinesisPublisher:
     """PutRecords in chunks of at most 500, re-sending the entries that come back failed."""
 
-    def __init__(
-        self,
-        stream_name: str,
-        client: KinesisClient,
-        *,
-        max_attempts: int = 8,
-        sleep: Callable[[float], None] = time.sleep,
-        partition_key: Callable[[RiskMessage], str] = trade_partition_key,
-    ) -> None:
-        self._partition_key = partition_key
-        self._stream_name = stream_name
-        self._client = client
-        self._max_attempts = max_attempts
-        self._sleep = sleep
+    stream_name: str
+    client: KinesisClient
+    _: KW_ONLY
+    max_attempts: int = 8
+    sleep: Callable[[float], None] = time.sleep
+    partition_key: Callable[[RiskMessage], str] = trade_partition_key
 
     @classmethod
     def from_settings(cls, settings: ProducerSettings | GameSettings) -> KinesisPublisher:
@@ -63,7 +56,7 @@ class KinesisPublisher:
     ) -> PublishReport:
         """Send the messages; ``partition_key`` overrides the publisher's own for this call."""
         report = report or PublishReport()
-        key = partition_key or self._partition_key
+        key = partition_key or self.partition_key
         for start in range(0, len(messages), PUT_RECORDS_LIMIT):
             chunk = messages[start : start + PUT_RECORDS_LIMIT]
             self._put_chunk([{"Data": m.to_wire(), "PartitionKey": key(m)} for m in chunk], report)
@@ -72,13 +65,13 @@ class KinesisPublisher:
 
     def _put_chunk(self, entries: list[PutRecordsRequestEntryTypeDef], report: PublishReport) -> None:
         pending = entries
-        for attempt in range(self._max_attempts):
-            response = self._client.put_records(StreamName=self._stream_name, Records=pending)
+        for attempt in range(self.max_attempts):
+            response = self.client.put_records(StreamName=self.stream_name, Records=pending)
             report.calls += 1
             if not response.get("FailedRecordCount"):
                 return
             # Results come back in request order; an entry with an ErrorCode was not written.
             pending = [e for e, r in zip(pending, response["Records"], strict=True) if "ErrorCode" in r]
             report.resent_entries += len(pending)
-            self._sleep(min(2.0, 0.05 * 2**attempt))
-        raise PublishError(f"{len(pending)} records still failed after {self._max_attempts} PutRecords attempts")
+            self.sleep(min(2.0, 0.05 * 2**attempt))
+        raise PublishError(f"{len(pending)} records still failed after {self.max_attempts} PutRecords attempts")
