@@ -21,7 +21,7 @@ ARGS ?=
 FN ?= state
 EVENT ?= events/state/kinesis-batch.json
 
-.PHONY: help venv test e2e soak bench local-image sam-local-check invoke-docker unit integration lint demo pipeline invoke build watch clean complexity ruff types python-lint format check unit-check hooks lock results reconcile layer-lock layer-check capacity up down send
+.PHONY: help venv test e2e soak bench local-image sam-local-check invoke-docker unit integration lint demo pipeline invoke build watch clean complexity ruff types python-lint format check unit-check hooks lock results reconcile layer-lock layer-check capacity up down send imports
 
 help: ## List the targets
 	@grep -E '^[a-z0-9%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -48,8 +48,8 @@ e2e: $(STAMP) ## End-to-end tests: against the stack of make up, or a deployed o
 soak: $(STAMP) ## Property-based histories, soak profile: SOAK_HISTORIES (default 1000) fresh random histories
 	HYPOTHESIS_PROFILE=soak $(PY) -m pytest -q -p no:cacheprovider -n 2 tests/property -k history $(ARGS)
 
-check: $(STAMP) ## The inner loop (under 20 s): ruff, format check, complexity, mypy and the unit tests, side by side
-	$(MAKE) --no-print-directory -j 4 ruff complexity types unit-check
+check: $(STAMP) ## The inner loop (under 20 s): ruff, format check, complexity, mypy, the import contracts and the unit tests, side by side
+	$(MAKE) --no-print-directory -j 4 ruff complexity types imports unit-check
 
 unit-check: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit
@@ -86,10 +86,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 #   localpipe/esm.py                           EventSourceMapping._on_response C(11)
 #   localpipe/resources.py                     Deployed.resolve C(11)
 #   localpipe/template.py                      Template._evaluate C(12)
-#   layers/shared/riskpipe/aggregate_service.py  AggregateService.apply C(13)
-#   layers/shared/riskpipe/producer.py         generate_messages C(11)
-COMPLEXITY_EXCEPTIONS := localpipe/pipeline.py localpipe/esm.py localpipe/resources.py localpipe/template.py \
-	layers/shared/riskpipe/aggregate_service.py layers/shared/riskpipe/producer.py
+COMPLEXITY_EXCEPTIONS := localpipe/pipeline.py localpipe/esm.py localpipe/resources.py localpipe/template.py
 comma := ,
 empty :=
 space := $(empty) $(empty)
@@ -106,7 +103,10 @@ ruff: $(STAMP) ## ruff check and ruff format --check
 types: $(STAMP) ## mypy
 	$(VENV)/bin/mypy
 
-python-lint: ruff complexity types ## ruff, ruff format --check, the complexity gate, mypy
+imports: $(STAMP) ## The import contracts (import-linter, pyproject.toml): the shared layer's domain never imports data access
+	$(VENV)/bin/lint-imports --no-cache --no-logo
+
+python-lint: ruff complexity types imports ## ruff, ruff format --check, the complexity gate, mypy, the import contracts
 
 lint: python-lint $(CHECKOV_STAMP) ## python-lint, then cfn-lint, sam validate --lint, the SAM-generated resources, checkov, the layer lock
 	$(VENV)/bin/cfn-lint template.yaml

@@ -461,7 +461,7 @@ def send(stack: LocalStack, *, workshop: bool, calls: int, seed: int, timeout: f
     from riskpipe.aggregate_store import read_aggregates
     from riskpipe.config import AggregateSettings
     from riskpipe.game import check_round, plan_round
-    from riskpipe.producer import KinesisPublisher
+    from riskpipe.publisher import KinesisPublisher
 
     order = AggregateSettings.model_fields["aggregation_order"].default  # the template's AggregationOrder
     round_id = uuid.uuid4().hex[:8]

@@ -46,7 +46,8 @@ from riskpipe.aggregation import MESSAGE_COUNT_ID, TradeChange, compare_aggregat
 from riskpipe.config import AggregateSettings, ProducerSettings, ReduceSettings, StateSettings
 from riskpipe.models import RiskMessage, WriteOutcome
 from riskpipe.partials import Partial
-from riskpipe.producer import KinesisPublisher, generate_messages
+from riskpipe.producer import generate_messages
+from riskpipe.publisher import KinesisPublisher
 from riskpipe.reduce_service import PartialApplier, ReduceOutcome
 from riskpipe.state_service import BatchDecider, BatchDecisions, StreamRecord
 from riskpipe.throttling import Pacing

@@ -6,9 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import EventType
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -18,12 +16,12 @@ from riskpipe.aggregation import TradeChange
 from riskpipe.aws import dynamodb_client, sqs_client
 from riskpipe.chaos import FailureInjector
 from riskpipe.config import AggregateSettings
-from riskpipe.parameters import failure_injector
+from riskpipe.parameters import injected_failures
 from riskpipe.poison import SetAsideQueue
+from riskpipe.wiring import Handler, Powertools, RecordResult, add_counts, batch_handler, cold_start, report_set_aside
 
-logger = Logger(service="aggregate")
-metrics = Metrics(namespace="RiskPipeline", service="aggregate")
-tracer = Tracer(service="aggregate")
+POWERTOOLS = Powertools.of("aggregate")
+logger, metrics = POWERTOOLS.logger, POWERTOOLS.metrics
 
 
 def build_service(settings: AggregateSettings, session: boto3.Session | None = None) -> AggregateService:
@@ -53,62 +51,27 @@ def to_change(record: DynamoDBRecord) -> TradeChange:
     )
 
 
-def build_handler(service: ChangeApplier, failures: FailureInjector | None = None) -> Any:
-    processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-
-    @logger.inject_lambda_context
-    @tracer.capture_lambda_handler
-    @metrics.log_metrics
-    def handler(event: dict, context: LambdaContext) -> dict:
-        if failures is not None:
-            failures.maybe_fail()  # before any work: the workshop's random failures, off by default
+def build_handler(service: ChangeApplier, failures: FailureInjector | None = None) -> Handler:
+    def decide(event: dict[str, Any], context: LambdaContext) -> RecordResult:
         outcome = service.apply([to_change(DynamoDBRecord(r)) for r in event["Records"]])
         _report(outcome)
 
-        def record_handler(record: DynamoDBRecord) -> str:
+        def result(record: DynamoDBRecord) -> str:
             assert record.dynamodb is not None and record.dynamodb.sequence_number is not None
             return outcome.result_for(record.dynamodb.sequence_number)
 
-        return process_partial_response(  # type: ignore[return-value]
-            event=event, record_handler=record_handler, processor=processor, context=context
-        )
+        return result
 
-    return handler
+    return batch_handler(POWERTOOLS, EventType.DynamoDBStreams, decide, failures)
 
 
 def _report(outcome: AggregateOutcome) -> None:
-    for sequence_number, reason in outcome.set_aside.items():
-        logger.error(
-            "change set aside in the aggregate poison queue: the totals need a reconcile",
-            extra={"sequence_number": sequence_number, "reason": reason},
-        )
-    if outcome.failed:
-        errors = sorted({repr(e) for e in outcome.failed.values()})
-        logger.warning(
-            "records failed; reported for redelivery", extra={"count": len(outcome.failed), "errors": errors}
-        )
+    report_set_aside(logger, outcome, item="change", key="sequence_number", records="records")
     if outcome.duplicates:
         logger.info("already applied records skipped", extra={"count": len(outcome.duplicates)})
-    metrics.add_metric(name="records_applied", unit=MetricUnit.Count, value=len(outcome.applied))
-    metrics.add_metric(name="partials_written", unit=MetricUnit.Count, value=outcome.partials)
-    metrics.add_metric(name="duplicates_skipped", unit=MetricUnit.Count, value=len(outcome.duplicates))
-    metrics.add_metric(name="transaction_conflicts", unit=MetricUnit.Count, value=outcome.conflicts)
-    metrics.add_metric(name="transactions", unit=MetricUnit.Count, value=outcome.transactions)
-    metrics.add_metric(name="records_failed", unit=MetricUnit.Count, value=len(outcome.failed))
-    metrics.add_metric(name="records_set_aside", unit=MetricUnit.Count, value=len(outcome.set_aside))
+    extra = {"partials_written": outcome.partials, "duplicates_skipped": len(outcome.duplicates)}
+    add_counts(metrics, outcome.counts("records") | extra)
 
 
-_handler: Any = None
-
-
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    global _handler
-    if _handler is None:
-        settings = AggregateSettings.from_env()
-        _handler = build_handler(
-            build_service(settings),
-            failure_injector(
-                settings.parameter_table_name, settings.failure_parameters, settings.injected_failure_rate
-            ),
-        )
-    return _handler(event, context)
+# Built on the first invocation, once per instance, so that importing the module needs no configuration.
+lambda_handler = cold_start(AggregateSettings.from_env, lambda s: build_handler(build_service(s), injected_failures(s)))

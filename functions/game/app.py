@@ -7,6 +7,7 @@ to replay a round, and ``"calls"`` for a smaller round than the workshop's 250 P
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 import uuid
@@ -14,19 +15,19 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from riskpipe.aggregate_store import read_aggregates
-from riskpipe.aws import dynamodb_client, kinesis_client
+from riskpipe.aws import dynamodb_client
 from riskpipe.config import GameSettings
 from riskpipe.game import check_round, plan_round
-from riskpipe.producer import KinesisPublisher, PublishReport, content_partition_key
+from riskpipe.producer import content_partition_key
+from riskpipe.publisher import KinesisPublisher, PublishReport
+from riskpipe.wiring import Handler, Powertools, cold_start
 
-logger = Logger(service="game")
-metrics = Metrics(namespace="RiskPipeline", service="game")
-tracer = Tracer(service="game")
+POWERTOOLS = Powertools.of("game")
+logger, metrics = POWERTOOLS.logger, POWERTOOLS.metrics
 
 AggregateReader = Callable[[], Mapping[str, Decimal]]
 
@@ -38,11 +39,8 @@ def build_handler(
     *,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
-) -> Any:
-    @logger.inject_lambda_context
-    @tracer.capture_lambda_handler
-    @metrics.log_metrics
-    def handler(event: dict, context: LambdaContext) -> dict:
+) -> Handler:
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         round_id = str(event.get("round_id") or uuid.uuid4().hex[:8])
         seed = int(event.get("seed", random.SystemRandom().randrange(2**31)))
         planned = plan_round(round_id, seed, settings.aggregation_order, calls=int(event.get("calls", 250)))
@@ -74,20 +72,14 @@ def build_handler(
         (logger.info if result.exact else logger.error)("round scored", extra=outcome)
         return outcome
 
-    return handler
+    return POWERTOOLS.instrument(handler)
 
 
-_handler: Any = None
+def _build(settings: GameSettings) -> Handler:
+    client = dynamodb_client()
+    read = functools.partial(read_aggregates, client, settings.aggregate_table_name)
+    return build_handler(KinesisPublisher.from_settings(settings), read, settings)
 
 
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    global _handler
-    if _handler is None:
-        settings = GameSettings.from_env()
-        client = dynamodb_client()
-        _handler = build_handler(
-            KinesisPublisher(settings.stream_name, kinesis_client(), max_attempts=settings.put_max_attempts),
-            lambda: read_aggregates(client, settings.aggregate_table_name),
-            settings,
-        )
-    return _handler(event, context)
+# Built on the first invocation, once per instance, so that importing the module needs no configuration.
+lambda_handler = cold_start(GameSettings.from_env, _build)

@@ -12,26 +12,19 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from riskpipe.aws import kinesis_client
 from riskpipe.config import ProducerSettings
 from riskpipe.models import RiskMessage
-from riskpipe.producer import (
-    KinesisPublisher,
-    PublishReport,
-    content_partition_key,
-    generate_messages,
-    workshop_calls,
-)
+from riskpipe.producer import content_partition_key, generate_messages, workshop_calls
+from riskpipe.publisher import KinesisPublisher, PublishReport
+from riskpipe.wiring import Handler, Powertools, cold_start
 
-logger = Logger(service="producer")
-metrics = Metrics(namespace="RiskPipeline", service="producer")
-tracer = Tracer(service="producer")
+POWERTOOLS = Powertools.of("producer")
+logger, metrics = POWERTOOLS.logger, POWERTOOLS.metrics
 
 
 def _exact(value: Any) -> Any:
@@ -70,11 +63,8 @@ class WorkshopProfile(BaseModel):
     lab: Literal[1, 2] = 2  # lab 1: new trades only; lab 2: revisions and copies (the generator's SPECIAL_TRADES)
 
 
-def build_handler(publisher: KinesisPublisher) -> Any:
-    @logger.inject_lambda_context
-    @tracer.capture_lambda_handler
-    @metrics.log_metrics
-    def handler(event: dict, context: LambdaContext) -> dict:
+def build_handler(publisher: KinesisPublisher) -> Handler:
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         report = PublishReport()
         if "messages" in event:
             publisher.publish(parse(event=event, model=SendMessages).messages, report)
@@ -95,17 +85,8 @@ def build_handler(publisher: KinesisPublisher) -> Any:
         )
         return {"sent": report.sent, "put_records_calls": report.calls, "resent_entries": report.resent_entries}
 
-    return handler
+    return POWERTOOLS.instrument(handler)
 
 
-_handler: Any = None
-
-
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    global _handler
-    if _handler is None:
-        settings = ProducerSettings.from_env()
-        _handler = build_handler(
-            KinesisPublisher(settings.stream_name, kinesis_client(), max_attempts=settings.put_max_attempts)
-        )
-    return _handler(event, context)
+# Built on the first invocation, once per instance, so that importing the module needs no configuration.
+lambda_handler = cold_start(ProducerSettings.from_env, lambda s: build_handler(KinesisPublisher.from_settings(s)))

@@ -9,9 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import EventType
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -19,15 +17,15 @@ from riskpipe.aws import dynamodb_client, longest_sdk_backoff, sqs_client
 from riskpipe.chaos import FailureInjector
 from riskpipe.config import StateSettings
 from riskpipe.models import WriteOutcome
-from riskpipe.parameters import failure_injector
+from riskpipe.parameters import injected_failures
 from riskpipe.poison import PoisonQueue
 from riskpipe.state_service import BatchDecider, BatchDecisions, StateService, StreamRecord
 from riskpipe.state_store import VersionedStateStore
 from riskpipe.throttling import Backoff, Pacing
+from riskpipe.wiring import Handler, Powertools, RecordResult, add_counts, batch_handler, cold_start
 
-logger = Logger(service="state")
-metrics = Metrics(namespace="RiskPipeline", service="state")
-tracer = Tracer(service="state")
+POWERTOOLS = Powertools.of("state")
+logger, metrics = POWERTOOLS.logger, POWERTOOLS.metrics
 
 
 # Kept for the report when a throttled write is tried for the last time (besides that call's own SDK backoff).
@@ -51,28 +49,19 @@ def build_service(
     )
 
 
-def build_handler(service: BatchDecider, failures: FailureInjector | None = None) -> Any:
-    processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
-
-    @logger.inject_lambda_context
-    @tracer.capture_lambda_handler
-    @metrics.log_metrics
-    def handler(event: dict, context: LambdaContext) -> dict:
-        if failures is not None:
-            failures.maybe_fail()  # before any work: the workshop's random failures, off by default
+def build_handler(service: BatchDecider, failures: FailureInjector | None = None) -> Handler:
+    def decide(event: dict[str, Any], context: LambdaContext) -> RecordResult:
         records = [StreamRecord.from_lambda_record(r) for r in event["Records"]]
         # A throttled write is tried again while the invocation has time left (see riskpipe.throttling).
         decisions = service.decide(records, time_left=context.get_remaining_time_in_millis() / 1000)
         _report(decisions)
 
-        def record_handler(record: KinesisStreamRecord) -> str:
+        def result(record: KinesisStreamRecord) -> str:
             return decisions.result_for(record.kinesis.sequence_number).value
 
-        return process_partial_response(  # type: ignore[return-value]
-            event=event, record_handler=record_handler, processor=processor, context=context
-        )
+        return result
 
-    return handler
+    return batch_handler(POWERTOOLS, EventType.KinesisDataStreams, decide, failures)
 
 
 def _report(decisions: BatchDecisions) -> None:
@@ -85,23 +74,10 @@ def _report(decisions: BatchDecisions) -> None:
         elif decision.error is not None:
             logger.warning("record failed; reported for redelivery", extra={**detail, "error": repr(decision.error)})
     counts = decisions.counts()
-    for outcome in (*WriteOutcome, "failed"):
-        name = outcome.value if isinstance(outcome, WriteOutcome) else outcome
-        metrics.add_metric(name=f"records_{name}", unit=MetricUnit.Count, value=counts.get(name, 0))
-    metrics.add_metric(name="throttled_retries", unit=MetricUnit.Count, value=decisions.throttled_retries)
+    names = [outcome.value for outcome in WriteOutcome] + ["failed"]
+    add_counts(metrics, {f"records_{name}": counts.get(name, 0) for name in names})
+    add_counts(metrics, {"throttled_retries": decisions.throttled_retries})
 
 
-_handler: Any = None
-
-
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    global _handler
-    if _handler is None:  # built on first use so that importing the module needs no configuration
-        settings = StateSettings.from_env()
-        _handler = build_handler(
-            build_service(settings),
-            failure_injector(
-                settings.parameter_table_name, settings.failure_parameters, settings.injected_failure_rate
-            ),
-        )
-    return _handler(event, context)
+# Built on the first invocation, once per instance, so that importing the module needs no configuration.
+lambda_handler = cold_start(StateSettings.from_env, lambda s: build_handler(build_service(s), injected_failures(s)))

@@ -24,10 +24,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from riskpipe.aggregate_store import AlreadyAppliedError  # noqa: F401  (yours to raise)
 from riskpipe.aggregation import SubBatch
+from riskpipe.errors import AlreadyAppliedError, PartialsGoneError  # noqa: F401  (yours to raise)
 from riskpipe.partials import ReduceTransaction, partial_of
-from riskpipe.reduce_store import PartialsGoneError  # noqa: F401  (yours to raise)
 
 
 def map_transaction(client: Any, partial_table: str, marker_table: str, batch: SubBatch) -> None:

@@ -20,7 +20,7 @@ from localpipe.readback import read_aggregates, read_state
 from riskpipe.aggregation import MESSAGE_COUNT_ID, compare_aggregates, expected_aggregates
 from riskpipe.game import check_round, plan_round
 from riskpipe.models import Hierarchy, RiskMessage
-from riskpipe.producer import KinesisPublisher
+from riskpipe.publisher import KinesisPublisher
 
 pytestmark = pytest.mark.e2e
 ORDER = ("RiskType", "TradeDesk", "Region")

@@ -7,7 +7,7 @@ from localpipe.lambda_context import LocalContext
 from localpipe.pipeline import LocalPipeline
 from riskpipe.aggregate_store import read_aggregates
 from riskpipe.config import GameSettings
-from riskpipe.producer import KinesisPublisher
+from riskpipe.publisher import KinesisPublisher
 
 
 def game(stack, sleep, clock=None):

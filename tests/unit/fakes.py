@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from riskpipe.models import RiskMessage, StoredVersion, WriteOutcome
-from riskpipe.poison import PoisonRecord
+from riskpipe.models import PoisonRecord, RiskMessage, StoredVersion, WriteOutcome
 from riskpipe.throttling import ThrottledError
 
 

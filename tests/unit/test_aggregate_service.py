@@ -10,8 +10,8 @@ from decimal import Decimal
 import pytest
 
 from riskpipe.aggregate_service import AggregateService
-from riskpipe.aggregate_store import AlreadyAppliedError, InvalidChangeError, TransactionConflictError
 from riskpipe.aggregation import SetAsideChange, SubBatch, TradeChange, plan_sub_batches
+from riskpipe.errors import AlreadyAppliedError, InvalidChangeError, TransactionConflictError
 from riskpipe.numbers import TOO_MANY_DIGITS
 from tests.unit.fakes import ListSink
 

@@ -1,7 +1,8 @@
 """The producer: generated versions, and no entry lost when PutRecords fails some (the workshop's traffic:
 test_producer_workshop.py)."""
 
-from riskpipe.producer import KinesisPublisher, generate_messages
+from riskpipe.producer import generate_messages
+from riskpipe.publisher import KinesisPublisher
 
 
 def test_given_generated_messages_when_a_trade_repeats_then_its_versions_increase_or_repeat_exactly():

@@ -7,12 +7,11 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
-from riskpipe.aggregate_store import InvalidChangeError, TransactionConflictError
 from riskpipe.aggregation import MESSAGE_COUNT_ID
+from riskpipe.errors import InvalidChangeError, PartialsGoneError, TransactionConflictError
 from riskpipe.numbers import TOO_MANY_DIGITS
 from riskpipe.partials import Partial, ReduceTransaction, SetAsidePartial
 from riskpipe.reduce_service import ReduceService
-from riskpipe.reduce_store import PartialsGoneError
 from tests.unit.fakes import ListSink
 
 

@@ -16,26 +16,17 @@ this is defence in depth, for data written before it or around it.
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from decimal import DecimalException
 from typing import Protocol
 
-from riskpipe.aggregate_store import AlreadyAppliedError, InvalidChangeError, TransactionConflictError
 from riskpipe.aggregation import SetAsideChange, SubBatch, TradeChange, split_repeats
+from riskpipe.errors import AlreadyAppliedError, InvalidChangeError, TransactionConflictError
+from riskpipe.outcomes import AppliedOutcome, Transactions, Writer
 from riskpipe.partials import plan_map
 
 Planner = Callable[..., list[SubBatch]]  # (changes, order, *, max_items) -> transaction-sized sub-batches
-
-
-class AggregateWriter(Protocol):
-    def apply(self, batch: SubBatch) -> None: ...
-
-
-class SetAsideSink(Protocol):
-    def send(self, change: SetAsideChange) -> None: ...
 
 
 class ChangeApplier(Protocol):
@@ -45,14 +36,11 @@ class ChangeApplier(Protocol):
 
 
 @dataclass
-class AggregateOutcome:
-    applied: set[str] = field(default_factory=set)  # sequence numbers applied now
+class AggregateOutcome(AppliedOutcome):
+    """By sequence number."""
+
     duplicates: set[str] = field(default_factory=set)  # already applied before: skipped
     ignored: set[str] = field(default_factory=set)  # carry no trade state (REMOVE, key-only INSERT)
-    set_aside: dict[str, str] = field(default_factory=dict)  # refused by DynamoDB as invalid -> its reason
-    failed: dict[str, BaseException] = field(default_factory=dict)
-    transactions: int = 0
-    conflicts: int = 0
     partials: int = 0  # transactions committed: each wrote one partial
 
     def result_for(self, sequence_number: str) -> str:
@@ -67,43 +55,23 @@ class AggregateOutcome:
         return "ignored"
 
 
-class AggregateService:
-    def __init__(
-        self,
-        store: AggregateWriter,
-        order: Sequence[str],
-        *,
-        set_aside: SetAsideSink | None = None,
-        max_attempts: int = 5,
-        max_items: int = 100,
-        sleep: Callable[[float], None] = time.sleep,
-        rng: random.Random | None = None,
-        plan: Planner = plan_map,
-    ) -> None:
-        self._store = store
-        # Without a queue to set changes aside (labs, tests of other concerns), an invalid change fails like
-        # any other error and is retried.
-        self._set_aside = set_aside
-        self._order = tuple(order)
-        self._max_attempts = max_attempts
-        self._max_items = max_items
-        self._sleep = sleep
-        self._rng = rng or random.Random()
-        self._plan = plan
+@dataclass(eq=False)  # a service, compared by identity
+class AggregateService(Transactions[SetAsideChange]):
+    store: Writer[SubBatch]
+    order: Sequence[str]
+    _: KW_ONLY
+    plan: Planner = plan_map
+
+    def __post_init__(self) -> None:
+        self.order = tuple(self.order)
 
     def apply(self, changes: Sequence[TradeChange]) -> AggregateOutcome:
         outcome = AggregateOutcome(ignored={c.sequence_number for c in changes if not c.applies})
         unique, repeats = split_repeats(changes)
         outcome.duplicates.update(c.sequence_number for c in repeats)
         failed_trades: dict[str, BaseException] = {}
-        for batch in self._plan(unique, self._order, max_items=self._max_items):
-            # A trade whose earlier changes failed must not move on: its marker would then hide them.
-            blocked = [chain for chain in batch.chains if chain.trade_id in failed_trades]
-            for chain in blocked:
-                for change in chain.changes:
-                    outcome.failed[change.sequence_number] = failed_trades[chain.trade_id]
-            batch = SubBatch([c for c in batch.chains if c.trade_id not in failed_trades], batch.order)
-            failed_trades.update(self._apply_sub_batch(batch, outcome))
+        for batch in self.plan(unique, self.order, max_items=self.max_items):
+            failed_trades.update(self._apply_sub_batch(_without_failed(batch, failed_trades, outcome), outcome))
         return outcome
 
     def _apply_sub_batch(self, batch: SubBatch, outcome: AggregateOutcome) -> dict[str, BaseException]:
@@ -112,7 +80,7 @@ class AggregateService:
         while batch.chains:
             try:
                 outcome.transactions += 1
-                self._store.apply(batch)
+                self.store.apply(batch)
             except AlreadyAppliedError as exc:
                 batch, dropped = batch.without_applied(exc.applied_versions)
                 if not dropped:  # the markers disagree with the condition: do not loop, report
@@ -122,9 +90,8 @@ class AggregateService:
             except TransactionConflictError as exc:
                 conflicts += 1
                 outcome.conflicts += 1
-                if conflicts >= self._max_attempts:
+                if not self.another_attempt(conflicts):
                     return self._fail(batch, exc, outcome)
-                self._sleep(self._rng.uniform(0, min(1.0, 0.02 * 2**conflicts)))  # full jitter
                 continue
             except (InvalidChangeError, DecimalException) as exc:
                 return self._isolate(batch, exc, outcome)
@@ -142,7 +109,7 @@ class AggregateService:
             for chain in batch.chains:
                 failed.update(self._apply_sub_batch(SubBatch([chain], batch.order), outcome))
             return failed
-        if self._set_aside is None:
+        if self.set_aside is None:
             return self._fail(batch, exc, outcome)
         if isinstance(exc, DecimalException):
             reason = "a delta of this change needs more than 38 significant digits, or is out of DynamoDB's range"
@@ -151,7 +118,7 @@ class AggregateService:
         try:
             for chain in batch.chains:
                 for change in chain.changes:
-                    self._set_aside.send(SetAsideChange.of(change, reason))
+                    self.set_aside.send(SetAsideChange.of(change, reason))
         except Exception as send_error:  # noqa: BLE001 - not set aside: reported, retried by Lambda
             return self._fail(batch, send_error, outcome)
         outcome.set_aside.update({sequence_number: reason for sequence_number in batch.sequence_numbers})
@@ -162,3 +129,13 @@ class AggregateService:
         for sequence_number in batch.sequence_numbers:
             outcome.failed[sequence_number] = exc
         return {chain.trade_id: exc for chain in batch.chains}
+
+
+def _without_failed(batch: SubBatch, failed_trades: dict[str, BaseException], outcome: AggregateOutcome) -> SubBatch:
+    """A trade whose earlier changes failed must not move on (its marker would then hide them): its changes of this
+    sub-batch fail with the same error, and the rest goes on."""
+    for chain in batch.chains:
+        if chain.trade_id in failed_trades:
+            for change in chain.changes:
+                outcome.failed[change.sequence_number] = failed_trades[chain.trade_id]
+    return SubBatch([c for c in batch.chains if c.trade_id not in failed_trades], batch.order)

@@ -12,34 +12,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from riskpipe.aggregation import SubBatch
+from riskpipe.errors import AlreadyAppliedError, InvalidChangeError, TransactionConflictError
 from riskpipe.partials import partial_of
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
-
-
-class AlreadyAppliedError(Exception):
-    """Some markers show changes of this sub-batch already applied (a redelivery). Nothing was written."""
-
-    def __init__(self, applied_versions: dict[str, int]) -> None:
-        super().__init__(f"already applied: {applied_versions}")
-        self.applied_versions = applied_versions
-
-
-class TransactionConflictError(Exception):
-    """Another transaction touched the same items at the same time. Nothing was written; retry."""
-
-
-class InvalidChangeError(Exception):
-    """DynamoDB refuses the transaction as invalid (not throttling, not a conflict): a retry is refused again.
-    Nothing was written. Its message is DynamoDB's (for a sum: too many digits, or out of range)."""
 
 
 def cancellation_reasons(exc: ClientError) -> list[dict[str, Any]] | None:
@@ -102,28 +87,21 @@ def partial_put(partial_table: str) -> Effect:
     return items
 
 
+@dataclass(eq=False)
 class MarkerStore:
     """A sub-batch's per-trade markers and its effect (``partial_put`` in the map) in ONE transaction."""
 
-    def __init__(
-        self,
-        marker_table: str,
-        client: DynamoDBClient,
-        *,
-        effect: Effect,
-        marker_ttl_seconds: int,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._marker_table = marker_table
-        self._client = client
-        self._effect = effect
-        self._marker_ttl_seconds = marker_ttl_seconds
-        self._clock = clock
+    marker_table: str
+    client: DynamoDBClient
+    _: KW_ONLY
+    effect: Effect
+    marker_ttl_seconds: int
+    clock: Callable[[], float] = time.time
 
     def apply(self, batch: SubBatch) -> None:
-        items = [*self._marker_items(batch), *self._effect(batch)]
+        items = [*self._marker_items(batch), *self.effect(batch)]
         try:
-            self._client.transact_write_items(TransactItems=items)
+            self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
             reasons = cancellation_reasons(exc)
             if reasons is None:
@@ -131,11 +109,11 @@ class MarkerStore:
             self._raise_for_cancellation(batch, reasons, exc)
 
     def _marker_items(self, batch: SubBatch) -> list[TransactWriteItemTypeDef]:
-        expires_at = str(int(self._clock()) + self._marker_ttl_seconds)
+        expires_at = str(int(self.clock()) + self.marker_ttl_seconds)
         return [
             {
                 "Update": {
-                    "TableName": self._marker_table,
+                    "TableName": self.marker_table,
                     "Key": {"pk": {"S": chain.trade_id}},
                     "UpdateExpression": "SET AppliedVersion = :last, ExpiresAt = :expires",
                     "ConditionExpression": "attribute_not_exists(pk) OR AppliedVersion < :first",

@@ -36,7 +36,7 @@ class _EnvSettings(BaseModel):
             raise ConfigurationError(f"{cls.__name__} is not configured: {problems}") from exc
 
 
-class _StreamFunctionSettings(_EnvSettings):
+class StreamFunctionSettings(_EnvSettings):
     """What every stream consumer shares: the SDK's attempts, and the failures it injects on purpose."""
 
     # botocore's standard retry mode retries throttling with backoff before a record is reported failed.
@@ -49,7 +49,7 @@ class _StreamFunctionSettings(_EnvSettings):
     _failures = field_validator("failure_parameters", mode="before")(lambda value: _split_csv(value))
 
 
-class StateSettings(_StreamFunctionSettings):
+class StateSettings(StreamFunctionSettings):
     """The StateLambda: where the newest version of each trade lives, and where poison records go."""
 
     state_table_name: NonEmpty
@@ -62,7 +62,7 @@ class StateSettings(_StreamFunctionSettings):
     failure_parameters: tuple[str, ...] = ("FAILURE_STATE_LAMBDA_PCT",)
 
 
-class AggregateSettings(_StreamFunctionSettings):
+class AggregateSettings(StreamFunctionSettings):
     """The aggregate stage's map: where the per-trade applied-version markers and the partial results go, and
     where the changes that DynamoDB refuses as invalid are set aside."""
 
@@ -79,7 +79,7 @@ class AggregateSettings(_StreamFunctionSettings):
     _levels = field_validator("aggregation_order")(lambda value: _known_levels(value))
 
 
-class ReduceSettings(_StreamFunctionSettings):
+class ReduceSettings(StreamFunctionSettings):
     """The aggregate stage's reduce: where the partials come from and the aggregates go."""
 
     aggregate_table_name: NonEmpty

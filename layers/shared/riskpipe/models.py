@@ -11,6 +11,7 @@ and the aggregates must add up to the cent.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from dataclasses import dataclass
@@ -188,3 +189,22 @@ class StoredVersion:
 
     outcome: WriteOutcome
     stored_version: int
+
+
+class PoisonRecord(BaseModel):
+    """Everything needed to find, understand and replay a poison record."""
+
+    # Built on first use: only the StateLambda sends one, and only when a record is poison.
+    model_config = ConfigDict(frozen=True, defer_build=True)
+
+    reason: str
+    data_base64: str
+    shard_id: str
+    sequence_number: str
+    partition_key: str
+    event_source_arn: str
+    approximate_arrival_timestamp: float | None = None
+
+    @property
+    def data(self) -> bytes:
+        return base64.b64decode(self.data_base64)

@@ -11,6 +11,7 @@ import boto3
 
 from riskpipe.aws import dynamodb_client
 from riskpipe.chaos import FailureInjector, WorkshopFailureRate
+from riskpipe.config import StreamFunctionSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -42,3 +43,8 @@ def failure_injector(
         return FailureInjector(injected_failure_rate)
     table = ParameterTable(parameter_table_name, dynamodb_client(session=session))
     return FailureInjector(rate_source=WorkshopFailureRate(table.number, tuple(failure_parameters)))
+
+
+def injected_failures(settings: StreamFunctionSettings) -> FailureInjector:
+    """The failures a stream consumer injects on purpose, from its settings."""
+    return failure_injector(settings.parameter_table_name, settings.failure_parameters, settings.injected_failure_rate)

@@ -2,38 +2,17 @@
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
-
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
     from riskpipe.aggregation import SetAsideChange
+    from riskpipe.models import PoisonRecord
     from riskpipe.partials import SetAsidePartial
-
-
-class PoisonRecord(BaseModel):
-    """Everything needed to find, understand and replay a poison record."""
-
-    # Built on first use: the aggregate function imports this module for its queue, never builds the model.
-    model_config = ConfigDict(frozen=True, defer_build=True)
-
-    reason: str
-    data_base64: str
-    shard_id: str
-    sequence_number: str
-    partition_key: str
-    event_source_arn: str
-    approximate_arrival_timestamp: float | None = None
-
-    @property
-    def data(self) -> bytes:
-        return base64.b64decode(self.data_base64)
 
 
 class PoisonQueue:

@@ -1,4 +1,4 @@
-"""The producer's domain: which risk messages to send, and sending them without losing one.
+"""The producer's domain: which risk messages to send (pure: no boto3; ``publisher.py`` puts them on the stream).
 
 Two generators, both deterministic for a seed:
 
@@ -17,21 +17,13 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from riskpipe.models import Hierarchy, RiskMessage
-
-if TYPE_CHECKING:
-    from mypy_boto3_kinesis import KinesisClient
-    from mypy_boto3_kinesis.type_defs import PutRecordsRequestEntryTypeDef
 
 RISK_TYPES = ("PV", "Delta")
 REGIONS = ("EMEA", "APAC", "AMER")
 TRADE_DESKS = ("FXSpot", "FXOptions")
-PUT_RECORDS_LIMIT = 500
 
 
 def _random_hierarchy(rng: random.Random) -> Hierarchy:
@@ -67,14 +59,20 @@ def generate_messages(
         if sent and rng.random() < duplicates:
             sent.append(rng.choice(sent))
             continue
-        trade_id = f"T{rng.randrange(trades):06d}" if len(next_version) >= trades else f"T{len(next_version):06d}"
-        version = next_version.get(trade_id, 0)
-        next_version[trade_id] = version + 1
+        trade_id, version = _next_version(rng, next_version, trades)
         # A revision may move a trade to another desk, as real books do.
         if trade_id not in hierarchies or rng.random() < 0.1:
             hierarchies[trade_id] = _random_hierarchy(rng)
         sent.append(_message(trade_id, version, rng, clock + len(sent) * 1e-3, hierarchies[trade_id]))
     return sent
+
+
+def _next_version(rng: random.Random, next_version: dict[str, int], trades: int) -> tuple[str, int]:
+    """A new trade while fewer than ``trades`` were sent, then a random one; its next version."""
+    trade_id = f"T{rng.randrange(trades):06d}" if len(next_version) >= trades else f"T{len(next_version):06d}"
+    version = next_version.get(trade_id, 0)
+    next_version[trade_id] = version + 1
+    return trade_id, version
 
 
 def workshop_calls(
@@ -133,62 +131,3 @@ def content_partition_key(message: RiskMessage) -> str:
 def trade_partition_key(message: RiskMessage) -> str:
     """This project's partition key: the trade, so that one trade's versions stay in order on one shard."""
     return message.TradeID
-
-
-@dataclass
-class PublishReport:
-    sent: int = 0
-    calls: int = 0
-    resent_entries: int = 0
-
-
-class PublishError(RuntimeError):
-    pass
-
-
-class KinesisPublisher:
-    """PutRecords in chunks of at most 500, re-sending the entries that come back failed."""
-
-    def __init__(
-        self,
-        stream_name: str,
-        client: KinesisClient,
-        *,
-        max_attempts: int = 8,
-        sleep: Callable[[float], None] = time.sleep,
-        partition_key: Callable[[RiskMessage], str] = trade_partition_key,
-    ) -> None:
-        self._partition_key = partition_key
-        self._stream_name = stream_name
-        self._client = client
-        self._max_attempts = max_attempts
-        self._sleep = sleep
-
-    def publish(
-        self,
-        messages: Sequence[RiskMessage],
-        report: PublishReport | None = None,
-        *,
-        partition_key: Callable[[RiskMessage], str] | None = None,
-    ) -> PublishReport:
-        """Send the messages; ``partition_key`` overrides the publisher's own for this call."""
-        report = report or PublishReport()
-        key = partition_key or self._partition_key
-        for start in range(0, len(messages), PUT_RECORDS_LIMIT):
-            chunk = messages[start : start + PUT_RECORDS_LIMIT]
-            self._put_chunk([{"Data": m.to_wire(), "PartitionKey": key(m)} for m in chunk], report)
-            report.sent += len(chunk)
-        return report
-
-    def _put_chunk(self, entries: list[PutRecordsRequestEntryTypeDef], report: PublishReport) -> None:
-        pending = entries
-        for attempt in range(self._max_attempts):
-            response = self._client.put_records(StreamName=self._stream_name, Records=pending)
-            report.calls += 1
-            if not response.get("FailedRecordCount"):
-                return
-            # Results come back in request order; an entry with an ErrorCode was not written.
-            pending = [e for e, r in zip(pending, response["Records"], strict=True) if "ErrorCode" in r]
-            report.resent_entries += len(pending)
-            self._sleep(min(2.0, 0.05 * 2**attempt))
-        raise PublishError(f"{len(pending)} records still failed after {self._max_attempts} PutRecords attempts")

@@ -14,25 +14,15 @@ is applied.
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import DecimalException
 from typing import Protocol
 
-from riskpipe.aggregate_store import InvalidChangeError, TransactionConflictError
 from riskpipe.aggregation import MESSAGE_COUNT_ID
+from riskpipe.errors import InvalidChangeError, PartialsGoneError, TransactionConflictError
+from riskpipe.outcomes import AppliedOutcome, Transactions, Writer
 from riskpipe.partials import Partial, ReduceTransaction, SetAsidePartial, plan_reduce, without_partials
-from riskpipe.reduce_store import PartialsGoneError
-
-
-class ReduceWriter(Protocol):
-    def apply(self, transaction: ReduceTransaction) -> None: ...
-
-
-class PartialSetAsideSink(Protocol):
-    def send(self, change: SetAsidePartial) -> None: ...
 
 
 class PartialApplier(Protocol):
@@ -42,13 +32,10 @@ class PartialApplier(Protocol):
 
 
 @dataclass
-class ReduceOutcome:
-    applied: set[str] = field(default_factory=set)  # partial ids applied now
+class ReduceOutcome(AppliedOutcome):
+    """By partial id."""
+
     skipped: set[str] = field(default_factory=set)  # applied before (delivered again): skipped
-    set_aside: dict[str, str] = field(default_factory=dict)  # refused by DynamoDB as invalid -> its reason
-    failed: dict[str, BaseException] = field(default_factory=dict)
-    transactions: int = 0
-    conflicts: int = 0
     messages: int = 0  # message_count applied now
 
     def result_for(self, partial_id: str) -> str:
@@ -59,30 +46,14 @@ class ReduceOutcome:
         return "applied" if partial_id in self.applied else "skipped"
 
 
-class ReduceService:
-    def __init__(
-        self,
-        store: ReduceWriter,
-        *,
-        set_aside: PartialSetAsideSink | None = None,
-        max_attempts: int = 5,
-        max_items: int = 100,
-        sleep: Callable[[float], None] = time.sleep,
-        rng: random.Random | None = None,
-    ) -> None:
-        self._store = store
-        # Without a queue to set partials aside (labs, tests of other concerns), an invalid one fails like any
-        # other error and is retried.
-        self._set_aside = set_aside
-        self._max_attempts = max_attempts
-        self._max_items = max_items
-        self._sleep = sleep
-        self._rng = rng or random.Random()
+@dataclass(eq=False)  # a service, compared by identity
+class ReduceService(Transactions[SetAsidePartial]):
+    store: Writer[ReduceTransaction]
 
     def apply(self, partials: Sequence[Partial]) -> ReduceOutcome:
         outcome = ReduceOutcome()
         try:
-            planned = plan_reduce(partials, max_items=self._max_items)
+            planned = plan_reduce(partials, max_items=self.max_items)
         except DecimalException as exc:  # the sums of the batch cannot be stored: find the partial that cannot
             self._isolate([p.partial_id for p in partials], partials, exc, outcome)
             return outcome
@@ -99,7 +70,7 @@ class ReduceService:
         while transaction is not None:
             try:
                 outcome.transactions += 1
-                self._store.apply(transaction)
+                self.store.apply(transaction)
             except PartialsGoneError as exc:
                 if exc.partial_ids <= gone:  # the condition disagrees with what we dropped: do not loop, report
                     self._fail(transaction, exc, outcome)
@@ -111,10 +82,9 @@ class ReduceService:
             except TransactionConflictError as exc:
                 conflicts += 1
                 outcome.conflicts += 1
-                if conflicts >= self._max_attempts:
+                if not self.another_attempt(conflicts):
                     self._fail(transaction, exc, outcome)
                     return
-                self._sleep(self._rng.uniform(0, min(1.0, 0.02 * 2**conflicts)))  # full jitter
                 continue
             except (InvalidChangeError, DecimalException) as exc:
                 self._isolate(list(transaction.partial_ids), partials, exc, outcome)
@@ -136,7 +106,7 @@ class ReduceService:
                 self.apply_alone(by_id[partial_id], outcome)
             return
         partial = by_id[partial_ids[0]]
-        if self._set_aside is None:
+        if self.set_aside is None:
             outcome.failed[partial.partial_id] = exc
             return
         if isinstance(exc, DecimalException):
@@ -144,7 +114,7 @@ class ReduceService:
         else:
             reason = f"DynamoDB refused the partial's sums as invalid: {exc}"
         try:
-            self._set_aside.send(SetAsidePartial.of(partial, reason))
+            self.set_aside.send(SetAsidePartial.of(partial, reason))
         except Exception as send_error:  # noqa: BLE001 - not set aside: reported, retried by Lambda
             outcome.failed[partial.partial_id] = send_error
             return
@@ -152,7 +122,7 @@ class ReduceService:
 
     def apply_alone(self, partial: Partial, outcome: ReduceOutcome) -> None:
         try:
-            [transaction] = plan_reduce([partial], max_items=self._max_items)
+            [transaction] = plan_reduce([partial], max_items=self.max_items)
         except DecimalException as exc:
             self._isolate([partial.partial_id], [partial], exc, outcome)
             return

@@ -13,20 +13,13 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from riskpipe.aggregate_store import add_item, cancellation_reasons, raise_for_other_reasons
+from riskpipe.errors import PartialsGoneError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
     from riskpipe.partials import ReduceTransaction
-
-
-class PartialsGoneError(Exception):
-    """These partials were applied and deleted before (delivered again). Nothing was written."""
-
-    def __init__(self, partial_ids: set[str]) -> None:
-        super().__init__(f"partials already applied: {sorted(partial_ids)}")
-        self.partial_ids = partial_ids
 
 
 class ReduceStore:

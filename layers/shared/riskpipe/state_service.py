@@ -26,8 +26,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from riskpipe.models import PoisonRecordError, RiskMessage, StoredVersion, WriteOutcome, decode_risk_message
-from riskpipe.poison import PoisonRecord
+from riskpipe.models import (
+    PoisonRecord,
+    PoisonRecordError,
+    RiskMessage,
+    StoredVersion,
+    WriteOutcome,
+    decode_risk_message,
+)
 from riskpipe.throttling import Backoff, Deadline, Pacing, ThrottledError
 from riskpipe.versions import newest_per_trade
 
