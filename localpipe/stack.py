@@ -1,10 +1,10 @@
 """One recipe for a local stack: start moto (a server on 127.0.0.1, or in process), point the environment at it,
-and deploy template.yaml's resources to it, with moto's workaround applied here and nowhere else.
+and deploy template.yaml's resources to it, with moto's workaround applied here, once, for every stack made here.
 
 The workaround: moto numbers a table's stream records with ``len(items)`` and no lock, so concurrent writes get
 duplicate sequence numbers and break its stream iterator. DynamoDB has no such limit, so the template keeps its
 concurrent default; a local stack sets ``StateWriteConcurrency`` to 1, and the StateLambda's environment
-(``WRITE_CONCURRENCY``) then has it writes one trade at a time.
+(``WRITE_CONCURRENCY``) then has it write one trade at a time.
 """
 
 from __future__ import annotations
