@@ -1,9 +1,8 @@
-"""What every benchmark shares: a row of the result table, a fresh stack from template.yaml in moto, and the
-messages to send."""
+"""What every benchmark shares: a row of the result table, a fresh stack from template.yaml in moto, batches and
+scratch tables. The records to send are built by ``localpipe.shapes``."""
 
 from __future__ import annotations
 
-import base64
 import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -11,11 +10,8 @@ from typing import Any
 
 import boto3
 
-from localpipe.resources import Deployed, deploy
-from localpipe.server import local_aws_environment
-from localpipe.template import Template
-from riskpipe.models import RiskMessage
-from riskpipe.state_service import StreamRecord
+from localpipe.resources import Deployed
+from localpipe.stack import local_stack
 
 
 @dataclass
@@ -35,47 +31,10 @@ class Row:
 
 
 @contextlib.contextmanager
-def moto_stack(**overrides: Any) -> Iterator[tuple[boto3.Session, Deployed]]:
+def moto_stack() -> Iterator[tuple[boto3.Session, Deployed]]:
     """The template's resources in moto, in process (fast, for counting calls; never for timing)."""
-    from moto import mock_aws  # imported here: the memory benchmark's interpreter must not carry moto
-
-    with mock_aws(), local_aws_environment(None) as session:
-        yield session, deploy(Template.load(overrides=overrides), session)
-
-
-def stream_records(messages: Sequence[RiskMessage], shard: str = "shardId-000000000000") -> list[StreamRecord]:
-    return [
-        StreamRecord(
-            sequence_number=f"{index:056d}",
-            shard_id=shard,
-            partition_key=message.TradeID,
-            data=message.to_wire(),
-        )
-        for index, message in enumerate(messages)
-    ]
-
-
-def kinesis_event(messages: Sequence[RiskMessage]) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "kinesis": {
-                    "kinesisSchemaVersion": "1.0",
-                    "partitionKey": m.TradeID,
-                    "sequenceNumber": f"{i:056d}",
-                    "data": base64.b64encode(m.to_wire()).decode(),
-                    "approximateArrivalTimestamp": 1.0,
-                },
-                "eventSource": "aws:kinesis",
-                "eventVersion": "1.0",
-                "eventID": f"shardId-000000000000:{i:056d}",
-                "eventName": "aws:kinesis:record",
-                "awsRegion": "us-east-1",
-                "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/risk",
-            }
-            for i, m in enumerate(messages)
-        ]
-    }
+    with local_stack(in_process=True) as deployed:
+        yield deployed.session, deployed
 
 
 def batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

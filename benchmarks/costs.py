@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmarks.capacity import CapacityMeter
-from benchmarks.common import Row, batches, create_table, moto_stack, stream_records
+from benchmarks.common import Row, batches, create_table, moto_stack
 from benchmarks.variants import IdempotentStateService, MapReduceAggregate, one_transaction_aggregate
 from functions.aggregate import app as aggregate_app
 from functions.reduce import app as reduce_app
@@ -19,6 +19,8 @@ from functions.state import app as state_app
 from localpipe.esm import DynamoDBStreamReader
 from localpipe.naive import NaiveAggregateService, NaiveStateService
 from localpipe.resources import Deployed
+from localpipe.shapes import stream_records
+from localpipe.stack import function_env
 from riskpipe.aggregation import TradeChange
 from riskpipe.config import AggregateSettings, ReduceSettings, StateSettings
 from riskpipe.poison import PoisonQueue
@@ -31,8 +33,7 @@ CAPACITY_NOTE = "write units from item sizes by DynamoDB's rules (moto under-rep
 
 
 def _state_settings(deployed: Deployed) -> StateSettings:
-    env = deployed.function_env(deployed.template.functions()["StateFunction"])
-    return StateSettings.from_env({**env, "WRITE_CONCURRENCY": "1"})
+    return StateSettings.from_env(function_env(deployed))
 
 
 def _ours(session: Any, deployed: Deployed) -> BatchDecider:
@@ -68,7 +69,7 @@ def state_costs(messages: int = 600, trades: int = 150, batch_size: int = 100) -
                 meter = CapacityMeter(session)
                 decider = build(session, deployed)
                 meter.reset()
-                for batch in batches(stream_records(sent), batch_size):
+                for batch in batches(stream_records(*sent), batch_size):
                     decider.decide(list(batch))
             label = f"dup {rate:.0%}: {name}"
             ours = name.startswith("ours")
@@ -162,7 +163,7 @@ def _state_changes(sent: list[Any]) -> list[TradeChange]:
     """The StateTable stream that our StateLambda produces for these messages (the input of every variant)."""
     with moto_stack() as (session, deployed):
         state = _ours(session, deployed)
-        for batch in batches(stream_records(sent), 100):
+        for batch in batches(stream_records(*sent), 100):
             state.decide(list(batch))
         return [c for c in _changes(deployed) if c.applies]
 

@@ -14,14 +14,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from statistics import median
 
-from benchmarks.common import Row, stream_records
+from benchmarks.common import Row
 from localpipe.server import local_aws_environment
+from localpipe.shapes import risk_message, stream_records
 from riskpipe.aws import dynamodb_client
-from riskpipe.models import Hierarchy, RiskMessage, decode_risk_message
+from riskpipe.models import RiskMessage, decode_risk_message
 from riskpipe.state_service import StateService
 from riskpipe.state_store import VersionedStateStore
 
@@ -85,13 +85,7 @@ def serve(port: int, latency: float) -> None:
 
 def batch_of(records: int = 100, trades: int = 20) -> list[RiskMessage]:
     """``records`` versions spread over ``trades`` trades, interleaved as a shard delivers them."""
-    hierarchy = Hierarchy(RiskType="Delta", Region="EMEA", TradeDesk="FXSpot")
-    return [
-        RiskMessage(
-            TradeID=f"T{i % trades}", Value=Decimal(i), Version=i // trades, Timestamp=Decimal(1), Hierarchy=hierarchy
-        )
-        for i in range(records)
-    ]
+    return [risk_message(f"T{i % trades}", i // trades, i) for i in range(records)]
 
 
 class _NoPoison:
@@ -100,7 +94,7 @@ class _NoPoison:
 
 
 def batch_latency(repeats: int = 7) -> list[Row]:
-    records = stream_records(batch_of())
+    records = stream_records(*batch_of())
     with slow_dynamodb() as endpoint, local_aws_environment(endpoint) as session:
         # The production client factory: standard retries, a connection pool as large as the concurrency.
         ours = StateService(

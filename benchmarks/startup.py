@@ -20,9 +20,8 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 
 from benchmarks.common import Row
-from localpipe.resources import deploy
-from localpipe.server import local_aws_environment, moto_server
-from localpipe.template import ROOT, Template
+from localpipe.stack import function_env, local_stack
+from localpipe.template import ROOT
 
 HANDLERS = {
     "state": "functions.state.app",
@@ -113,7 +112,9 @@ def start_cold_start(pool: Executor) -> Callable[[], list[Row]]:
 # Runs as a Lambda instance would: only the handler module, configured by its environment, called through its
 # real entry point. The event is built first, then the peak is read before and after the one invocation.
 _MEMORY = """
-import base64, json
+import json
+from localpipe.lambda_context import LocalContext
+from localpipe.shapes import kinesis_event
 from riskpipe.producer import generate_messages
 
 
@@ -123,37 +124,23 @@ def peak_kb():
         return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
 
 
-records = [
-    {"kinesis": {"partitionKey": m.TradeID, "sequenceNumber": f"{i:056d}",
-                 "data": base64.b64encode(m.to_wire()).decode(), "approximateArrivalTimestamp": 1.0},
-     "eventID": f"shardId-000000000000:{i:056d}", "eventSource": "aws:kinesis", "eventSourceARN": "arn:local"}
-    for i, m in enumerate(generate_messages(10_000, 500, seed=31, duplicates=0.1, now=1.7e9))
-]
+event = kinesis_event(*generate_messages(10_000, 500, seed=31, duplicates=0.1, now=1.7e9))
 from functions.state import app
 
-
-class Context:
-    function_name, memory_limit_in_mb, aws_request_id, invoked_function_arn = "state", 512, "bench", ""
-    log_group_name = log_stream_name = ""
-
-    def get_remaining_time_in_millis(self):
-        return 60_000
-
-
 before = peak_kb()
-response = app.lambda_handler({"Records": records}, Context())
+response = app.lambda_handler(event, LocalContext(function_name="state", aws_request_id="bench"))
 after = peak_kb()
 print(json.dumps({"before_kb": before, "after_kb": after, "failures": len(response["batchItemFailures"])}))
 """
 
 
 def memory() -> list[Row]:
-    with moto_server() as endpoint, local_aws_environment(endpoint) as session:
-        deployed = deploy(Template.load(), session, prefix="memory")
-        function_env = deployed.function_env(deployed.template.functions()["StateFunction"])
+    # The template's write concurrency (not the local stack's one-at-a-time): the batch's peak is the measure,
+    # and nothing here reads the table's stream.
+    with local_stack(prefix="memory", serial_writes=False) as deployed:
         env = {
             **_env(),
-            **function_env,
+            **function_env(deployed),
             **{k: v for k, v in os.environ.items() if k.startswith("AWS_")},
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": "ERROR",

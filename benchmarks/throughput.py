@@ -11,9 +11,7 @@ import time
 from benchmarks.capacity import CallTimer
 from benchmarks.common import Row, create_table
 from localpipe.pipeline import LocalPipeline, Send
-from localpipe.resources import deploy
-from localpipe.server import local_aws_environment, moto_server
-from localpipe.template import Template
+from localpipe.stack import deploy_local, local_aws
 from riskpipe.models import RiskMessage
 from riskpipe.producer import generate_messages
 from riskpipe.state_store import CONDITION_EXPRESSION, EXPRESSION_NAMES, UPDATE_EXPRESSION, expression_values
@@ -35,9 +33,9 @@ def _bare_loop(client: object, table: str, sent: list[RiskMessage]) -> float:
 
 def pipeline_throughput(messages: int = 1000, trades: int = 1000) -> list[Row]:
     sent = generate_messages(messages, trades, seed=21, now=1.7e9)
-    with moto_server() as endpoint, local_aws_environment(endpoint) as session:
+    with local_aws() as session:
         timer = CallTimer(session)  # before any client is made: a client copies its session's hooks
-        deployed = deploy(Template.load(), session, prefix="bench")
+        deployed = deploy_local(session, prefix="bench")
         pipeline = LocalPipeline(deployed, on_session=timer.register)
         timer.seconds.clear()  # the stack's creation is not the pipeline's work
         started = time.perf_counter()

@@ -12,9 +12,8 @@ import io
 import shutil
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +22,13 @@ from localpipe.faults import FaultRates
 from localpipe.metrics import emf_totals
 from localpipe.pipeline import LocalPipeline, PipelineReport, scenario_sends
 from localpipe.readback import queue_bodies
-from localpipe.resources import Deployed, deploy
-from localpipe.server import local_aws_environment, moto_server
-from localpipe.template import Template
+from localpipe.resources import Deployed
+from localpipe.shapes import risk_message
+from localpipe.stack import local_stack
 from riskpipe.aggregate_service import AggregateService
 from riskpipe.aggregation import SubBatch
 from riskpipe.config import AggregateSettings, ReduceSettings, StateSettings
-from riskpipe.models import Hierarchy, RiskMessage, StoredVersion, WriteOutcome
+from riskpipe.models import RiskMessage, StoredVersion, WriteOutcome
 from riskpipe.partials import ReduceTransaction
 from riskpipe.poison import PoisonQueue
 from riskpipe.reduce_service import ReduceService
@@ -84,27 +83,16 @@ class _FunctionStore:
 
 
 @dataclass
-class _MapWriter:
-    """The map's writer whose transaction is lab 3's ``map_transaction``."""
+class _LabWriter[Work]:
+    """The map's or the reduce's writer whose transaction is lab 3's function: ``map_transaction`` (with the
+    PartialTable and the marker table) or ``reduce_transaction`` (with the AggregateTable and the PartialTable)."""
 
+    transaction: Callable[[Any, str, str, Work], None]
     client: Any
-    partial_table: str
-    marker_table: str
+    tables: tuple[str, str]
 
-    def apply(self, batch: SubBatch) -> None:
-        lab3.map_transaction(self.client, self.partial_table, self.marker_table, batch)
-
-
-@dataclass
-class _ReduceWriter:
-    """The reduce's writer whose transaction is lab 3's ``reduce_transaction``."""
-
-    client: Any
-    aggregate_table: str
-    partial_table: str
-
-    def apply(self, transaction: ReduceTransaction) -> None:
-        lab3.reduce_transaction(self.client, self.aggregate_table, self.partial_table, transaction)
+    def apply(self, work: Work) -> None:
+        self.transaction(self.client, *self.tables, work)
 
 
 class _Lab4StateService(StateService):
@@ -122,12 +110,14 @@ def _state_with(write: Callable[[Any, str, RiskMessage], StoredVersion]) -> Call
 
 
 def _lab3_map(settings: AggregateSettings, session: Any) -> AggregateService:
-    writer = _MapWriter(session.client("dynamodb"), settings.partial_table_name, settings.marker_table_name)
+    tables = (settings.partial_table_name, settings.marker_table_name)
+    writer = _LabWriter[SubBatch](lab3.map_transaction, session.client("dynamodb"), tables)
     return AggregateService(writer, settings.aggregation_order)
 
 
 def _lab3_reduce(settings: ReduceSettings, session: Any) -> ReduceService:
-    writer = _ReduceWriter(session.client("dynamodb"), settings.aggregate_table_name, settings.partial_table_name)
+    tables = (settings.aggregate_table_name, settings.partial_table_name)
+    writer = _LabWriter[ReduceTransaction](lab3.reduce_transaction, session.client("dynamodb"), tables)
     return ReduceService(writer)
 
 
@@ -144,14 +134,6 @@ def _finished_write(client: Any, table: str, message: RiskMessage) -> StoredVers
 # ---------------------------------------------------------------- running a scenario
 
 
-@contextlib.contextmanager
-def _stack(endpoint: str | None) -> Iterator[Deployed]:
-    with contextlib.ExitStack() as stack:
-        url = endpoint or stack.enter_context(moto_server())
-        session = stack.enter_context(local_aws_environment(url))
-        yield deploy(Template.load(), session, prefix=f"lab{uuid.uuid4().hex[:8]}")
-
-
 def _run(
     endpoint: str | None,
     rates: FaultRates,
@@ -166,7 +148,7 @@ def _run(
     printed (and the poison queue's reasons, as ``poison: <reason>`` lines)."""
     sends = scenario_sends(messages=messages, trades=trades, seed=17, rates=rates, poison=poison)
     captured = io.StringIO()
-    with _stack(endpoint) as deployed:
+    with local_stack(endpoint) as deployed:
         pipeline = LocalPipeline(deployed, rates=rates, seed=17, **wiring)
         with contextlib.redirect_stdout(captured):
             report = pipeline.run(sends, burst=60)
@@ -204,7 +186,7 @@ def check_lab0(endpoint: str | None, finished: bool) -> CheckResult:
     sam = shutil.which("sam") or shutil.which("sam", path=str(Path(sys.executable).parent))
     result.expect(sam is not None, f"the SAM CLI is installed ({sam or 'not found: make venv'})")
     try:
-        with _stack(endpoint) as deployed:
+        with local_stack(endpoint) as deployed:
             made = len(deployed.names)
         result.expect(made >= 7, f"a moto server started on 127.0.0.1 and took the template's {made} resources")
     except Exception as exc:  # noqa: BLE001 - reported as a finding
@@ -255,16 +237,9 @@ def _scratch_table(session: Any) -> str:
     return name
 
 
-def _message(trade: str, version: int) -> RiskMessage:
-    hierarchy = Hierarchy(RiskType="PV", Region="EMEA", TradeDesk="FXSpot")
-    return RiskMessage(
-        TradeID=trade, Value=Decimal(version), Version=version, Timestamp=Decimal(1), Hierarchy=hierarchy
-    )
-
-
 def _outcomes(result: CheckResult, write: Any, session: Any) -> None:
     client, table = session.client("dynamodb"), _scratch_table(session)
-    seen = [write(client, table, _message("T", v)) for v in (2, 2, 1)]
+    seen = [write(client, table, risk_message("T", v, v)) for v in (2, 2, 1)]
     wanted = [WriteOutcome.ACCEPTED, WriteOutcome.DUPLICATE, WriteOutcome.STALE]
     result.expect(
         [s.outcome for s in seen] == wanted and all(s.stored_version == 2 for s in seen),

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
+from localpipe.shapes import state_item
 from riskpipe.aggregate_service import AggregateOutcome
 from riskpipe.aggregation import MESSAGE_COUNT_ID, SubBatch, TradeChain, TradeChange
 from riskpipe.config import AggregateSettings, StateSettings
@@ -34,16 +35,7 @@ class NaiveStateService(StateService):
         for record, message in valid:
             stored = read.get(message.TradeID, -1)
             if message.Version > stored:
-                self._client.put_item(
-                    TableName=self._table,
-                    Item={
-                        "pk": {"S": message.TradeID},
-                        "Value": {"N": str(message.Value)},
-                        "Version": {"N": str(message.Version)},
-                        "Hierarchy": {"S": message.Hierarchy.as_json()},
-                        "Timestamp": {"N": str(message.Timestamp)},
-                    },
-                )
+                self._client.put_item(TableName=self._table, Item=state_item(message))
                 outcome = WriteOutcome.ACCEPTED
             else:
                 outcome = WriteOutcome.DUPLICATE if message.Version == stored else WriteOutcome.STALE

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,13 +16,12 @@ from typing import Any
 import boto3
 import pytest
 from hypothesis import HealthCheck, settings
-from moto import mock_aws
 
 from benchmarks.results_page import write_result
 from localpipe.lambda_context import LocalContext
-from localpipe.resources import Deployed, deploy
-from localpipe.server import local_aws_environment, moto_server
-from localpipe.template import Template
+from localpipe.resources import Deployed
+from localpipe.server import moto_server
+from localpipe.stack import deploy_local, local_aws, local_stack
 
 HYPOTHESIS_COMMON: dict[str, Any] = {
     "deadline": None,
@@ -90,13 +88,13 @@ def load_event(name: str) -> dict[str, Any]:
 
 @pytest.fixture
 def aws() -> Iterator[boto3.Session]:
-    with mock_aws(), local_aws_environment(None) as session:
+    with local_aws(in_process=True) as session:
         yield session
 
 
 @pytest.fixture
 def stack(aws: boto3.Session) -> Deployed:
-    return deploy(Template.load(), aws)
+    return deploy_local(aws)
 
 
 @pytest.fixture(scope="session")
@@ -110,8 +108,8 @@ def moto_endpoint() -> Iterator[str]:
 @pytest.fixture
 def server_stack(moto_endpoint: str) -> Iterator[Deployed]:
     """The template's resources on the moto server, under a prefix of their own."""
-    with local_aws_environment(moto_endpoint) as session:
-        yield deploy(Template.load(), session, prefix=f"t{uuid.uuid4().hex[:8]}")
+    with local_stack(moto_endpoint) as deployed:
+        yield deployed
 
 
 @pytest.fixture

@@ -17,9 +17,10 @@ import pytest
 
 from localpipe.latency import latency_since
 from localpipe.readback import read_aggregates, read_state
+from localpipe.shapes import risk_message
 from riskpipe.aggregation import MESSAGE_COUNT_ID, compare_aggregates, expected_aggregates
 from riskpipe.game import check_round, plan_round
-from riskpipe.models import Hierarchy, RiskMessage
+from riskpipe.models import RiskMessage
 from riskpipe.publisher import KinesisPublisher
 
 pytestmark = pytest.mark.e2e
@@ -37,14 +38,7 @@ def wait_for(condition: Callable[[], bool], seconds: float = 180.0) -> bool:
 
 def messages(run: str) -> list[RiskMessage]:
     """Three trades of this run, revised, with a duplicate and a late (stale) version."""
-    hierarchy = Hierarchy(RiskType="Delta", Region="EMEA", TradeDesk="FXSpot")
-    sent = [
-        RiskMessage(
-            TradeID=f"E2E-{run}-{t}", Value=Decimal(f"{t}{v}.25"), Version=v, Timestamp=Decimal(1), Hierarchy=hierarchy
-        )
-        for t in range(3)
-        for v in range(3)
-    ]
+    sent = [risk_message(f"E2E-{run}-{t}", v, f"{t}{v}.25") for t in range(3) for v in range(3)]
     return [*sent, sent[4], sent[0]]  # a duplicate, and version 0 of trade 0 again, after its version 2
 
 

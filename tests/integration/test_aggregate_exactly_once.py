@@ -13,23 +13,22 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from moto import mock_aws
 
 from functions.aggregate import app as aggregate_app
 from functions.reduce import app as reduce_app
 from localpipe.esm import DynamoDBStreamReader
 from localpipe.lambda_context import LocalContext
 from localpipe.naive import NaiveAggregateService
-from localpipe.resources import Deployed, deploy
-from localpipe.server import local_aws_environment
-from localpipe.template import Template
+from localpipe.resources import Deployed
+from localpipe.shapes import kinesis_event, risk_message
+from localpipe.stack import local_stack
 from riskpipe.aggregate_service import AggregateService
 from riskpipe.aggregate_store import MarkerStore, partial_put, read_aggregates
 from riskpipe.aggregation import MESSAGE_COUNT_ID, compare_aggregates, expected_aggregates
 from riskpipe.models import Hierarchy, RiskMessage
 from riskpipe.reduce_service import ReduceService
 from riskpipe.reduce_store import ReduceStore
-from tests.integration.helpers import kinesis_event, state_handler, state_items
+from tests.integration.helpers import state_handler, state_items
 
 ORDER = ("RiskType", "TradeDesk", "Region")
 HIERARCHIES = [
@@ -116,16 +115,7 @@ def differences(stack: Deployed, sent: list[RiskMessage]) -> dict[str, Any]:
     found = read_aggregates(stack.client("dynamodb"), stack.names["AggregateTable"])
     count = found.pop(MESSAGE_COUNT_ID, Decimal(0))
     wrong: dict[str, Any] = dict(compare_aggregates(expected_aggregates(sent, ORDER), found))
-    stored = [
-        RiskMessage(
-            TradeID=t,
-            Value=i["Value"],
-            Version=i["Version"],
-            Timestamp=i["Timestamp"],
-            Hierarchy=Hierarchy.from_json(i["Hierarchy"]),
-        )
-        for t, i in state_items(stack).items()
-    ]
+    stored = list(state_items(stack).values())
     wrong.update({f"state:{k}": v for k, v in compare_aggregates(expected_aggregates(stored, ORDER), found).items()})
     accepted = len(state_changes(stack))
     if count != accepted:
@@ -147,12 +137,11 @@ def state_changes(stack: Deployed) -> set[tuple[str, str]]:
 def revisions(trades: int = 30, versions: int = 3) -> list[RiskMessage]:
     """Every trade revised ``versions`` times, each revision moving it to another desk or region."""
     return [
-        RiskMessage(
-            TradeID=f"T{trade}",
-            Value=Decimal(trade * 10 + version) + Decimal("0.25"),
-            Version=version,
-            Timestamp=Decimal(1),
-            Hierarchy=HIERARCHIES[(trade + version) % len(HIERARCHIES)],
+        risk_message(
+            f"T{trade}",
+            version,
+            Decimal(trade * 10 + version) + Decimal("0.25"),
+            hierarchy=HIERARCHIES[(trade + version) % len(HIERARCHIES)],
         )
         for version in range(versions)
         for trade in range(trades)
@@ -189,9 +178,15 @@ def killed_after_transaction(stack: Deployed, build: Callable[..., Any], records
 HISTORIES = [twice, retried_from_start_in_other_cuts, killed_after_transaction]
 
 
-def test_given_state_changes_when_aggregated_once_then_every_aggregate_is_exact(stack):
-    sent = revisions()
-    write_state(stack, sent)
+@pytest.fixture
+def sent(stack: Deployed) -> list[RiskMessage]:
+    """Given every trade revised three times, and each revision written to the StateTable by the StateLambda."""
+    messages = revisions()
+    write_state(stack, messages)
+    return messages
+
+
+def test_given_state_changes_when_aggregated_once_then_every_aggregate_is_exact(stack, sent):
     once(stack, real_handler, stream_records(stack))
     # the map touched no aggregate: its partials wait for the reduce
     assert read_aggregates(stack.client("dynamodb"), stack.names["AggregateTable"]) == {}
@@ -201,19 +196,19 @@ def test_given_state_changes_when_aggregated_once_then_every_aggregate_is_exact(
 
 
 @pytest.mark.parametrize("history", HISTORIES, ids=lambda h: h.__name__)
-def test_given_a_redelivery_history_of_the_map_when_aggregated_then_every_version_counts_exactly_once(stack, history):
-    sent = revisions()
-    write_state(stack, sent)
+def test_given_a_redelivery_history_of_the_map_when_aggregated_then_every_version_counts_exactly_once(
+    stack, sent, history
+):
     history(stack, real_handler, stream_records(stack))
     once(stack, reducer, partial_records(stack))
     assert differences(stack, sent) == {}
 
 
 @pytest.mark.parametrize("history", HISTORIES, ids=lambda h: h.__name__)
-def test_given_a_redelivery_history_of_the_reduce_when_reduced_then_every_partial_counts_exactly_once(stack, history):
+def test_given_a_redelivery_history_of_the_reduce_when_reduced_then_every_partial_counts_exactly_once(
+    stack, sent, history
+):
     # Given the map's partials, many small ones (a transaction of at most 3 items: 2 markers and a partial)
-    sent = revisions()
-    write_state(stack, sent)
     once(stack, lambda s: real_handler(s, max_items=3), stream_records(stack))
     assert len(partial_records(stack)) == 15
     # When the reduce's stream is delivered twice, retried in other cuts, or the reduce dies after a transaction
@@ -238,17 +233,13 @@ def naive_kill(stack: Deployed, **_: Any) -> Any:
 
 
 @pytest.mark.parametrize("history", [twice, retried_from_start_in_other_cuts], ids=lambda h: h.__name__)
-def test_given_the_naive_aggregate_when_records_are_delivered_again_then_it_double_counts(stack, history):
-    sent = revisions()
-    write_state(stack, sent)
+def test_given_the_naive_aggregate_when_records_are_delivered_again_then_it_double_counts(stack, sent, history):
     history(stack, naive_handler, stream_records(stack))
     wrong = differences(stack, sent)
     assert MESSAGE_COUNT_ID in wrong and wrong[MESSAGE_COUNT_ID][1] > wrong[MESSAGE_COUNT_ID][0]
 
 
-def test_given_the_naive_aggregate_when_killed_after_writing_then_the_retry_double_counts(stack):
-    sent = revisions()
-    write_state(stack, sent)
+def test_given_the_naive_aggregate_when_killed_after_writing_then_the_retry_double_counts(stack, sent):
     records = stream_records(stack)
     handler = naive_kill(stack)
     with pytest.raises(Killed):
@@ -268,15 +259,8 @@ def write_sequences(draw: st.DrawFn) -> list[RiskMessage]:
     messages = []
     for trade in range(trades):
         for version in range(draw(st.integers(1, 4))):
-            messages.append(
-                RiskMessage(
-                    TradeID=f"T{trade}",
-                    Value=Decimal(draw(st.integers(-10_000_000, 10_000_000))) / 100,
-                    Version=version,
-                    Timestamp=Decimal(1),
-                    Hierarchy=draw(st.sampled_from(HIERARCHIES)),
-                )
-            )
+            value = Decimal(draw(st.integers(-10_000_000, 10_000_000))) / 100
+            messages.append(risk_message(f"T{trade}", version, value, hierarchy=draw(st.sampled_from(HIERARCHIES))))
     order = draw(st.permutations(messages))
     repeats = draw(st.lists(st.sampled_from(messages), max_size=5))
     return [*order, *repeats]
@@ -317,8 +301,7 @@ def replay(
 def test_given_any_sequence_of_state_writes_and_redeliveries_when_aggregated_then_every_aggregate_is_exact(
     data: st.DataObject, sent: list[RiskMessage], max_items: int
 ):
-    with mock_aws(), local_aws_environment(None) as session:
-        stack = deploy(Template.load(), session)
+    with local_stack(in_process=True) as stack:
         write_state(stack, sent, batch_size=data.draw(st.integers(1, 10), label="state batch size"))
         records = stream_records(stack)
         replay(

@@ -3,19 +3,16 @@ goes to the poison queue with a clear reason, the valid records of its batch are
 
 from decimal import Decimal
 
+from localpipe.shapes import kinesis_event, risk_message
 from riskpipe.models import Hierarchy, RiskMessage
 from tests.bad_records import BAD_RECORDS
-from tests.integration.helpers import kinesis_event, queue_messages, state_handler, state_items
+from tests.integration.helpers import queue_messages, state_handler, state_items
+
+PV = Hierarchy(RiskType="PV", Region="APAC", TradeDesk="FXOptions")
 
 
 def valid(index: int) -> RiskMessage:
-    return RiskMessage(
-        TradeID=f"OK{index}",
-        Value=Decimal(index) + Decimal("0.5"),
-        Version=0,
-        Timestamp=Decimal(1),
-        Hierarchy=Hierarchy(RiskType="PV", Region="APAC", TradeDesk="FXOptions"),
-    )
+    return risk_message(f"OK{index}", 0, Decimal(index) + Decimal("0.5"), hierarchy=PV)
 
 
 def test_given_every_kind_of_malformed_record_in_one_batch_when_handled_then_each_is_quarantined_with_its_reason(

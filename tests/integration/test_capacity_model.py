@@ -8,11 +8,12 @@ import pytest
 
 from benchmarks import costs
 from benchmarks.capacity import CapacityMeter
-from benchmarks.common import batches, moto_stack, stream_records
+from benchmarks.common import batches, moto_stack
 from benchmarks.variants import one_transaction_aggregate
 from capacity.model import CURRENT, NEW, one_lane
 from capacity.params import Params
 from capacity.traffic import record_of
+from localpipe.shapes import stream_records
 from riskpipe.config import AggregateSettings
 from riskpipe.producer import generate_messages, workshop_calls
 
@@ -44,7 +45,7 @@ def test_given_one_lane_and_no_contention_when_modelled_then_write_units_per_mes
         meter = CapacityMeter(session)
         state = costs._ours(session, deployed)
         meter.reset()
-        for batch in batches(stream_records(messages), 100):
+        for batch in batches(stream_records(*messages), 100):
             state.decide(list(batch))
         measured_state = meter.write_units / len(messages)
         changes = [c for c in costs._changes(deployed) if c.applies]

@@ -4,17 +4,15 @@ import pytest
 
 from localpipe.faults import FaultRates
 from localpipe.pipeline import LocalPipeline, scenario_sends
-from localpipe.resources import deploy
-from localpipe.server import local_aws_environment, moto_server
-from localpipe.template import Template
+from localpipe.stack import local_stack
 
 RATES = FaultRates(duplicates=0.15, out_of_order=0.1, function_errors=0.1, crash_after_write=0.1, lost_checkpoint=0.05)
 
 
 def run(naive: bool):
     sends = scenario_sends(messages=300, trades=30, seed=3, rates=RATES, poison=2)
-    with moto_server() as endpoint, local_aws_environment(endpoint) as session:
-        pipeline = LocalPipeline(deploy(Template.load(), session), rates=RATES, seed=3, naive=naive)
+    with local_stack() as deployed:
+        pipeline = LocalPipeline(deployed, rates=RATES, seed=3, naive=naive)
         return pipeline.run(sends, burst=100)
 
 

@@ -5,7 +5,6 @@ make every change already counted by the repair a duplicate, and later revisions
 from __future__ import annotations
 
 import json
-import uuid
 from decimal import Decimal
 
 import pytest
@@ -15,25 +14,13 @@ from localpipe.faults import FaultRates
 from localpipe.lambda_context import AGGREGATE_FUNCTION
 from localpipe.pipeline import LocalPipeline, Send, scenario_sends
 from localpipe.readback import read_aggregates
-from localpipe.reconcile import StackTables, reconcile, repair
-from localpipe.resources import deploy
-from localpipe.server import local_aws_environment
-from localpipe.template import Template
+from localpipe.reconcile import reconcile, repair
+from localpipe.shapes import risk_message, state_item
+from localpipe.stack import local_stack, stack_tables
 from riskpipe.aggregation import MESSAGE_COUNT_ID, compare_aggregates, expected_aggregates
-from riskpipe.config import AggregateSettings
+from riskpipe.models import Hierarchy
 
 DROPS = FaultRates(function_errors=0.3)
-
-
-def tables_of(pipeline: LocalPipeline) -> StackTables:
-    return StackTables(
-        state_table=pipeline.state_table,
-        aggregate_table=pipeline.aggregate_table,
-        marker_table=pipeline.marker_table,
-        partial_table=pipeline.partial_table,
-        order=pipeline.aggregation_order,
-        marker_ttl_seconds=AggregateSettings.model_fields["marker_ttl_seconds"].default,
-    )
 
 
 @pytest.mark.timeout(300)
@@ -46,8 +33,7 @@ def test_given_dropped_aggregate_records_when_reconciled_then_the_drift_is_found
         for s in sends[:20]
         if s.message is not None
     ]
-    with local_aws_environment(moto_endpoint) as session:
-        deployed = deploy(Template.load(), session, prefix=f"t{uuid.uuid4().hex[:8]}")
+    with local_stack(moto_endpoint) as deployed:
         client = deployed.client("dynamodb")
         # The aggregate stage gives a record up at its first error: records are dropped, the totals drift.
         dropping = LocalPipeline(
@@ -56,7 +42,7 @@ def test_given_dropped_aggregate_records_when_reconciled_then_the_drift_is_found
         report = dropping.run(sends)
         assert report.aggregate_exhausted > 0 and report.state_exact
 
-        tables = tables_of(dropping)
+        tables = stack_tables(deployed)
         found = reconcile(client, tables)
         assert not found.exact
         assert found.drift == compare_aggregates(
@@ -111,17 +97,9 @@ def test_given_a_deployed_stack_when_reconciled_by_name_then_its_tables_are_foun
         ),
     )
     client = stack.client("dynamodb")
-    client.put_item(
-        TableName=names["StateTable"],
-        Item={
-            "pk": {"S": "T1"},
-            "Value": {"N": "12.5"},
-            "Version": {"N": "3"},
-            "Timestamp": {"N": "1700000000"},
-            "Hierarchy": {"S": '{"Region": "EMEA", "RiskType": "PV", "TradeDesk": "FXSpot"}'},
-            "AcceptedVersions": {"N": "2"},
-        },
-    )
+    pv = Hierarchy(RiskType="PV", Region="EMEA", TradeDesk="FXSpot")
+    trade = risk_message("T1", 3, "12.5", hierarchy=pv, timestamp=1700000000)
+    client.put_item(TableName=names["StateTable"], Item=state_item(trade, accepted_versions=2))
     # and a partial waiting for the reduce that the StateTable does not account for (its trade was corrected)
     client.put_item(
         TableName=names["PartialTable"],

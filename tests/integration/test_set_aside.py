@@ -5,18 +5,17 @@ writes each change's partial (its own sums fit), the reduce's ADD is refused, an
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
 
 import pytest
 
 from localpipe.pipeline import LocalPipeline, Send
 from localpipe.readback import queue_bodies
-from localpipe.resources import Deployed, deploy
-from localpipe.server import local_aws_environment
-from localpipe.template import Template
+from localpipe.resources import Deployed
+from localpipe.shapes import risk_message, state_item
+from localpipe.stack import local_stack
 from riskpipe.aggregation import MESSAGE_COUNT_ID
-from riskpipe.models import Hierarchy, RiskMessage
+from riskpipe.models import Hierarchy
 from riskpipe.numbers import TOO_MANY_DIGITS
 
 DELTA = Hierarchy(RiskType="Delta", Region="EMEA", TradeDesk="FXSpot")
@@ -25,32 +24,20 @@ PV = Hierarchy(RiskType="PV", Region="AMER", TradeDesk="FXOptions")
 
 def write_before_the_domain(deployed: Deployed, trade: str, value: str) -> None:
     """A StateTable item as a StateLambda without the numeric domain wrote it (the domain never saw it)."""
-    deployed.client("dynamodb").put_item(
-        TableName=deployed.names["StateTable"],
-        Item={
-            "pk": {"S": trade},
-            "Value": {"N": value},
-            "Version": {"N": "0"},
-            "Timestamp": {"N": "1700000000"},
-            "Hierarchy": {"S": DELTA.as_json()},
-        },
-    )
+    message = risk_message(trade, 0, value, hierarchy=DELTA, timestamp=1700000000, checked=False)
+    deployed.client("dynamodb").put_item(TableName=deployed.names["StateTable"], Item=state_item(message))
 
 
 @pytest.mark.timeout(240)
 def test_given_a_change_whose_sum_dynamodb_refuses_when_the_pipeline_runs_then_it_is_set_aside_without_blocking(
     moto_endpoint,
 ):
-    with local_aws_environment(moto_endpoint) as session:
-        deployed = deploy(Template.load(), session, prefix=f"t{uuid.uuid4().hex[:8]}")
+    with local_stack(moto_endpoint) as deployed:
         # One change per aggregate batch: the refusal is DynamoDB's (an ADD whose result needs 40 digits).
         pipeline = LocalPipeline(deployed, mapping_overrides={"AggregateFunction": {"BatchSize": 1}})
         write_before_the_domain(deployed, "OLD-1", "1E+37")
         write_before_the_domain(deployed, "OLD-2", "0.01")  # Delta would need 40 digits: refused
-        sends = [
-            Send.of(RiskMessage(TradeID=f"T{i}", Value=Decimal(i), Version=0, Timestamp=Decimal(1), Hierarchy=PV))
-            for i in range(1, 6)
-        ]
+        sends = [Send.of(risk_message(f"T{i}", 0, Decimal(i), hierarchy=PV)) for i in range(1, 6)]
         report = pipeline.run(sends)
         set_aside = queue_bodies(deployed.client("sqs"), deployed.names["AggregatePoisonQueue"])
 

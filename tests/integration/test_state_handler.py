@@ -6,28 +6,25 @@ import pytest
 
 from localpipe.faults import throttling_response
 from localpipe.lambda_context import LocalContext
-from riskpipe.models import Hierarchy, RiskMessage
-from tests.integration.helpers import kinesis_event, queue_messages, state_handler, state_items
-
-H = Hierarchy(RiskType="Delta", Region="EMEA", TradeDesk="FXSpot")
+from localpipe.shapes import kinesis_event, risk_message
+from riskpipe.models import RiskMessage
+from tests.integration.helpers import queue_messages, state_handler, state_items
 
 
 def msg(trade: str, version: int, value: str = "1.00") -> RiskMessage:
-    return RiskMessage(
-        TradeID=trade, Value=Decimal(value), Version=version, Timestamp=Decimal("1700000000.5"), Hierarchy=H
-    )
+    return risk_message(trade, version, value, timestamp="1700000000.5")
 
 
 def test_given_new_trades_when_handled_then_the_workshop_attributes_are_stored(stack, context):
     handler = state_handler(stack)
     response = handler(kinesis_event(msg("A", 0, "34624.51"), msg("B", 0)), context)
     assert response == {"batchItemFailures": []}
-    items = state_items(stack)
-    assert items["A"] == {
-        "Version": 0,
-        "Value": Decimal("34624.51"),
-        "Hierarchy": '{"Region": "EMEA", "RiskType": "Delta", "TradeDesk": "FXSpot"}',
-        "Timestamp": Decimal("1700000000.5"),
+    item = stack.client("dynamodb").get_item(TableName=stack.names["StateTable"], Key={"pk": {"S": "A"}})["Item"]
+    assert {name: value for name, value in item.items() if name not in ("pk", "AcceptedVersions")} == {
+        "Version": {"N": "0"},
+        "Value": {"N": "34624.51"},
+        "Hierarchy": {"S": '{"Region": "EMEA", "RiskType": "Delta", "TradeDesk": "FXSpot"}'},
+        "Timestamp": {"N": "1700000000.5"},
     }
 
 
@@ -36,15 +33,15 @@ def test_given_duplicates_and_stale_versions_when_handled_then_the_newest_versio
     handler(kinesis_event(msg("A", 2, "20.00")), context)
     response = handler(kinesis_event(msg("A", 2, "20.00"), msg("A", 1, "10.00"), msg("A", 0, "5.00")), context)
     assert response == {"batchItemFailures": []}
-    assert state_items(stack)["A"]["Version"] == 2
-    assert state_items(stack)["A"]["Value"] == Decimal("20.00")
+    assert state_items(stack)["A"].Version == 2
+    assert state_items(stack)["A"].Value == Decimal("20.00")
 
 
 def test_given_versions_out_of_order_across_batches_when_handled_then_the_highest_wins(stack, context):
     handler = state_handler(stack)
     for version in (3, 1, 4, 0, 2):
         handler(kinesis_event(msg("A", version, f"{version}.00")), context)
-    assert state_items(stack)["A"]["Version"] == 4
+    assert state_items(stack)["A"].Version == 4
 
 
 def test_given_a_poison_record_when_handled_then_it_is_queued_with_its_reason_and_the_batch_goes_on(stack, context):
@@ -116,7 +113,7 @@ def test_given_a_short_throttling_burst_when_handled_then_the_sdk_retries_and_th
     # Then the third attempt is written: nothing failed, nothing lost
     assert response == {"batchItemFailures": []}
     assert seen == ["attempt=1", "attempt=2", "attempt=3"]
-    assert state_items(server_stack)["A"]["Value"] == Decimal("7.50")
+    assert state_items(server_stack)["A"].Value == Decimal("7.50")
 
 
 def test_given_a_burst_longer_than_the_sdks_attempts_when_time_remains_then_the_write_waits_it_out(server_stack):
@@ -138,5 +135,5 @@ def test_given_a_burst_longer_than_the_sdks_attempts_when_time_remains_then_the_
     # Then the throttled write was tried again within the invocation until the burst was over: nothing failed
     assert response == {"batchItemFailures": []}
     assert len(refused) == 7
-    assert state_items(server_stack)["A"]["Value"] == Decimal("1.25")
-    assert state_items(server_stack)["B"]["Value"] == Decimal("2.50")
+    assert state_items(server_stack)["A"].Value == Decimal("1.25")
+    assert state_items(server_stack)["B"].Value == Decimal("2.50")

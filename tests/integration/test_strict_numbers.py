@@ -12,21 +12,15 @@ from botocore.exceptions import ClientError
 
 from localpipe.readback import read_aggregates
 from localpipe.resources import Deployed
+from riskpipe.aggregate_store import add_item
 from riskpipe.numbers import OVERFLOW, TOO_MANY_DIGITS, UNDERFLOW
 
 STACKS = ["stack", "server_stack"]
 
 
-def add(identifier: str, value: str, table: str) -> dict[str, Any]:
-    return {
-        "Update": {
-            "TableName": table,
-            "Key": {"Identifier": {"S": identifier}},
-            "UpdateExpression": "ADD #Value :delta",
-            "ExpressionAttributeNames": {"#Value": "Value"},
-            "ExpressionAttributeValues": {":delta": {"N": value}},
-        }
-    }
+def add(identifier: str, value: str, table: str) -> Any:
+    """The aggregate store's own ADD of a delta to one aggregate item."""
+    return add_item(table, identifier, Decimal(value))
 
 
 @pytest.fixture(params=STACKS)

@@ -2,16 +2,13 @@
 StateLambda waits them out within its invocation, so no good record exhausts its retries; without that wait,
 records behind throttled neighbours do, and their positions reach the failure destination."""
 
-import uuid
 from collections.abc import Sequence
 
 import pytest
 
 from localpipe.faults import FaultRates
 from localpipe.pipeline import LocalPipeline, PipelineReport, scenario_sends
-from localpipe.resources import deploy
-from localpipe.server import local_aws_environment
-from localpipe.template import Template
+from localpipe.stack import local_stack
 from riskpipe.state_service import BatchDecider, BatchDecisions, StreamRecord
 
 # The rate and length the README states: 3% of write calls start a burst of 3 to 12 refusals.
@@ -32,9 +29,7 @@ class WithoutWaiting:
 def run(endpoint: str, *, wait: bool) -> PipelineReport:
     """One shard, and 3 retries where the template allows 10: a harder case than the template's, and short."""
     sends = scenario_sends(messages=400, trades=400, seed=11, rates=BURSTS, poison=POISON)
-    with local_aws_environment(endpoint) as session:
-        template = Template.load(overrides={"ShardCount": 1, "MaximumRetryAttempts": 3})
-        deployed = deploy(template, session, prefix=f"b{uuid.uuid4().hex[:8]}")
+    with local_stack(endpoint, overrides={"ShardCount": 1, "MaximumRetryAttempts": 3}) as deployed:
         pipeline = LocalPipeline(deployed, rates=BURSTS, seed=11)
         if not wait:
             pipeline.state_recorder.inner = WithoutWaiting(pipeline.state_recorder.inner)

@@ -4,8 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from localpipe.resources import deploy
-from localpipe.template import Template
+from localpipe.stack import deploy_local
 from localpipe.translated import translate
 from riskpipe.chaos import InjectedFailure, WorkshopFailureRate
 from riskpipe.config import AggregateSettings, ReduceSettings
@@ -27,7 +26,7 @@ def test_given_workshop_mode_when_translated_then_the_workshop_tools_find_their_
 def test_given_the_default_mode_when_deployed_locally_then_there_is_no_parameter_table_and_no_workshop_failures(
     aws,
 ):
-    deployed = deploy(Template.load(), aws, prefix="plain")
+    deployed = deploy_local(aws, prefix="plain")
     assert "ParameterTable" not in deployed.names
     state_env = deployed.function_env(deployed.template.functions()["StateFunction"])
     assert "PARAMETER_TABLE_NAME" not in state_env
@@ -35,7 +34,7 @@ def test_given_the_default_mode_when_deployed_locally_then_there_is_no_parameter
 
 @pytest.fixture
 def workshop_stack(aws):
-    return deploy(Template.load(overrides={"WorkshopMode": "true"}), aws, prefix="ws")
+    return deploy_local(aws, prefix="ws", overrides={"WorkshopMode": "true"})
 
 
 def test_given_the_workshop_sets_its_failure_percentages_when_the_functions_run_then_they_fail_at_those_rates(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -22,9 +21,8 @@ from localpipe.faults import FaultRates
 from localpipe.lambda_context import STATE_FUNCTION
 from localpipe.pipeline import LocalPipeline, PipelineReport, Send
 from localpipe.readback import queue_bodies, stream_records
-from localpipe.resources import deploy
-from localpipe.server import local_aws_environment
-from localpipe.template import Template
+from localpipe.shapes import risk_message
+from localpipe.stack import local_stack
 from riskpipe.aggregation import compare_aggregates, expected_aggregates
 from riskpipe.models import Hierarchy, RiskMessage
 from riskpipe.producer import REGIONS, RISK_TYPES, TRADE_DESKS, content_partition_key, workshop_calls
@@ -61,20 +59,21 @@ class Case:
         )
 
 
+def stamp(trade: int, version: int) -> int:
+    """A version's Timestamp: distinct for every version of every trade."""
+    return 1_700_000_000 + trade * 10 + version
+
+
 @st.composite
 def messages(draw: st.DrawFn, max_trades: int = 5, max_versions: int = 3) -> list[RiskMessage]:
     """Every version of every trade, once: each version its own value, hierarchy and timestamp."""
     result = []
     for trade in range(draw(st.integers(1, max_trades))):
         for version in range(draw(st.integers(1, max_versions))):
+            value = Decimal(draw(st.integers(-10_000_000, 10_000_000))) / 100
+            hierarchy = draw(st.sampled_from(HIERARCHIES))
             result.append(
-                RiskMessage(
-                    TradeID=f"T{trade}",
-                    Value=Decimal(draw(st.integers(-10_000_000, 10_000_000))) / 100,
-                    Version=version,
-                    Timestamp=Decimal(1_700_000_000 + trade * 10 + version),
-                    Hierarchy=draw(st.sampled_from(HIERARCHIES)),
-                )
+                risk_message(f"T{trade}", version, value, hierarchy=hierarchy, timestamp=stamp(trade, version))
             )
     return result
 
@@ -110,9 +109,7 @@ def cross_shard_revision(*, newer_first: bool, rng_seed: int = 0) -> Case:
     """Two versions of one trade, keyed by content, on the two different shards of a stream, sent newer first or
     older first: nothing orders them but the conditional write."""
     hierarchy = HIERARCHIES[0]
-    older = RiskMessage(
-        TradeID="T0", Value=Decimal("1.00"), Version=0, Timestamp=Decimal(1_700_000_000), Hierarchy=hierarchy
-    )
+    older = risk_message("T0", 0, "1.00", hierarchy=hierarchy, timestamp=stamp(0, 0))
     newer = next(
         candidate
         for cents in range(1, 10_000)
@@ -170,12 +167,8 @@ def soak_history_203753413110509477773198763466354452703(rng_seed: int) -> Case:
     example of tests/property/test_esm_model.py, which fails on the old model."""
 
     def version(trade: int, number: int, value: str, hierarchy: int) -> RiskMessage:
-        return RiskMessage(
-            TradeID=f"T{trade}",
-            Value=Decimal(value),
-            Version=number,
-            Timestamp=Decimal(1_700_000_000 + trade * 10 + number),
-            Hierarchy=HIERARCHIES[hierarchy],
+        return risk_message(
+            f"T{trade}", number, value, hierarchy=HIERARCHIES[hierarchy], timestamp=stamp(trade, number)
         )
 
     t0v0, t0v1, t0v2 = version(0, 0, "10.25", 0), version(0, 1, "-3.50", 1), version(0, 2, "7.00", 2)
@@ -228,8 +221,7 @@ def run_case(case: Case, endpoint: str, *, naive: bool = False) -> Outcome:
         "ParallelizationFactor": case.parallelization,
         "MaximumRetryAttempts": case.state_retries,
     }
-    with local_aws_environment(endpoint) as session:
-        deployed = deploy(Template.load(overrides=overrides), session, prefix=f"p{uuid.uuid4().hex[:10]}")
+    with local_stack(endpoint, overrides=overrides) as deployed:
         pipeline = LocalPipeline(deployed, rates=case.rates, naive=naive, rng=case.rng)
         report = pipeline.run(case.sends, burst=case.burst)
         violations = check(case, pipeline, report)

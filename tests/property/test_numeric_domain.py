@@ -17,12 +17,10 @@ import pytest
 from botocore.exceptions import ClientError
 from hypothesis import given
 from hypothesis import strategies as st
-from moto import mock_aws
 
 from localpipe.readback import read_aggregates
-from localpipe.resources import deploy
-from localpipe.server import local_aws_environment
-from localpipe.template import Template
+from localpipe.stack import local_stack
+from riskpipe.aggregate_store import add_item
 from riskpipe.models import PoisonRecordError, decode_risk_message
 from riskpipe.numbers import MAX_TRADES, VALUE_MAX_DECIMAL_PLACES, VALUE_MAX_EXCLUSIVE
 from tests.bad_records import raw_value
@@ -33,8 +31,7 @@ WIDE = 400  # digits: the exact sums below, whatever they are
 
 @pytest.fixture(scope="module")
 def aggregates() -> Iterator[tuple[Any, str]]:
-    with mock_aws(), local_aws_environment(None) as session:
-        deployed = deploy(Template.load(), session)
+    with local_stack(in_process=True) as deployed:
         yield deployed.client("dynamodb"), deployed.names["AggregateTable"]
 
 
@@ -51,13 +48,7 @@ def add_all(client: Any, table: str, terms: list[tuple[Decimal, int]]) -> tuple[
         with localcontext() as context:
             context.prec = WIDE
             delta = value * times
-        client.update_item(
-            TableName=table,
-            Key={"Identifier": {"S": identifier}},
-            UpdateExpression="ADD #Value :delta",
-            ExpressionAttributeNames={"#Value": "Value"},
-            ExpressionAttributeValues={":delta": {"N": str(delta)}},
-        )
+        client.update_item(**add_item(table, identifier, delta)["Update"])
     return identifier, read_aggregates(client, table)[identifier]
 
 

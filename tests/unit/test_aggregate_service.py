@@ -5,10 +5,9 @@ rest of the batch is applied."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 
+from localpipe.shapes import trade_image
 from riskpipe.aggregate_service import AggregateService
 from riskpipe.aggregation import SetAsideChange, SubBatch, TradeChange, plan_sub_batches
 from riskpipe.errors import AlreadyAppliedError, InvalidChangeError, TransactionConflictError
@@ -19,8 +18,8 @@ ORDER = ("RiskType", "TradeDesk", "Region")
 
 
 def image(version: int, value: str, region: str = "AMER") -> dict:
-    hierarchy = f'{{"Region": "{region}", "RiskType": "Delta", "TradeDesk": "FXSpot"}}'
-    return {"Value": Decimal(value), "Version": Decimal(version), "Hierarchy": hierarchy}
+    """A StateTable image at ``version`` (no Timestamp); the numeric domain is not checked: DynamoDB's is the test."""
+    return trade_image(version, value, region=region, stamped=False, checked=False)
 
 
 def change(seq: str, trade: str, version: int, region: str = "AMER", old_region: str | None = None) -> TradeChange:

@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 
+from localpipe.shapes import trade_image as image
 from riskpipe.aggregation import (
     SubBatch,
     TradeChange,
@@ -14,11 +15,6 @@ from riskpipe.aggregation import (
 )
 
 ORDER = ("RiskType", "TradeDesk", "Region")
-
-
-def image(version: int, value: str, risk="Delta", desk="FXSpot", region="AMER") -> dict:
-    hierarchy = f'{{"Region": "{region}", "RiskType": "{risk}", "TradeDesk": "{desk}"}}'
-    return {"pk": "T", "Value": Decimal(value), "Version": Decimal(version), "Hierarchy": hierarchy, "Timestamp": 1}
 
 
 def change(seq: str, trade: str, new: dict | None, old: dict | None = None, event: str = "MODIFY") -> TradeChange:

@@ -31,6 +31,13 @@ def stamped_event() -> dict:
     return event
 
 
+@pytest.fixture(autouse=True)
+def no_metrics_left_over() -> None:
+    """The reduce module's metrics start empty: a test run with metrics disabled (conftest.py) leaves what it added
+    in the module's metric set, and an EMF line carries every value added since the last flush."""
+    reduce_app.metrics.clear_metrics()
+
+
 class AppliesAll:
     """A domain that applies every partial it is given (the store is not what these tests are about)."""
 

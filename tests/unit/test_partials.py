@@ -2,9 +2,11 @@
 deleted under condition by the reduce, every transaction within 100 items."""
 
 from decimal import Decimal
+from functools import partial
 
 import pytest
 
+from localpipe.shapes import trade_image
 from riskpipe.aggregation import MESSAGE_COUNT_ID, TradeChange, plan_sub_batches
 from riskpipe.partials import (
     Partial,
@@ -20,9 +22,7 @@ from riskpipe.partials import (
 ORDER = ("RiskType", "TradeDesk", "Region")
 
 
-def image(version: int, value: str, risk="Delta", desk="FXSpot", region="AMER") -> dict:
-    hierarchy = f'{{"Region": "{region}", "RiskType": "{risk}", "TradeDesk": "{desk}"}}'
-    return {"pk": "T", "Value": Decimal(value), "Version": Decimal(version), "Hierarchy": hierarchy}
+image = partial(trade_image, stamped=False)  # the StateTable image of trade T, without its Timestamp
 
 
 def change(seq: int, trade: str, version: int, value: str, old: dict | None = None, **where: str) -> TradeChange:

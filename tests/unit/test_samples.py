@@ -6,18 +6,14 @@ from decimal import Decimal
 import pytest
 
 from localpipe.samples import Expectation, Observed, mismatches
-from riskpipe.models import Hierarchy, RiskMessage
+from localpipe.shapes import risk_message
+from riskpipe.models import RiskMessage
 
 OK = {"batchItemFailures": []}
 
 
 def _state(version: int, value: str) -> dict[str, RiskMessage]:
-    hierarchy = Hierarchy(RiskType="Delta", Region="EMEA", TradeDesk="FXSpot")
-    return {
-        "T1": RiskMessage(
-            TradeID="T1", Value=Decimal(value), Version=version, Timestamp=Decimal(1), Hierarchy=hierarchy
-        )
-    }
+    return {"T1": risk_message("T1", version, value)}
 
 
 EXPECTED = Expectation(

@@ -7,28 +7,15 @@ from decimal import Decimal
 
 import pytest
 
-from riskpipe.models import Hierarchy, RiskMessage, WriteOutcome
+from localpipe.shapes import risk_message, sequence_number, stream_records
+from riskpipe.models import RiskMessage, WriteOutcome
 from riskpipe.state_service import StateService, StreamRecord
 from riskpipe.throttling import Backoff, Pacing
 from tests.unit.fakes import FakeTime, InMemoryStateStore, ListPoisonSink
 
-HIERARCHY = Hierarchy(RiskType="Delta", Region="EMEA", TradeDesk="FXSpot")
-
 
 def message(trade: str, version: int, value: str = "10.00") -> RiskMessage:
-    return RiskMessage(TradeID=trade, Value=Decimal(value), Version=version, Timestamp=Decimal(1), Hierarchy=HIERARCHY)
-
-
-def records(*items: RiskMessage | bytes) -> list[StreamRecord]:
-    return [
-        StreamRecord(
-            sequence_number=f"{i:05d}",
-            shard_id="shardId-000000000000",
-            partition_key=item.TradeID if isinstance(item, RiskMessage) else "x",
-            data=item.to_wire() if isinstance(item, RiskMessage) else item,
-        )
-        for i, item in enumerate(items)
-    ]
+    return risk_message(trade, version, value)
 
 
 def outcomes(service: StateService, batch: list[StreamRecord]) -> list[str]:
@@ -48,26 +35,26 @@ def poison() -> ListPoisonSink:
 
 def test_given_new_trades_when_decided_then_each_is_accepted_with_one_write(store, poison):
     service = StateService(store, poison)
-    assert outcomes(service, records(message("A", 0), message("B", 0))) == ["accepted", "accepted"]
+    assert outcomes(service, stream_records(message("A", 0), message("B", 0))) == ["accepted", "accepted"]
     assert len(store.writes) == 2
 
 
 def test_given_a_stored_version_when_the_same_version_arrives_then_it_is_a_duplicate(store, poison):
     service = StateService(store, poison)
-    service.decide(records(message("A", 3)))
-    assert outcomes(service, records(message("A", 3))) == ["duplicate"]
+    service.decide(stream_records(message("A", 3)))
+    assert outcomes(service, stream_records(message("A", 3))) == ["duplicate"]
 
 
 def test_given_a_stored_version_when_an_older_version_arrives_then_it_is_stale_and_not_written_over(store, poison):
     service = StateService(store, poison)
-    service.decide(records(message("A", 3, "30.00")))
-    assert outcomes(service, records(message("A", 1, "10.00"))) == ["stale"]
+    service.decide(stream_records(message("A", 3, "30.00")))
+    assert outcomes(service, stream_records(message("A", 1, "10.00"))) == ["stale"]
     assert store.items["A"].Value == Decimal("30.00")
 
 
 def test_given_versions_of_a_trade_out_of_order_in_one_batch_when_decided_then_one_write_of_the_highest(store, poison):
     service = StateService(store, poison)
-    batch = records(message("A", 2, "20.00"), message("A", 0), message("A", 2, "20.00"), message("A", 1))
+    batch = stream_records(message("A", 2, "20.00"), message("A", 0), message("A", 2, "20.00"), message("A", 1))
     assert outcomes(service, batch) == ["accepted", "stale", "duplicate", "stale"]
     assert [(m.TradeID, m.Version) for m in store.writes] == [("A", 2)]
     assert store.items["A"].Value == Decimal("20.00")
@@ -75,37 +62,37 @@ def test_given_versions_of_a_trade_out_of_order_in_one_batch_when_decided_then_o
 
 def test_given_a_newer_stored_version_when_a_batch_holds_older_ones_then_all_are_stale(store, poison):
     service = StateService(store, poison)
-    service.decide(records(message("A", 5)))
-    assert outcomes(service, records(message("A", 4), message("A", 3))) == ["stale", "stale"]
+    service.decide(stream_records(message("A", 5)))
+    assert outcomes(service, stream_records(message("A", 4), message("A", 3))) == ["stale", "stale"]
 
 
 def test_given_a_poison_record_when_decided_then_it_is_quarantined_with_its_reason_and_the_rest_is_written(
     store, poison
 ):
     service = StateService(store, poison)
-    batch = records(message("A", 0), b"{not json", message("B", 0))
+    batch = stream_records(message("A", 0), b"{not json", message("B", 0))
     assert outcomes(service, batch) == ["accepted", "poison", "accepted"]
     [quarantined] = poison.records
     assert quarantined.data == b"{not json"
-    assert quarantined.sequence_number == "00001"
+    assert quarantined.sequence_number == sequence_number(1)
     assert quarantined.shard_id == "shardId-000000000000"
     assert "not valid JSON" in quarantined.reason
 
 
 def test_given_the_poison_queue_is_down_when_a_poison_record_arrives_then_it_fails_for_redelivery(store):
     service = StateService(store, ListPoisonSink(fail=ConnectionError("sqs unreachable")))
-    decisions = service.decide(records(b"[]", message("A", 0)))
-    assert decisions.failed() == ["00000"]
+    decisions = service.decide(stream_records(b"[]", message("A", 0)))
+    assert decisions.failed() == [sequence_number(0)]
     with pytest.raises(ConnectionError):
-        decisions.result_for("00000")
-    assert decisions.result_for("00001") is WriteOutcome.ACCEPTED
+        decisions.result_for(sequence_number(0))
+    assert decisions.result_for(sequence_number(1)) is WriteOutcome.ACCEPTED
 
 
 def test_given_a_write_that_fails_when_decided_then_only_that_trades_records_fail(poison):
     store = InMemoryStateStore(failing_trades={"B": RuntimeError("throttled")})
     service = StateService(store, poison)
-    decisions = service.decide(records(message("A", 0), message("B", 0), message("B", 1), message("C", 0)))
-    assert decisions.failed() == ["00001", "00002"]
+    decisions = service.decide(stream_records(message("A", 0), message("B", 0), message("B", 1), message("C", 0)))
+    assert decisions.failed() == [sequence_number(1), sequence_number(2)]
     assert decisions.counts() == {"accepted": 2, "failed": 2}
 
 
@@ -115,7 +102,7 @@ def test_given_a_throttling_burst_when_time_remains_then_the_write_is_tried_agai
     backoff = Backoff(base_seconds=0.1, cap_seconds=1.0, reserve_seconds=10.0)
     service = StateService(store, poison, backoff=backoff, pacing=Pacing(fake.clock, fake.sleep, random.Random(1)))
     # When a batch of two trades is decided
-    decisions = service.decide(records(message("A", 0), message("B", 0)), time_left=60.0)
+    decisions = service.decide(stream_records(message("A", 0), message("B", 0)), time_left=60.0)
     # Then both are accepted after 6 jittered, growing, capped waits; nothing fails
     assert decisions.counts() == {"accepted": 2}
     assert decisions.throttled_retries == 6
@@ -129,9 +116,9 @@ def test_given_a_burst_longer_than_the_time_left_when_decided_then_the_trade_fai
     backoff = Backoff(base_seconds=0.1, cap_seconds=1.0, reserve_seconds=10.0)
     service = StateService(store, poison, backoff=backoff, pacing=Pacing(fake.clock, fake.sleep, random.Random(2)))
     # When a trade is decided
-    decisions = service.decide(records(message("A", 0)), time_left=15.0)
+    decisions = service.decide(stream_records(message("A", 0)), time_left=15.0)
     # Then it waited at most the 5 s it had, and its record is reported failed (Lambda delivers it again)
-    assert decisions.failed() == ["00000"]
+    assert decisions.failed() == [sequence_number(0)]
     assert 0 < fake.now <= 5.0
     assert len(store.writes) == len(fake.sleeps) + 1
 
@@ -139,13 +126,13 @@ def test_given_a_burst_longer_than_the_time_left_when_decided_then_the_trade_fai
 def test_given_no_time_budget_when_a_write_is_throttled_then_it_fails_at_once(poison):
     store, fake = InMemoryStateStore(throttled_writes=1), FakeTime()
     service = StateService(store, poison, pacing=Pacing(fake.clock, fake.sleep))
-    decisions = service.decide(records(message("A", 0)))
-    assert decisions.failed() == ["00000"]
+    decisions = service.decide(stream_records(message("A", 0)))
+    assert decisions.failed() == [sequence_number(0)]
     assert fake.sleeps == []
 
 
 def test_given_many_trades_when_decided_concurrently_then_every_outcome_matches_a_serial_run(poison):
-    batch = records(*[message(f"T{i % 20}", i // 20) for i in range(100)])
+    batch = stream_records(*[message(f"T{i % 20}", i // 20) for i in range(100)])
     serial, concurrent = InMemoryStateStore(), InMemoryStateStore()
     serial_outcomes = outcomes(StateService(serial, poison, write_concurrency=1), batch)
     concurrent_outcomes = outcomes(StateService(concurrent, poison, write_concurrency=8), batch)
