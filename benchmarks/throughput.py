@@ -10,8 +10,9 @@ import time
 
 from benchmarks.capacity import CallTimer
 from benchmarks.common import Row, create_table
-from localpipe.pipeline import LocalPipeline, Send
+from localpipe.pipeline import LocalPipeline
 from localpipe.resources import deploy
+from localpipe.scenario import Send
 from localpipe.server import local_aws_environment, moto_server
 from localpipe.template import Template
 from riskpipe.models import RiskMessage

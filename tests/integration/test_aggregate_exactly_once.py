@@ -17,11 +17,11 @@ from moto import mock_aws
 
 from functions.aggregate import app as aggregate_app
 from functions.reduce import app as reduce_app
-from localpipe.esm import DynamoDBStreamReader
 from localpipe.lambda_context import LocalContext
 from localpipe.naive import NaiveAggregateService
 from localpipe.resources import Deployed, deploy
 from localpipe.server import local_aws_environment
+from localpipe.streams import DynamoDBStreamReader
 from localpipe.template import Template
 from riskpipe.aggregate_service import AggregateService
 from riskpipe.aggregate_store import MarkerStore, partial_put, read_aggregates

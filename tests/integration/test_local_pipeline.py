@@ -3,8 +3,9 @@
 import pytest
 
 from localpipe.faults import FaultRates
-from localpipe.pipeline import LocalPipeline, scenario_sends
+from localpipe.pipeline import LocalPipeline
 from localpipe.resources import deploy
+from localpipe.scenario import scenario_sends
 from localpipe.server import local_aws_environment, moto_server
 from localpipe.template import Template
 

@@ -13,10 +13,11 @@ import pytest
 from localpipe.cli import main
 from localpipe.faults import FaultRates
 from localpipe.lambda_context import AGGREGATE_FUNCTION
-from localpipe.pipeline import LocalPipeline, Send, scenario_sends
+from localpipe.pipeline import LocalPipeline
 from localpipe.readback import read_aggregates
 from localpipe.reconcile import StackTables, reconcile, repair
 from localpipe.resources import deploy
+from localpipe.scenario import Send, scenario_sends
 from localpipe.server import local_aws_environment
 from localpipe.template import Template
 from riskpipe.aggregation import MESSAGE_COUNT_ID, compare_aggregates, expected_aggregates

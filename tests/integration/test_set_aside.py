@@ -10,9 +10,10 @@ from decimal import Decimal
 
 import pytest
 
-from localpipe.pipeline import LocalPipeline, Send
+from localpipe.pipeline import LocalPipeline
 from localpipe.readback import queue_bodies
 from localpipe.resources import Deployed, deploy
+from localpipe.scenario import Send
 from localpipe.server import local_aws_environment
 from localpipe.template import Template
 from riskpipe.aggregation import MESSAGE_COUNT_ID

@@ -8,8 +8,10 @@ from collections.abc import Sequence
 import pytest
 
 from localpipe.faults import FaultRates
-from localpipe.pipeline import LocalPipeline, PipelineReport, scenario_sends
+from localpipe.pipeline import LocalPipeline
+from localpipe.report import PipelineReport
 from localpipe.resources import deploy
+from localpipe.scenario import scenario_sends
 from localpipe.server import local_aws_environment
 from localpipe.template import Template
 from riskpipe.state_service import BatchDecider, BatchDecisions, StreamRecord

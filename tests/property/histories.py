@@ -20,9 +20,11 @@ from hypothesis import strategies as st
 
 from localpipe.faults import FaultRates
 from localpipe.lambda_context import STATE_FUNCTION
-from localpipe.pipeline import LocalPipeline, PipelineReport, Send
+from localpipe.pipeline import LocalPipeline
 from localpipe.readback import queue_bodies, stream_records
+from localpipe.report import PipelineReport
 from localpipe.resources import deploy
+from localpipe.scenario import Send
 from localpipe.server import local_aws_environment
 from localpipe.template import Template
 from riskpipe.aggregation import compare_aggregates, expected_aggregates
