@@ -48,15 +48,7 @@ def reconcile_command(args: argparse.Namespace) -> int:
             f"local pipeline: {report.sent:,} messages, function errors {args.function_errors:.0%}, aggregate "
             f"MaximumRetryAttempts 0: {report.aggregate_exhausted:,} aggregate records given up"
         )
-        tables = StackTables(
-            state_table=pipeline.state_table,
-            aggregate_table=pipeline.aggregate_table,
-            marker_table=pipeline.marker_table,
-            partial_table=pipeline.partial_table,
-            order=pipeline.aggregation_order,
-            marker_ttl_seconds=AggregateSettings.model_fields["marker_ttl_seconds"].default,
-        )
-        return _reconcile(deployed.client("dynamodb"), tables, repair=args.repair)
+        return _reconcile(deployed.client("dynamodb"), pipeline.stack_tables(), repair=args.repair)
 
 
 def _reconcile_stack(name: str, cloudformation: Any, dynamodb: Any, repair: bool) -> int:

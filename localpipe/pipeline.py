@@ -30,6 +30,7 @@ from localpipe.lambda_context import (
 from localpipe.naive import naive_aggregate_service, naive_state_service
 from localpipe.options import PipelineOptions
 from localpipe.readback import queue_depth, read_aggregates, read_state
+from localpipe.reconcile import StackTables
 from localpipe.recording import RecordingApplier, RecordingDecider, RecordingReducer, quiet_powertools
 from localpipe.report import PipelineReport, build_report
 from localpipe.resources import Deployed
@@ -235,6 +236,17 @@ class LocalPipeline:
 
     def report(self, sends: Sequence[Send], elapsed: float) -> PipelineReport:
         return build_report(self, sends, elapsed)
+
+    def stack_tables(self) -> StackTables:
+        """The tables as ``reconcile`` reads them."""
+        return StackTables(
+            state_table=self.state_table,
+            aggregate_table=self.aggregate_table,
+            marker_table=self.marker_table,
+            partial_table=self.partial_table,
+            order=self.aggregation_order,
+            marker_ttl_seconds=AggregateSettings.model_fields["marker_ttl_seconds"].default,
+        )
 
     def failure_queue(self, function: str) -> str:
         destination = self.template.event_source(function).on_failure

@@ -21,20 +21,12 @@ from localpipe.scenario import Send, scenario_sends
 from localpipe.server import local_aws_environment
 from localpipe.template import Template
 from riskpipe.aggregation import MESSAGE_COUNT_ID, compare_aggregates, expected_aggregates
-from riskpipe.config import AggregateSettings
 
 DROPS = FaultRates(function_errors=0.3)
 
 
 def tables_of(pipeline: LocalPipeline) -> StackTables:
-    return StackTables(
-        state_table=pipeline.state_table,
-        aggregate_table=pipeline.aggregate_table,
-        marker_table=pipeline.marker_table,
-        partial_table=pipeline.partial_table,
-        order=pipeline.aggregation_order,
-        marker_ttl_seconds=AggregateSettings.model_fields["marker_ttl_seconds"].default,
-    )
+    return pipeline.stack_tables()
 
 
 @pytest.mark.timeout(300)
