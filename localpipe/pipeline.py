@@ -234,9 +234,6 @@ class LocalPipeline:
 
     # ---------------------------------------------------------------- reading the tables and queues
 
-    def report(self, sends: Sequence[Send], elapsed: float) -> PipelineReport:
-        return build_report(self, sends, elapsed)
-
     def stack_tables(self) -> StackTables:
         """The tables as ``reconcile`` reads them."""
         return StackTables(
