@@ -10,7 +10,8 @@ import time
 
 from benchmarks.capacity import CallTimer
 from benchmarks.common import Row, create_table
-from localpipe.pipeline import LocalPipeline, Send
+from localpipe.pipeline import LocalPipeline
+from localpipe.scenario import Send
 from localpipe.stack import deploy_local, local_aws
 from riskpipe.models import RiskMessage
 from riskpipe.producer import generate_messages

@@ -20,9 +20,11 @@ from typing import Any
 from labs.workbench import lab1, lab2, lab3, lab4, lab5
 from localpipe.faults import FaultRates
 from localpipe.metrics import emf_totals
-from localpipe.pipeline import LocalPipeline, PipelineReport, scenario_sends
+from localpipe.pipeline import LocalPipeline
 from localpipe.readback import queue_bodies
+from localpipe.report import PipelineReport
 from localpipe.resources import Deployed
+from localpipe.scenario import scenario_sends
 from localpipe.shapes import risk_message
 from localpipe.stack import local_stack
 from riskpipe.aggregate_service import AggregateService

@@ -18,207 +18,33 @@ What it reproduces, per mapping:
   and the shard moves on;
 * ``FilterCriteria``: records matching no filter are dropped (and checkpointed) before any invocation.
 
-Fault injection on the delivery side (see ``faults.py``) adds what the platform does on bad days: a
-batch delivered again after success (lost checkpoint), and a second consumer on the same shard.
+Fault injection on the delivery side adds what the platform does on bad days: a batch delivered again after
+success (lost checkpoint), and a second consumer on the same shard. The mapping asks its ``faults.DeliveryFaults``
+for them and draws no fault numbers itself. The streams are read by ``streams.py``, filters applied by
+``filters.py``, and given-up batches described to the on-failure destination by ``destinations.py``.
 
 The interleaving of lanes and mappings is chosen by a seeded random generator, so a run is reproducible.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
 import json
 import random
 import time
-import uuid
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
+from localpipe.destinations import DestinationSink, failure_message
+from localpipe.faults import DeliveryFaults
+from localpipe.filters import filterable, matches_filter
+from localpipe.streams import SourceRecord, StreamReader
 from localpipe.template import EventSource
 
 Invoker = Callable[[dict], Any]
-_MISSING = object()
-
-
-@dataclass(frozen=True)
-class SourceRecord:
-    shard_id: str
-    sequence_number: str
-    partition_key: str
-    arrival: float
-    lambda_record: dict[str, Any]
-
-    @property
-    def record_id(self) -> str:
-        """Sequence numbers are unique within a shard only."""
-        return f"{self.shard_id}:{self.sequence_number}"
-
-
-class StreamReader(Protocol):
-    def poll(self) -> list[SourceRecord]: ...
-
-
-class KinesisReader:
-    """Reads every shard of a Kinesis stream from TRIM_HORIZON, remembering where it stopped."""
-
-    def __init__(self, client: Any, stream_name: str, stream_arn: str, region: str) -> None:
-        self._client = client
-        self._stream_name = stream_name
-        self._stream_arn = stream_arn
-        self._region = region
-        self._iterators: dict[str, str | None] = {}
-        self._last_seen: dict[str, int] = {}
-
-    def poll(self) -> list[SourceRecord]:
-        if not self._iterators:  # the local stream is never resharded: its shards are listed once
-            for shard in self._client.list_shards(StreamName=self._stream_name)["Shards"]:
-                self._iterators[shard["ShardId"]] = self._client.get_shard_iterator(
-                    StreamName=self._stream_name, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-                )["ShardIterator"]
-        return _read_new(self._client, self._iterators, self._last_seen, 10000, self._to_source, "SequenceNumber")
-
-    def _to_source(self, shard_id: str, record: dict[str, Any]) -> SourceRecord:
-        arrival = _epoch(record["ApproximateArrivalTimestamp"])
-        lambda_record = {
-            "kinesis": {
-                "kinesisSchemaVersion": "1.0",
-                "partitionKey": record["PartitionKey"],
-                "sequenceNumber": record["SequenceNumber"],
-                "data": base64.b64encode(record["Data"]).decode(),
-                "approximateArrivalTimestamp": arrival,
-            },
-            "eventSource": "aws:kinesis",
-            "eventVersion": "1.0",
-            "eventID": f"{shard_id}:{record['SequenceNumber']}",
-            "eventName": "aws:kinesis:record",
-            "invokeIdentityArn": "arn:aws:iam::123456789012:role/local-esm",
-            "awsRegion": self._region,
-            "eventSourceARN": self._stream_arn,
-        }
-        return SourceRecord(shard_id, record["SequenceNumber"], record["PartitionKey"], arrival, lambda_record)
-
-
-class DynamoDBStreamReader:
-    """Reads every shard of a DynamoDB stream from TRIM_HORIZON.
-
-    Each poll starts from a fresh iterator after the last record read: moto answers a cancelled transaction by
-    restoring a deep copy of every table it named, stream included, so an iterator taken before then reads a
-    stream that no longer grows (the PartialTable is in both the map's and the reduce's transactions).
-    """
-
-    def __init__(self, client: Any, stream_arn: str) -> None:
-        self._client = client
-        self._stream_arn = stream_arn
-        self._iterators: dict[str, str | None] = {}
-        self._last_seen: dict[str, int] = {}
-
-    def poll(self) -> list[SourceRecord]:
-        if not self._iterators:  # a local table's stream keeps its shards: they are described once
-            shards = self._client.describe_stream(StreamArn=self._stream_arn)["StreamDescription"]["Shards"]
-            self._iterators = dict.fromkeys((shard["ShardId"] for shard in shards), None)
-        for shard_id in self._iterators:
-            after = self._last_seen.get(shard_id)
-            position: dict[str, str] = (
-                {"ShardIteratorType": "TRIM_HORIZON"}
-                if after is None
-                else {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": str(after)}
-            )
-            self._iterators[shard_id] = self._client.get_shard_iterator(
-                StreamArn=self._stream_arn, ShardId=shard_id, **position
-            )["ShardIterator"]
-        return _read_new(self._client, self._iterators, self._last_seen, 1000, self._to_source, None)
-
-    def _to_source(self, shard_id: str, record: dict[str, Any]) -> SourceRecord:
-        stream = dict(record["dynamodb"])
-        arrival = _epoch(stream.get("ApproximateCreationDateTime", time.time()))
-        stream["ApproximateCreationDateTime"] = arrival
-        lambda_record = {**record, "dynamodb": stream, "eventSourceARN": self._stream_arn}
-        key = json.dumps(stream["Keys"], sort_keys=True)
-        return SourceRecord(shard_id, stream["SequenceNumber"], key, arrival, lambda_record)
-
-
-def _read_new(
-    client: Any,
-    iterators: dict[str, str | None],
-    last_seen: dict[str, int],
-    limit: int,
-    to_source: Callable[[str, dict[str, Any]], SourceRecord],
-    sequence_key: str | None,
-) -> list[SourceRecord]:
-    """Read each shard from its iterator up to its end, keeping only records newer than the last one
-    returned. moto's DynamoDB streams iterator does not always advance and can hand back records already
-    read: without this the reader would deliver them twice, or never reach the end."""
-    records: list[SourceRecord] = []
-    for shard_id, iterator in iterators.items():
-        while iterator:
-            response = client.get_records(ShardIterator=iterator, Limit=limit)
-            iterator = response.get("NextShardIterator")
-            fresh = []
-            for raw in response["Records"]:
-                sequence = int(raw[sequence_key] if sequence_key else raw["dynamodb"]["SequenceNumber"])
-                if sequence > last_seen.get(shard_id, -1):
-                    last_seen[shard_id] = sequence
-                    fresh.append(to_source(shard_id, raw))
-            records.extend(fresh)
-            # A short page means the end for now; what arrives later is read from the same iterator next poll.
-            if not fresh or len(response["Records"]) < limit:
-                break
-        iterators[shard_id] = iterator
-    return records
-
-
-def _epoch(value: Any) -> float:
-    return value.timestamp() if isinstance(value, datetime) else float(value)
-
-
-# ------------------------------------------------------------------ filter criteria
-
-
-def matches_filter(pattern: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
-    """Lambda event filtering: every key of the pattern must match; a list holds the allowed values."""
-    for key, rule in pattern.items():
-        value = record.get(key, _MISSING)
-        if isinstance(rule, Mapping):
-            if not isinstance(value, Mapping) or not matches_filter(rule, value):
-                return False
-        elif isinstance(rule, list):
-            if not any(_matches_rule(r, value) for r in rule):
-                return False
-        else:
-            raise ValueError(f"filter rule for {key!r} must be an object or a list, got {rule!r}")
-    return True
-
-
-def _matches_rule(rule: Any, value: Any) -> bool:
-    if isinstance(rule, Mapping):
-        if "prefix" in rule:
-            return isinstance(value, str) and value.startswith(rule["prefix"])
-        if "exists" in rule:
-            return (value is not _MISSING) is bool(rule["exists"])
-        if "anything-but" in rule:
-            excluded = rule["anything-but"] if isinstance(rule["anything-but"], list) else [rule["anything-but"]]
-            return value is not _MISSING and value not in excluded
-        raise ValueError(f"filter operator not supported locally: {dict(rule)}")
-    return bool(value == rule)
-
-
-def _filterable(record: Mapping[str, Any]) -> dict[str, Any]:
-    """Kinesis filters see the data decoded as JSON, as Lambda does."""
-    if "kinesis" not in record:
-        return dict(record)
-    try:
-        data = json.loads(base64.b64decode(record["kinesis"]["data"]))
-    except ValueError:
-        data = _MISSING
-    return {**record, "data": data} if data is not _MISSING else dict(record)
-
-
-# ------------------------------------------------------------------ the mapping
 
 
 @dataclass
@@ -254,27 +80,6 @@ class MappingStats:
     committed: set[str] = field(default_factory=set)
 
 
-@dataclass(frozen=True)
-class DeliveryFaults:
-    """Faults on the platform side of a mapping (the function-side ones wrap the invoker)."""
-
-    lost_checkpoint: float = 0.0
-    overlap: float = 0.0
-
-
-class DestinationSink(Protocol):
-    def send(self, message: dict[str, Any], record_ids: Sequence[str]) -> None: ...
-
-
-class SqsDestination:
-    def __init__(self, client: Any, queue_url: str) -> None:
-        self._client = client
-        self._queue_url = queue_url
-
-    def send(self, message: dict[str, Any], record_ids: Sequence[str]) -> None:
-        self._client.send_message(QueueUrl=self._queue_url, MessageBody=json.dumps(message, default=str))
-
-
 class EventSourceMapping:
     def __init__(
         self,
@@ -297,7 +102,7 @@ class EventSourceMapping:
         self._destination = destination
         self._source_arn = source_arn
         self._rng = rng
-        self._faults = faults or DeliveryFaults()
+        self._faults = faults or DeliveryFaults(rng)
         self._clock = clock
         self._lanes: dict[tuple[str, int], Lane] = {}
         self._patterns = [json.loads(p) for p in config.filter_patterns]
@@ -308,7 +113,7 @@ class EventSourceMapping:
         """Take the stream's new records into their lanes; return how many arrived."""
         new = self._reader.poll()
         for record in new:
-            if self._patterns and not any(matches_filter(p, _filterable(record.lambda_record)) for p in self._patterns):
+            if self._patterns and not any(matches_filter(p, filterable(record.lambda_record)) for p in self._patterns):
                 self.stats.filtered_out += 1
                 self.stats.committed.add(record.record_id)
                 continue
@@ -368,8 +173,8 @@ class EventSourceMapping:
 
     def _deliver(self, lane: Lane, batch: Batch) -> None:
         event = {"Records": [r.lambda_record for r in batch.records]}
-        overlap = self._rng.random() < self._faults.overlap
-        if overlap and self._rng.random() < 0.5:
+        overlap, overlap_first = self._faults.overlap()
+        if overlap_first:
             self._invoke_overlap(event)
         self.stats.invocations += 1
         self.stats.records_delivered += len(batch.records)
@@ -392,11 +197,7 @@ class EventSourceMapping:
     def _on_response(self, lane: Lane, batch: Batch, response: Any) -> None:
         failures = (response or {}).get("batchItemFailures") if self.config.report_batch_item_failures else None
         if not failures:
-            if self._rng.random() < self._faults.lost_checkpoint:
-                self.stats.lost_checkpoints += 1  # the batch will be delivered again as it is
-                return
-            lane.plan.popleft()
-            self._commit(lane, batch.records)
+            self._on_success(lane, batch)
             return
         sequence_numbers = [r.sequence_number for r in batch.records]
         identifiers = [f.get("itemIdentifier") for f in failures]
@@ -409,6 +210,13 @@ class EventSourceMapping:
         lane.plan.popleft()
         self._commit(lane, batch.records[:first_failed])
         self._retry_from_checkpoint(lane, batch.records[first_failed:], batch.attempts + 1)
+
+    def _on_success(self, lane: Lane, batch: Batch) -> None:
+        if self._faults.lost_checkpoint():
+            self.stats.lost_checkpoints += 1  # the batch will be delivered again as it is
+            return
+        lane.plan.popleft()
+        self._commit(lane, batch.records)
 
     def _retry_from_checkpoint(self, lane: Lane, rest: list[SourceRecord], attempts: int) -> None:
         """After a partial failure, the checkpoint is the lowest failed record: retry from it, or give up."""
@@ -452,31 +260,11 @@ class EventSourceMapping:
     def _to_destination(self, lane: Lane, records: Sequence[SourceRecord], condition: str, attempts: int) -> None:
         self.stats.batches_to_destination += 1
         self.stats.records_to_destination.update(r.record_id for r in records)
-        if self._destination is None:
-            return
-        info_key = "KinesisBatchInfo" if self.config.kind == "Kinesis" else "DDBStreamBatchInfo"
-        arn_key = "streamArn"
-        message = {
-            "requestContext": {
-                "requestId": str(uuid.uuid4()),
-                "functionArn": f"local:{self.config.function}",
-                "condition": condition,
-                "approximateInvokeCount": attempts,
-            },
-            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
-            "version": "1.0",
-            "timestamp": datetime.fromtimestamp(self._clock()).isoformat(),
-            info_key: {
-                "shardId": lane.shard_id,
-                "startSequenceNumber": records[0].sequence_number,
-                "endSequenceNumber": records[-1].sequence_number,
-                "approximateArrivalOfFirstRecord": records[0].arrival,
-                "approximateArrivalOfLastRecord": records[-1].arrival,
-                "batchSize": len(records),
-                arn_key: self._source_arn,
-            },
-        }
-        self._destination.send(message, [r.record_id for r in records])
+        if self._destination is not None:
+            message = failure_message(
+                self.config, lane.shard_id, records, condition, attempts, self._source_arn, self._clock()
+            )
+            self._destination.send(message, [r.record_id for r in records])
 
 
 def _lane_of(partition_key: str, factor: int) -> int:

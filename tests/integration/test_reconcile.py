@@ -12,9 +12,10 @@ import pytest
 from localpipe.cli import main
 from localpipe.faults import FaultRates
 from localpipe.lambda_context import AGGREGATE_FUNCTION
-from localpipe.pipeline import LocalPipeline, Send, scenario_sends
+from localpipe.pipeline import LocalPipeline
 from localpipe.readback import read_aggregates
 from localpipe.reconcile import reconcile, repair
+from localpipe.scenario import Send, scenario_sends
 from localpipe.shapes import risk_message, state_item
 from localpipe.stack import local_stack, stack_tables
 from riskpipe.aggregation import MESSAGE_COUNT_ID, compare_aggregates, expected_aggregates

@@ -9,9 +9,10 @@ from decimal import Decimal
 
 import pytest
 
-from localpipe.pipeline import LocalPipeline, Send
+from localpipe.pipeline import LocalPipeline
 from localpipe.readback import queue_bodies
 from localpipe.resources import Deployed
+from localpipe.scenario import Send
 from localpipe.shapes import risk_message, state_item
 from localpipe.stack import local_stack
 from riskpipe.aggregation import MESSAGE_COUNT_ID

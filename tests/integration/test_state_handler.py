@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from localpipe.faults import throttling_response
 from localpipe.lambda_context import LocalContext
+from localpipe.sdkfaults import throttling_response
 from localpipe.shapes import kinesis_event, risk_message
 from riskpipe.models import RiskMessage
 from tests.integration.helpers import queue_messages, state_handler, state_items

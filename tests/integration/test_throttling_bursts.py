@@ -7,7 +7,9 @@ from collections.abc import Sequence
 import pytest
 
 from localpipe.faults import FaultRates
-from localpipe.pipeline import LocalPipeline, PipelineReport, scenario_sends
+from localpipe.pipeline import LocalPipeline
+from localpipe.report import PipelineReport
+from localpipe.scenario import scenario_sends
 from localpipe.stack import local_stack
 from riskpipe.state_service import BatchDecider, BatchDecisions, StreamRecord
 

@@ -19,8 +19,10 @@ from hypothesis import strategies as st
 
 from localpipe.faults import FaultRates
 from localpipe.lambda_context import STATE_FUNCTION
-from localpipe.pipeline import LocalPipeline, PipelineReport, Send
+from localpipe.pipeline import LocalPipeline
 from localpipe.readback import queue_bodies, stream_records
+from localpipe.report import PipelineReport
+from localpipe.scenario import Send
 from localpipe.shapes import risk_message
 from localpipe.stack import local_stack
 from riskpipe.aggregation import compare_aggregates, expected_aggregates

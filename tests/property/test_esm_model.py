@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from localpipe.esm import DeliveryFaults, EventSourceMapping, SourceRecord, _lane_of
+from localpipe.esm import EventSourceMapping, _lane_of
+from localpipe.faults import DeliveryFaults
+from localpipe.streams import SourceRecord
 from localpipe.template import EventSource
 
 ACTIONS = ("ok", "ok", "error", "partial", "partial", "invalid id", "empty id")
@@ -89,7 +91,7 @@ def mapping_for(shape: Shape, records: list[SourceRecord], invoke, rng: random.R
         destination=None,
         source_arn="arn",
         rng=rng,
-        faults=DeliveryFaults(lost_checkpoint=shape.lost_checkpoint, overlap=shape.overlap),
+        faults=DeliveryFaults(rng, lost_checkpoint=shape.lost_checkpoint, overlap=shape.overlap),
         overlap_invoke=lambda event: None,
         clock=lambda: 1.0,
     )

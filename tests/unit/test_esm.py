@@ -2,7 +2,10 @@
 
 import random
 
-from localpipe.esm import DeliveryFaults, EventSourceMapping, SourceRecord, matches_filter
+from localpipe.esm import EventSourceMapping
+from localpipe.faults import DeliveryFaults
+from localpipe.filters import matches_filter
+from localpipe.streams import SourceRecord
 from localpipe.template import EventSource
 
 
@@ -50,14 +53,15 @@ def mapping(invoke, count, *, batch_size=4, retries=2, bisect=False, factor=1, k
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
         },
     )
+    rng = random.Random(1)
     return EventSourceMapping(
         config,
         ListReader(records(count, keys)),
         invoke,
         destination=destination,
         source_arn="arn",
-        rng=random.Random(1),
-        faults=DeliveryFaults(),
+        rng=rng,
+        faults=DeliveryFaults(rng),
         clock=lambda: 1.0,
     )
 
