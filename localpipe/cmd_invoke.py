@@ -17,10 +17,8 @@ from localpipe.lambda_context import (
 )
 from localpipe.options import PipelineOptions
 from localpipe.pipeline import LocalPipeline
-from localpipe.resources import deploy
 from localpipe.samples import EVENTS, Expectation, Observed, load_expectations, mismatches, observe, seed
-from localpipe.server import local_aws_environment, moto_server
-from localpipe.template import Template
+from localpipe.stack import local_stack
 from localpipe.tree import aggregate_tree
 from riskpipe.aggregation import MESSAGE_COUNT_ID
 
@@ -36,8 +34,7 @@ def invoke(args: argparse.Namespace) -> int:
     event_path = Path(args.event).resolve()
     event = json.loads(event_path.read_text())
     expectation = _expectation_for(event_path)
-    with moto_server() as endpoint, local_aws_environment(endpoint) as session:
-        deployed = deploy(Template.load(), session)
+    with local_stack() as deployed:
         pipeline = LocalPipeline(deployed, PipelineOptions(verbose=True))
         seed(deployed, expectation)
         handlers = {

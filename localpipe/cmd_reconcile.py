@@ -17,9 +17,7 @@ from localpipe.options import PipelineOptions
 from localpipe.pipeline import LocalPipeline
 from localpipe.reconcile import Reconciliation, StackTables, reconcile
 from localpipe.reconcile import repair as repair_aggregates
-from localpipe.resources import deploy
-from localpipe.server import local_aws_environment, moto_server
-from localpipe.template import Template
+from localpipe.stack import local_stack
 from riskpipe.config import AggregateSettings
 
 console = Console(stderr=False)
@@ -39,8 +37,7 @@ def reconcile_command(args: argparse.Namespace) -> int:
     # Locally: the aggregate stage gives records up at their first error, so the totals drift.
     plan = FaultPlan(FaultRates(function_errors=args.function_errors), seed=args.seed)
     sends = plan.traffic(args.messages, args.trades)
-    with moto_server() as endpoint, local_aws_environment(endpoint) as session:
-        deployed = deploy(Template.load(), session)
+    with local_stack() as deployed:
         overrides = {AGGREGATE_FUNCTION: {"MaximumRetryAttempts": 0}}
         pipeline = LocalPipeline(deployed, PipelineOptions(faults=plan, mapping_overrides=overrides))
         report = pipeline.run(sends)

@@ -18,7 +18,8 @@ from localpipe.pipeline import LocalPipeline
 from localpipe.report import PipelineReport, print_report, report_json
 from localpipe.resources import Deployed, deploy
 from localpipe.scenario import Send
-from localpipe.server import local_aws_environment, moto_server
+from localpipe.server import local_aws_environment
+from localpipe.stack import local_stack
 from localpipe.template import Template
 
 console = Console(stderr=False)
@@ -86,11 +87,11 @@ def fault_plan(args: argparse.Namespace) -> FaultPlan:
 def _local_stack(args: argparse.Namespace) -> Iterator[tuple[Deployed, Backend]]:
     """The stack, and where the functions run: in this process (on a moto server), or with ``--containers`` in
     Lambda containers (``sam local start-lambda``, against moto in a container)."""
-    template = Template.load(overrides=_overrides(args))
     if not args.containers:
-        with moto_server() as endpoint, local_aws_environment(endpoint) as session:
-            yield deploy(template, session), InProcessBackend()
+        with local_stack(overrides=_overrides(args)) as deployed:
+            yield deployed, InProcessBackend()
         return
+    template = Template.load(overrides=_overrides(args))
     from localpipe import containers  # Docker is needed only here
 
     containers.require_images()

@@ -18,10 +18,8 @@ from localpipe.faults import FaultPlan
 from localpipe.latency import BatchLatency, latency_since
 from localpipe.options import PipelineOptions
 from localpipe.pipeline import LocalPipeline
-from localpipe.resources import deploy
 from localpipe.scenario import WATCH_RATES
-from localpipe.server import local_aws_environment, moto_server
-from localpipe.template import Template
+from localpipe.stack import local_stack
 from localpipe.tree import aggregate_tree
 from riskpipe.aggregate_store import read_aggregates
 from riskpipe.aggregation import MESSAGE_COUNT_ID
@@ -48,8 +46,7 @@ def watch(args: argparse.Namespace) -> int:
         return _watch_loop(lambda: read_aggregates(dynamodb, table), args.seconds, None, latency)
     plan = FaultPlan(WATCH_RATES, seed=args.seed)
     sends = plan.traffic(args.messages, args.trades)
-    with moto_server() as endpoint, local_aws_environment(endpoint) as session:
-        deployed = deploy(Template.load(), session)
+    with local_stack() as deployed:
         pipeline = LocalPipeline(deployed, PipelineOptions(faults=plan))
         local = deployed.client("dynamodb")
         runner = threading.Thread(target=pipeline.run, args=(sends,), kwargs={"burst": 200}, daemon=True)

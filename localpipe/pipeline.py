@@ -80,10 +80,8 @@ class LocalPipeline:
         return self.deployed.function_env(self.template.functions()[function])
 
     def _state_service(self) -> Any:
-        # moto numbers a table's stream records with len(items) and no lock: concurrent writes get
-        # duplicate sequence numbers and break its stream iterator. DynamoDB has no such limit, so the
-        # template keeps the concurrent default; against moto the StateLambda writes one trade at a time.
-        settings = StateSettings.from_env({**self._env(STATE_FUNCTION), "WRITE_CONCURRENCY": "1"})
+        # against moto the StateLambda writes one trade at a time: local_stack() deploys with moto's workaround
+        settings = StateSettings.from_env(self._env(STATE_FUNCTION))
         self.state_table, self.poison_queue_url = settings.state_table_name, settings.poison_queue_url
         factory = self.options.state_service or (naive_state_service if self.options.naive else None)
         if factory is not None:

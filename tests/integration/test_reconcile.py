@@ -72,7 +72,8 @@ def test_given_dropped_aggregate_records_when_reconciled_then_the_drift_is_found
 
 @pytest.mark.timeout(300)
 def test_given_the_local_run_when_make_reconcile_runs_then_it_exits_1_on_drift_and_0_once_repaired(capsys):
-    arguments = ["reconcile", "--messages", "200", "--trades", "30", "--function-errors", "0.3"]
+    # --local-pipeline: the local run even when a stack of make up is up (the command would reconcile that one)
+    arguments = ["reconcile", "--local-pipeline", "--messages", "200", "--trades", "30", "--function-errors", "0.3"]
     assert main(arguments) == 1
     assert "drift:" in capsys.readouterr().out
     assert main([*arguments, "--repair"]) == 0
