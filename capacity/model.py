@@ -38,6 +38,7 @@ import itertools
 import math
 import random
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -60,6 +61,7 @@ CURRENT = "current"
 NEW = "new"
 ORDER: tuple[str, ...] = AggregateSettings.model_fields["aggregation_order"].default
 TRANSACTION_ITEM_WCU = 2  # a transactional write of an item under 1 KB
+STOPPED_ASKING = 0.3  # s: a throttled lane that has not asked again for this long has nothing left to invoke
 Process = Generator[float, None, None]
 UTILISATION_NAMES = {  # design -> (its aggregate-stage lanes, the item every transaction touches)
     CURRENT: ("aggregate lanes", "item message_count"),
@@ -313,7 +315,8 @@ class Simulation:
         if design == NEW:
             self.tables.append(self.partial_table)
         self.free_slots = float(params.concurrency_quota)
-        self.waiting_lanes: dict[object, tuple[float, float]] = {}  # lane -> (first refused, last asked)
+        # lane -> (first refused, last asked), in the order first refused
+        self.waiting_lanes: OrderedDict[object, tuple[float, float]] = OrderedDict()
         # the slice
         self.kinesis, self.kinesis_in, self.stream = self.build_slice()
         self.partial_stream = [Lane() for _ in range(self.d.partial_partitions)]
@@ -388,10 +391,16 @@ class Simulation:
         """A unit of the account's concurrency for an invocation. Throttled invocations get theirs in the order
         they were first refused (a lane that stopped asking, having nothing left to do, loses its turn)."""
         now = self.clock.now
-        for waiting, (_, asked) in list(self.waiting_lanes.items()):
-            if now - asked > 0.3:
-                del self.waiting_lanes[waiting]
-        first = next(iter(self.waiting_lanes), lane)
+        waiting = self.waiting_lanes
+        mine = waiting.get(lane)
+        if mine is not None and now - mine[1] > STOPPED_ASKING:
+            del waiting[lane]  # it stopped asking: it asks again from the back
+        while waiting:  # those ahead that stopped asking lose their turn (the others keep their order)
+            first, (_, asked) = next(iter(waiting.items()))
+            if now - asked <= STOPPED_ASKING:
+                break
+            del waiting[first]
+        first = next(iter(waiting), lane)
         if first is lane and self.free_slots >= weight:
             self.free_slots -= weight
             self.waiting_lanes.pop(lane, None)
@@ -672,7 +681,7 @@ class Simulation:
             failures = yield from self.apply_unblocked(planned, failed_trades, replica)
             for chain in failures:
                 failed_trades.add(chain.trade_id)
-                failed_at.append(min(position[c.sequence_number] for c in chain.changes))
+                failed_at.append(position[chain.changes[0].sequence_number])  # a chain is in stream order
         return min(failed_at, default=None)
 
     def apply_unblocked(
@@ -680,9 +689,8 @@ class Simulation:
     ) -> Generator[float, None, list[TradeChain]]:
         """A planned sub-batch less the chains of trades that failed before it (they fail too); the chains that
         failed: those, and the rest if its transaction failed."""
-        blocked = [c for c in planned.chains if c.trade_id in failed_trades]
-        batch = SubBatch([c for c in planned.chains if c.trade_id not in failed_trades], planned.order)
-        batch = batch if blocked else planned
+        blocked = [c for c in planned.chains if c.trade_id in failed_trades] if failed_trades else []
+        batch = SubBatch([c for c in planned.chains if c not in blocked], planned.order) if blocked else planned
         ok = True
         if batch.chains:
             ok = yield from self.apply_sub_batch(batch, replica)
@@ -703,15 +711,20 @@ class Simulation:
     def apply_current(self, batch: SubBatch, replica: int) -> Generator[float, None, bool]:
         marked = MarkedBatch(batch, self.markers, replica)
 
+        prepared: list = [None, [], []]  # the sub-batch as it stands, its transaction's keys and charges
+
         def attempt() -> Generator[float, None, str]:
             current = marked.batch
-            touched = self.identifiers(current)
-            keys: list[tuple] = [("a", i) for i in touched]  # message_count first: a conflict shows at once
-            keys += [("m", replica, c.trade_id) for c in current.chains]
-            charges: list[Charge] = [
-                (self.marker_table, f"{replica}:{c.trade_id}", TRANSACTION_ITEM_WCU) for c in current.chains
-            ]
-            charges += [(self.aggregate_table, i, TRANSACTION_ITEM_WCU) for i in touched]
+            if prepared[0] is not current:  # built again only when the markers dropped part of it
+                touched = self.identifiers(current)
+                keys: list[tuple] = [("a", i) for i in touched]  # message_count first: a conflict shows at once
+                keys += [("m", replica, c.trade_id) for c in current.chains]
+                charges: list[Charge] = [
+                    (self.marker_table, f"{replica}:{c.trade_id}", TRANSACTION_ITEM_WCU) for c in current.chains
+                ]
+                charges += [(self.aggregate_table, i, TRANSACTION_ITEM_WCU) for i in touched]
+                prepared[:] = [current, keys, charges]
+            _, keys, charges = prepared
             outcome = yield from self.transact(keys, charges, marked.already, hot=True)
             if outcome == "committed":
                 marked.commit()

@@ -260,13 +260,17 @@ def plan_sub_batches(
             chains.setdefault(change.trade_id, TradeChain(change.trade_id)).changes.append(change)
     batches: list[SubBatch] = []
     current: list[TradeChain] = []
+    trades: set[str] = set()  # of current
+    prefixes: set[str] = set()  # of current: items_needed(current) is len(current) + len(prefixes) + 1
     for chain in chains.values():
         for piece in _pieces(chain, order, max_items):
-            same_trade = any(c.trade_id == piece.trade_id for c in current)
-            if current and (same_trade or items_needed([*current, piece], order) > max_items):
+            touched = piece.prefixes(order)
+            if current and (piece.trade_id in trades or len(current) + 1 + len(prefixes | touched) + 1 > max_items):
                 batches.append(SubBatch(current, order))
-                current = []
+                current, trades, prefixes = [], set(), set()
             current.append(piece)
+            trades.add(piece.trade_id)
+            prefixes |= touched
     if current:
         batches.append(SubBatch(current, order))
     return batches
