@@ -273,6 +273,7 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     params = Params.from_template()
+    traffic()  # generated before the workers start: they inherit it (fork, Linux's default), not generate it again
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         runs = Runs.submit(pool, params, varied_parameters(params))
         results = print_table(runs) + print_raised(runs)

@@ -33,6 +33,7 @@ partial of the fleet reaches the one reducer (each of the slice's partials stand
 from __future__ import annotations
 
 import bisect
+import functools
 import heapq
 import itertools
 import math
@@ -63,6 +64,7 @@ ORDER: tuple[str, ...] = AggregateSettings.model_fields["aggregation_order"].def
 TRANSACTION_ITEM_WCU = 2  # a transactional write of an item under 1 KB
 BACKLOG_TOLERANCE = 0.05  # of the window's messages: the backlog's rise that still counts as bounded
 SAMPLE = 0.05  # s between samples of a backlog
+HOT_KEY = ("a", MESSAGE_COUNT_ID)  # the item every aggregate transaction of today's design touches
 STOPPED_ASKING = 0.3  # s: a throttled lane that has not asked again for this long has nothing left to invoke
 Process = Generator[float, None, None]
 UTILISATION_NAMES = {  # design -> (its aggregate-stage lanes, the item every transaction touches)
@@ -71,6 +73,7 @@ UTILISATION_NAMES = {  # design -> (its aggregate-stage lanes, the item every tr
 }
 
 
+@functools.cache
 def stable_hash(key: str) -> int:
     return zlib.crc32(key.encode())
 
@@ -148,6 +151,8 @@ Charge = tuple[Table, str, float]  # table, key, write units
 
 def try_charge(charges: Sequence[Charge], now: float) -> bool:
     """All or nothing: every partition (or item) and every table quota must have the units."""
+    if len(charges) == 1:
+        return charge_one(*charges[0], now)
     per_bucket: dict[int, tuple[Bucket, float, Table, bool]] = {}
     for table, key, units in charges:
         for bucket, is_quota in ((table.bucket(key), False), (table.quota, True)):
@@ -164,6 +169,21 @@ def try_charge(charges: Sequence[Charge], now: float) -> bool:
         bucket.level -= units
     for table, _, units in charges:
         table.units += units * table.scale
+    return True
+
+
+def charge_one(table: Table, key: str, units: float, now: float) -> bool:
+    """``try_charge`` of a single write (most of them: the StateLambda's conditional writes)."""
+    bucket = table.bucket(key)
+    if bucket.available(now) < units:
+        table.partition_throttles += 1
+        return False
+    if table.quota.available(now) < units:
+        table.quota_throttles += 1
+        return False
+    bucket.level -= units
+    table.quota.level -= units
+    table.units += units * table.scale
     return True
 
 
@@ -341,6 +361,7 @@ class Simulation:
         self.plans: dict[tuple[int, int, int], tuple[list[SubBatch], dict[str, int], int]] = {}
         self.hot_commits = 0
         self.touched: dict[int, tuple[SubBatch, list[str]]] = {}
+        self.failures: dict[int, tuple[SubBatch, frozenset[str], int]] = {}
 
     def build_tables(self) -> tuple[Table, Table, Table, Table]:
         """The StateTable, AggregateMarkerTable, AggregateTable and PartialTable: what the slice writes is charged
@@ -539,13 +560,13 @@ class Simulation:
         up to its attempts; the trades whose write still failed."""
         failed: set[str] = set()
         for trade in trades:
-            if not try_charge([(self.state_table, trade, 1)], self.clock.now):
+            if not charge_one(self.state_table, trade, 1, self.clock.now):
                 failed.add(trade)
         attempt = 1
         while failed and attempt < self.p.sdk_max_attempts:
             self.stats.throttle_retries += len(failed)
             yield sdk_backoff(self.rng, attempt)
-            failed = {t for t in failed if not try_charge([(self.state_table, t, 1)], self.clock.now)}
+            failed = {t for t in failed if not charge_one(self.state_table, t, 1, self.clock.now)}
             attempt += 1
         return failed
 
@@ -688,10 +709,24 @@ class Simulation:
         failed_at: list[int] = []
         for planned in plan:
             failures = yield from self.apply_unblocked(planned, failed_trades, replica)
+            if failures is planned.chains:  # the whole sub-batch failed (often, under contention): at once
+                trades, lowest = self.failed_whole(planned, position)
+                failed_trades |= trades
+                failed_at.append(lowest)
+                continue
             for chain in failures:
                 failed_trades.add(chain.trade_id)
                 failed_at.append(position[chain.changes[0].sequence_number])  # a chain is in stream order
         return min(failed_at, default=None)
+
+    def failed_whole(self, planned: SubBatch, position: dict[str, int]) -> tuple[frozenset[str], int]:
+        """A planned sub-batch's trades and the position of its lowest change (kept: replays ask again)."""
+        known = self.failures.get(id(planned))
+        if known is None or known[0] is not planned:
+            trades = frozenset(c.trade_id for c in planned.chains)
+            lowest = min(position[c.changes[0].sequence_number] for c in planned.chains)
+            known = self.failures[id(planned)] = (planned, trades, lowest)
+        return known[1], known[2]
 
     def apply_unblocked(
         self, planned: SubBatch, failed_trades: set[str], replica: int
@@ -703,7 +738,9 @@ class Simulation:
         ok = True
         if batch.chains:
             ok = yield from self.apply_sub_batch(batch, replica)
-        return blocked if ok else blocked + batch.chains
+        if ok:
+            return blocked
+        return blocked + batch.chains if blocked else batch.chains
 
     def apply_sub_batch(self, batch: SubBatch, replica: int) -> Generator[float, None, bool]:
         """One sub-batch's transaction: the new design's map, or today's aggregate transaction."""
@@ -724,6 +761,8 @@ class Simulation:
 
         def attempt() -> Generator[float, None, str]:
             current = marked.batch
+            if self.locks.get(HOT_KEY, -1.0) > self.clock.now:  # held: cancelled before its other items matter
+                return (yield from self.transact([HOT_KEY], [], marked.already, hot=True))
             if prepared[0] is not current:  # built again only when the markers dropped part of it
                 touched = self.identifiers(current)
                 keys: list[tuple] = [("a", i) for i in touched]  # message_count first: a conflict shows at once
@@ -750,13 +789,18 @@ class Simulation:
     def apply_map(self, batch: SubBatch) -> Generator[float, None, bool]:
         marked = MarkedBatch(batch, self.markers, 0)
 
+        prepared: list = [None, None, [], []]  # the sub-batch as it stands, its partial, keys and charges
+
         def attempt() -> Generator[float, None, str]:
             current = marked.batch
-            partial = partial_of(current)
-            keys: list[tuple] = [("m", 0, c.trade_id) for c in current.chains] + [("p", partial.partial_id)]
-            charges: list[Charge] = [(self.marker_table, c.trade_id, TRANSACTION_ITEM_WCU) for c in current.chains]
-            units = TRANSACTION_ITEM_WCU * write_units(partial_size(partial))
-            charges.append((self.partial_table, partial.partial_id, units * self.d.weight))
+            if prepared[0] is not current:  # built again only when the markers dropped part of it
+                partial = partial_of(current)
+                keys: list[tuple] = [("m", 0, c.trade_id) for c in current.chains] + [("p", partial.partial_id)]
+                charges: list[Charge] = [(self.marker_table, c.trade_id, TRANSACTION_ITEM_WCU) for c in current.chains]
+                units = TRANSACTION_ITEM_WCU * write_units(partial_size(partial))
+                charges.append((self.partial_table, partial.partial_id, units * self.d.weight))
+                prepared[:] = [current, partial, keys, charges]
+            _, partial, keys, charges = prepared
             outcome = yield from self.transact(keys, charges, marked.already, hot=False)
             if outcome == "committed":
                 marked.commit()
