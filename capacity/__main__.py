@@ -180,6 +180,21 @@ def print_raised(runs: Runs) -> list[Result]:
     return print_rows(runs.raised)
 
 
+def print_reducer(results: list[Result]) -> None:
+    """What the one reducer does at the highest load, quotas raised, and where its time goes."""
+    top = find(results, NEW, max(LOADS), "raised")
+    r = top.reduce
+    if not r:
+        return
+    print(
+        f"The reducer at {top.offered:,.0f} (raised): {r['partials_per_second']:,.0f} partials/s in "
+        f"{r['transactions_per_second']:.1f} transactions/s ({r['partials_per_transaction']:.0f} partials each: a "
+        f"delete per partial beside the aggregates it moves, 100 items at most), {r['invocations_per_second']:.1f} "
+        f"invocations/s; its time: transactions {r['share_transactions']:.0%}, CPU {r['share_cpu']:.0%}, "
+        f"invocation overhead {r['share_overhead']:.0%}"
+    )
+
+
 def print_hot_item(ceiling: Result, params: Params) -> None:
     print(
         "\nOne item every transaction touches (today's message_count): "
@@ -277,6 +292,7 @@ def main() -> None:
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         runs = Runs.submit(pool, params, varied_parameters(params))
         results = print_table(runs) + print_raised(runs)
+        print_reducer(results)
         ceiling = current_ceiling(results)
         print_hot_item(ceiling, params)
         sensitivity = print_sensitivity(results, runs)

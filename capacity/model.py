@@ -249,6 +249,11 @@ class Stats:
     busy: dict[str, float] = field(default_factory=dict)  # lane kind -> busy seconds (fleet)
     hot_item_busy: float = 0.0
     changes_applied: int = 0  # fleet changes applied to the aggregates in the whole run
+    reduce: dict[str, float] = field(default_factory=dict)  # the reducer's invocations, partials, transactions in W
+
+    def add_reduce(self, invocations: int, partials: int, transactions: int) -> None:
+        for key, count in (("invocations", invocations), ("partials", partials), ("transactions", transactions)):
+            self.reduce[key] = self.reduce.get(key, 0.0) + count
 
     def add_busy(self, kind: str, seconds: float) -> None:
         self.busy[kind] = self.busy.get(kind, 0.0) + seconds
@@ -307,6 +312,7 @@ class Result:
     transactions_per_second: float
     hot_item_transactions_per_second: float
     keeps_up: bool  # the backlog stayed bounded and every message sent in the window became visible
+    reduce: dict[str, float]  # the new design's reducer in the window: what it did a second, where its time went
     visible_per_second: float  # messages whose aggregate became visible in the window, a second
 
 
@@ -858,7 +864,10 @@ class Simulation:
         yield p.invoke_overhead + p.reduce_cpu_per_partial * ready
         by_id = {r.partial.partial_id: r for r in records}
         failed = False
-        for transaction in plan_reduce(r.partial for r in records):
+        plan = plan_reduce(r.partial for r in records)
+        if self.window[0] <= started < self.window[1]:
+            self.stats.add_reduce(1, ready, len(plan))
+        for transaction in plan:
             ok = yield from self.apply_reduce(transaction, [by_id[i].partial for i in transaction.partial_ids], by_id)
             failed = failed or not ok
         self.busy("reduce", self.clock.now - started, 1)
@@ -957,6 +966,7 @@ class Simulation:
             transactions_per_second=self.stats.committed / (p.load_seconds + p.drain_seconds),
             hot_item_transactions_per_second=self.hot_commits / span,
             keeps_up=keeps_up,
+            reduce=self.reduce_figures(span),
             visible_per_second=visible_rate,
         )
 
@@ -992,6 +1002,21 @@ class Simulation:
         bounded = lowest_backlog(start + half) - lowest_backlog(start) <= BACKLOG_TOLERANCE * in_window
         keeps_up = every_one and bounded
         return (self.load if keeps_up else visible_rate), keeps_up, visible_rate
+
+    def reduce_figures(self, span: float) -> dict[str, float]:
+        """The reducer over the window: invocations, partials and transactions a second, partials a transaction
+        (at most 100 items less the aggregates it moves), and the share of its time each part takes."""
+        counts = self.stats.reduce
+        if not counts:
+            return {}
+        p = self.p
+        per_second = {f"{k}_per_second": v / span for k, v in counts.items()}
+        return per_second | {
+            "partials_per_transaction": counts["partials"] / max(1.0, counts["transactions"]),
+            "share_transactions": counts["transactions"] * p.transaction_duration / span,
+            "share_cpu": counts["partials"] * p.reduce_cpu_per_partial / span,
+            "share_overhead": counts["invocations"] * p.invoke_overhead / span,
+        }
 
     def latencies(self, end: float) -> tuple[float, float, bool]:
         """The p50 and p99 latency of the messages sent in the load but its first and last second, and whether the
