@@ -563,18 +563,16 @@ class Simulation:
 
     def write_winners(self, trades: list[str]) -> Generator[float, None, set[str]]:
         """One conditional write a trade against the StateTable, the throttled ones retried with the SDK's backoff
-        up to its attempts; the trades whose write still failed."""
-        failed: set[str] = set()
-        for trade in trades:
-            if not charge_one(self.state_table, trade, 1, self.clock.now):
-                failed.add(trade)
+        up to its attempts; the trades whose write still failed. (Kept in the batch's order, not in a set: a set of
+        strings iterates in an order that changes from one process to the next, and so would the run.)"""
+        failed = [t for t in trades if not charge_one(self.state_table, t, 1, self.clock.now)]
         attempt = 1
         while failed and attempt < self.p.sdk_max_attempts:
             self.stats.throttle_retries += len(failed)
             yield sdk_backoff(self.rng, attempt)
-            failed = {t for t in failed if not charge_one(self.state_table, t, 1, self.clock.now)}
+            failed = [t for t in failed if not charge_one(self.state_table, t, 1, self.clock.now)]
             attempt += 1
-        return failed
+        return set(failed)
 
     def decide(self, entries: Sequence[tuple[int, Record]]) -> None:
         """The state stage has decided these messages: each is done once its version is visible."""
@@ -610,9 +608,9 @@ class Simulation:
             new=record.contribution,
             old=stored.contribution if stored is not None else None,
         )
-        partition = stable_hash(record.TradeID) % len(self.stream)
-        lanes = self.stream[partition]
-        lanes[stable_hash(record.TradeID) // 7 % len(lanes)].append(self.clock.now, change)
+        key = stable_hash(record.TradeID)
+        lanes = self.stream[key % len(self.stream)]
+        lanes[key // 7 % len(lanes)].append(self.clock.now, change)
 
     # ------------------------------------------------------------------ transactions
     def transact(
