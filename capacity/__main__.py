@@ -24,6 +24,7 @@ SENSITIVITY: dict[str, tuple[float, ...]] = {
     "transaction_duration": (0.010, 0.025, 0.050),
     "invoke_overhead": (0.005, 0.020, 0.100),
 }
+COLLAPSE_NOTE_OFFSET = {NEW: -16, CURRENT: -6}  # points left of a load where the design collapsed: side by side
 NAMES = {CURRENT: "current (one transaction: markers + aggregates)", NEW: "new (map: markers + partial; reduce)"}
 
 
@@ -89,7 +90,7 @@ def chart(results: list[Result], path: Path) -> None:
                 axes.annotate(
                     f"{design}: ~0 (quotas exceeded)",
                     (x, LOADS[0]),
-                    xytext=(-14, 0),
+                    xytext=(COLLAPSE_NOTE_OFFSET[design], 0),
                     textcoords="offset points",
                     fontsize=7,
                     rotation=90,
@@ -178,6 +179,21 @@ def print_raised(runs: Runs) -> list[Result]:
     """The new design with the quotas raised."""
     print("\nQuotas raised (table write quota, Lambda concurrency); per-partition and per-item limits unchanged:")
     return print_rows(runs.raised)
+
+
+def print_reducer(results: list[Result]) -> None:
+    """What the one reducer does at the highest load, quotas raised, and where its time goes."""
+    top = find(results, NEW, max(LOADS), "raised")
+    r = top.reduce
+    if not r:
+        return
+    print(
+        f"The reducer at {top.offered:,.0f} (raised): {r['partials_per_second']:,.0f} partials/s in "
+        f"{r['transactions_per_second']:.1f} transactions/s ({r['partials_per_transaction']:.0f} partials each: a "
+        f"delete per partial beside the aggregates it moves, 100 items at most), {r['invocations_per_second']:.1f} "
+        f"invocations/s; its time: transactions {r['share_transactions']:.0%}, CPU {r['share_cpu']:.0%}, "
+        f"invocation overhead {r['share_overhead']:.0%}"
+    )
 
 
 def print_hot_item(ceiling: Result, params: Params) -> None:
@@ -273,9 +289,11 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     params = Params.from_template()
+    traffic()  # generated before the workers start: they inherit it (fork, Linux's default), not generate it again
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         runs = Runs.submit(pool, params, varied_parameters(params))
         results = print_table(runs) + print_raised(runs)
+        print_reducer(results)
         ceiling = current_ceiling(results)
         print_hot_item(ceiling, params)
         sensitivity = print_sensitivity(results, runs)

@@ -33,11 +33,13 @@ partial of the fleet reaches the one reducer (each of the slice's partials stand
 from __future__ import annotations
 
 import bisect
+import functools
 import heapq
 import itertools
 import math
 import random
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -60,6 +62,10 @@ CURRENT = "current"
 NEW = "new"
 ORDER: tuple[str, ...] = AggregateSettings.model_fields["aggregation_order"].default
 TRANSACTION_ITEM_WCU = 2  # a transactional write of an item under 1 KB
+BACKLOG_TOLERANCE = 0.05  # of the window's messages: the backlog's rise that still counts as bounded
+SAMPLE = 0.05  # s between samples of a backlog
+HOT_KEY = ("a", MESSAGE_COUNT_ID)  # the item every aggregate transaction of today's design touches
+STOPPED_ASKING = 0.3  # s: a throttled lane that has not asked again for this long has nothing left to invoke
 Process = Generator[float, None, None]
 UTILISATION_NAMES = {  # design -> (its aggregate-stage lanes, the item every transaction touches)
     CURRENT: ("aggregate lanes", "item message_count"),
@@ -67,6 +73,7 @@ UTILISATION_NAMES = {  # design -> (its aggregate-stage lanes, the item every tr
 }
 
 
+@functools.cache
 def stable_hash(key: str) -> int:
     return zlib.crc32(key.encode())
 
@@ -144,6 +151,8 @@ Charge = tuple[Table, str, float]  # table, key, write units
 
 def try_charge(charges: Sequence[Charge], now: float) -> bool:
     """All or nothing: every partition (or item) and every table quota must have the units."""
+    if len(charges) == 1:
+        return charge_one(*charges[0], now)
     per_bucket: dict[int, tuple[Bucket, float, Table, bool]] = {}
     for table, key, units in charges:
         for bucket, is_quota in ((table.bucket(key), False), (table.quota, True)):
@@ -160,6 +169,21 @@ def try_charge(charges: Sequence[Charge], now: float) -> bool:
         bucket.level -= units
     for table, _, units in charges:
         table.units += units * table.scale
+    return True
+
+
+def charge_one(table: Table, key: str, units: float, now: float) -> bool:
+    """``try_charge`` of a single write (most of them: the StateLambda's conditional writes)."""
+    bucket = table.bucket(key)
+    if bucket.available(now) < units:
+        table.partition_throttles += 1
+        return False
+    if table.quota.available(now) < units:
+        table.quota_throttles += 1
+        return False
+    bucket.level -= units
+    table.quota.level -= units
+    table.units += units * table.scale
     return True
 
 
@@ -225,6 +249,11 @@ class Stats:
     busy: dict[str, float] = field(default_factory=dict)  # lane kind -> busy seconds (fleet)
     hot_item_busy: float = 0.0
     changes_applied: int = 0  # fleet changes applied to the aggregates in the whole run
+    reduce: dict[str, float] = field(default_factory=dict)  # the reducer's invocations, partials, transactions in W
+
+    def add_reduce(self, invocations: int, partials: int, transactions: int) -> None:
+        for key, count in (("invocations", invocations), ("partials", partials), ("transactions", transactions)):
+            self.reduce[key] = self.reduce.get(key, 0.0) + count
 
     def add_busy(self, kind: str, seconds: float) -> None:
         self.busy[kind] = self.busy.get(kind, 0.0) + seconds
@@ -282,6 +311,9 @@ class Result:
     deployment: dict[str, int]
     transactions_per_second: float
     hot_item_transactions_per_second: float
+    keeps_up: bool  # the backlog stayed bounded and every message sent in the window became visible
+    reduce: dict[str, float]  # the new design's reducer in the window: what it did a second, where its time went
+    visible_per_second: float  # messages whose aggregate became visible in the window, a second
 
 
 class Simulation:
@@ -313,7 +345,8 @@ class Simulation:
         if design == NEW:
             self.tables.append(self.partial_table)
         self.free_slots = float(params.concurrency_quota)
-        self.waiting_lanes: dict[object, tuple[float, float]] = {}  # lane -> (first refused, last asked)
+        # lane -> (first refused, last asked), in the order first refused
+        self.waiting_lanes: OrderedDict[object, tuple[float, float]] = OrderedDict()
         # the slice
         self.kinesis, self.kinesis_in, self.stream = self.build_slice()
         self.partial_stream = [Lane() for _ in range(self.d.partial_partitions)]
@@ -334,6 +367,7 @@ class Simulation:
         self.plans: dict[tuple[int, int, int], tuple[list[SubBatch], dict[str, int], int]] = {}
         self.hot_commits = 0
         self.touched: dict[int, tuple[SubBatch, list[str]]] = {}
+        self.failures: dict[int, tuple[SubBatch, frozenset[str], int]] = {}
 
     def build_tables(self) -> tuple[Table, Table, Table, Table]:
         """The StateTable, AggregateMarkerTable, AggregateTable and PartialTable: what the slice writes is charged
@@ -388,10 +422,16 @@ class Simulation:
         """A unit of the account's concurrency for an invocation. Throttled invocations get theirs in the order
         they were first refused (a lane that stopped asking, having nothing left to do, loses its turn)."""
         now = self.clock.now
-        for waiting, (_, asked) in list(self.waiting_lanes.items()):
-            if now - asked > 0.3:
-                del self.waiting_lanes[waiting]
-        first = next(iter(self.waiting_lanes), lane)
+        waiting = self.waiting_lanes
+        mine = waiting.get(lane)
+        if mine is not None and now - mine[1] > STOPPED_ASKING:
+            del waiting[lane]  # it stopped asking: it asks again from the back
+        while waiting:  # those ahead that stopped asking lose their turn (the others keep their order)
+            first, (_, asked) = next(iter(waiting.items()))
+            if now - asked <= STOPPED_ASKING:
+                break
+            del waiting[first]
+        first = next(iter(waiting), lane)
         if first is lane and self.free_slots >= weight:
             self.free_slots -= weight
             self.waiting_lanes.pop(lane, None)
@@ -442,10 +482,15 @@ class Simulation:
             return
         calls = self.traffic.calls()
         interval = self.traffic.records_per_call / (self.load / self.d.weight)
+        # call k goes at a random moment of its own interval [k, k + 1) x interval: jittered, but the count sent
+        # by any time stays within one call of the offered rate (jitter that accumulated would offer less or more)
+        slot = 0
+        yield interval * self.rng.random()
         while self.clock.now < self.end_of_load:
             batch = [(self.new_message(), record) for record in next(calls)]
             pending = self.put(pending + batch)
-            yield interval * self.rng.uniform(0.5, 1.5)
+            slot += 1
+            yield (slot + self.rng.random()) * interval - self.clock.now
         while pending:
             pending = self.put(pending)
             yield self.p.put_retry_delay
@@ -518,18 +563,16 @@ class Simulation:
 
     def write_winners(self, trades: list[str]) -> Generator[float, None, set[str]]:
         """One conditional write a trade against the StateTable, the throttled ones retried with the SDK's backoff
-        up to its attempts; the trades whose write still failed."""
-        failed: set[str] = set()
-        for trade in trades:
-            if not try_charge([(self.state_table, trade, 1)], self.clock.now):
-                failed.add(trade)
+        up to its attempts; the trades whose write still failed. (Kept in the batch's order, not in a set: a set of
+        strings iterates in an order that changes from one process to the next, and so would the run.)"""
+        failed = [t for t in trades if not charge_one(self.state_table, t, 1, self.clock.now)]
         attempt = 1
         while failed and attempt < self.p.sdk_max_attempts:
             self.stats.throttle_retries += len(failed)
             yield sdk_backoff(self.rng, attempt)
-            failed = {t for t in failed if not try_charge([(self.state_table, t, 1)], self.clock.now)}
+            failed = [t for t in failed if not charge_one(self.state_table, t, 1, self.clock.now)]
             attempt += 1
-        return failed
+        return set(failed)
 
     def decide(self, entries: Sequence[tuple[int, Record]]) -> None:
         """The state stage has decided these messages: each is done once its version is visible."""
@@ -565,9 +608,9 @@ class Simulation:
             new=record.contribution,
             old=stored.contribution if stored is not None else None,
         )
-        partition = stable_hash(record.TradeID) % len(self.stream)
-        lanes = self.stream[partition]
-        lanes[stable_hash(record.TradeID) // 7 % len(lanes)].append(self.clock.now, change)
+        key = stable_hash(record.TradeID)
+        lanes = self.stream[key % len(self.stream)]
+        lanes[key // 7 % len(lanes)].append(self.clock.now, change)
 
     # ------------------------------------------------------------------ transactions
     def transact(
@@ -670,23 +713,38 @@ class Simulation:
         failed_at: list[int] = []
         for planned in plan:
             failures = yield from self.apply_unblocked(planned, failed_trades, replica)
+            if failures is planned.chains:  # the whole sub-batch failed (often, under contention): at once
+                trades, lowest = self.failed_whole(planned, position)
+                failed_trades |= trades
+                failed_at.append(lowest)
+                continue
             for chain in failures:
                 failed_trades.add(chain.trade_id)
-                failed_at.append(min(position[c.sequence_number] for c in chain.changes))
+                failed_at.append(position[chain.changes[0].sequence_number])  # a chain is in stream order
         return min(failed_at, default=None)
+
+    def failed_whole(self, planned: SubBatch, position: dict[str, int]) -> tuple[frozenset[str], int]:
+        """A planned sub-batch's trades and the position of its lowest change (kept: replays ask again)."""
+        known = self.failures.get(id(planned))
+        if known is None or known[0] is not planned:
+            trades = frozenset(c.trade_id for c in planned.chains)
+            lowest = min(position[c.changes[0].sequence_number] for c in planned.chains)
+            known = self.failures[id(planned)] = (planned, trades, lowest)
+        return known[1], known[2]
 
     def apply_unblocked(
         self, planned: SubBatch, failed_trades: set[str], replica: int
     ) -> Generator[float, None, list[TradeChain]]:
         """A planned sub-batch less the chains of trades that failed before it (they fail too); the chains that
         failed: those, and the rest if its transaction failed."""
-        blocked = [c for c in planned.chains if c.trade_id in failed_trades]
-        batch = SubBatch([c for c in planned.chains if c.trade_id not in failed_trades], planned.order)
-        batch = batch if blocked else planned
+        blocked = [c for c in planned.chains if c.trade_id in failed_trades] if failed_trades else []
+        batch = SubBatch([c for c in planned.chains if c not in blocked], planned.order) if blocked else planned
         ok = True
         if batch.chains:
             ok = yield from self.apply_sub_batch(batch, replica)
-        return blocked if ok else blocked + batch.chains
+        if ok:
+            return blocked
+        return blocked + batch.chains if blocked else batch.chains
 
     def apply_sub_batch(self, batch: SubBatch, replica: int) -> Generator[float, None, bool]:
         """One sub-batch's transaction: the new design's map, or today's aggregate transaction."""
@@ -703,15 +761,22 @@ class Simulation:
     def apply_current(self, batch: SubBatch, replica: int) -> Generator[float, None, bool]:
         marked = MarkedBatch(batch, self.markers, replica)
 
+        prepared: list = [None, [], []]  # the sub-batch as it stands, its transaction's keys and charges
+
         def attempt() -> Generator[float, None, str]:
             current = marked.batch
-            touched = self.identifiers(current)
-            keys: list[tuple] = [("a", i) for i in touched]  # message_count first: a conflict shows at once
-            keys += [("m", replica, c.trade_id) for c in current.chains]
-            charges: list[Charge] = [
-                (self.marker_table, f"{replica}:{c.trade_id}", TRANSACTION_ITEM_WCU) for c in current.chains
-            ]
-            charges += [(self.aggregate_table, i, TRANSACTION_ITEM_WCU) for i in touched]
+            if self.locks.get(HOT_KEY, -1.0) > self.clock.now:  # held: cancelled before its other items matter
+                return (yield from self.transact([HOT_KEY], [], marked.already, hot=True))
+            if prepared[0] is not current:  # built again only when the markers dropped part of it
+                touched = self.identifiers(current)
+                keys: list[tuple] = [("a", i) for i in touched]  # message_count first: a conflict shows at once
+                keys += [("m", replica, c.trade_id) for c in current.chains]
+                charges: list[Charge] = [
+                    (self.marker_table, f"{replica}:{c.trade_id}", TRANSACTION_ITEM_WCU) for c in current.chains
+                ]
+                charges += [(self.aggregate_table, i, TRANSACTION_ITEM_WCU) for i in touched]
+                prepared[:] = [current, keys, charges]
+            _, keys, charges = prepared
             outcome = yield from self.transact(keys, charges, marked.already, hot=True)
             if outcome == "committed":
                 marked.commit()
@@ -728,13 +793,18 @@ class Simulation:
     def apply_map(self, batch: SubBatch) -> Generator[float, None, bool]:
         marked = MarkedBatch(batch, self.markers, 0)
 
+        prepared: list = [None, None, [], []]  # the sub-batch as it stands, its partial, keys and charges
+
         def attempt() -> Generator[float, None, str]:
             current = marked.batch
-            partial = partial_of(current)
-            keys: list[tuple] = [("m", 0, c.trade_id) for c in current.chains] + [("p", partial.partial_id)]
-            charges: list[Charge] = [(self.marker_table, c.trade_id, TRANSACTION_ITEM_WCU) for c in current.chains]
-            units = TRANSACTION_ITEM_WCU * write_units(partial_size(partial))
-            charges.append((self.partial_table, partial.partial_id, units * self.d.weight))
+            if prepared[0] is not current:  # built again only when the markers dropped part of it
+                partial = partial_of(current)
+                keys: list[tuple] = [("m", 0, c.trade_id) for c in current.chains] + [("p", partial.partial_id)]
+                charges: list[Charge] = [(self.marker_table, c.trade_id, TRANSACTION_ITEM_WCU) for c in current.chains]
+                units = TRANSACTION_ITEM_WCU * write_units(partial_size(partial))
+                charges.append((self.partial_table, partial.partial_id, units * self.d.weight))
+                prepared[:] = [current, partial, keys, charges]
+            _, partial, keys, charges = prepared
             outcome = yield from self.transact(keys, charges, marked.already, hot=False)
             if outcome == "committed":
                 marked.commit()
@@ -792,7 +862,10 @@ class Simulation:
         yield p.invoke_overhead + p.reduce_cpu_per_partial * ready
         by_id = {r.partial.partial_id: r for r in records}
         failed = False
-        for transaction in plan_reduce(r.partial for r in records):
+        plan = plan_reduce(r.partial for r in records)
+        if self.window[0] <= started < self.window[1]:
+            self.stats.add_reduce(1, ready, len(plan))
+        for transaction in plan:
             ok = yield from self.apply_reduce(transaction, [by_id[i].partial for i in transaction.partial_ids], by_id)
             failed = failed or not ok
         self.busy("reduce", self.clock.now - started, 1)
@@ -856,16 +929,11 @@ class Simulation:
     def result(self, end: float) -> Result:
         p, w = self.p, self.d.weight
         span = self.window[1] - self.window[0]
-        # The share of the offered load that comes through: at the aggregates, the changes applied (by every lane
-        # and partial of the fleet) over those the state stage wrote; at the state stage, the messages decided
-        # over those sent. Each share is a rate over the arrival rate in the same window, so the producer's own
-        # jitter cancels out.
-        changes = Counted([(t, w) for t in self.emitted_at])
+        # The state stage's share of the offered load (the messages decided over those sent in the window), to
+        # tell which stage falls behind; the pipeline's own throughput is measured on whole messages (sustained).
         offered = Counted([(t, w) for t in self.sent_at])
-        state_share = share(offered, Counted([(t, w) for t in self.decided_at]), self.window)
-        aggregate_share = share(changes, Counted(self.applied_log), self.window)
-        state_rate = self.load * state_share
-        throughput = state_rate * aggregate_share
+        state_rate = self.load * share(offered, Counted([(t, w) for t in self.decided_at]), self.window)
+        throughput, keeps_up, visible_rate = self.sustained()
         p50, p99, p99_censored = self.latencies(end)
         wcu = {t.name: t.units for t in self.tables}
         processed = self.messages_through()
@@ -895,7 +963,58 @@ class Simulation:
             },
             transactions_per_second=self.stats.committed / (p.load_seconds + p.drain_seconds),
             hot_item_transactions_per_second=self.hot_commits / span,
+            keeps_up=keeps_up,
+            reduce=self.reduce_figures(span),
+            visible_per_second=visible_rate,
         )
+
+    def sustained(self) -> tuple[float, bool, float]:
+        """The sustained throughput (messages a second), whether the pipeline keeps up, and the rate at which
+        messages became visible in the steady window (in the fleet).
+
+        The pipeline keeps up with the offered load when, over the steady window W = [warm_up, load_seconds):
+        every message sent in W has its aggregate visible by the end of the run, and the backlog (messages sent,
+        not yet visible) stays bounded: its lowest point in W's second half (just after a reduce or aggregate
+        commit: the backlog is a saw) is no more than 5% of W's messages above its lowest point in W's first
+        half. Then it sustains the offered load. Otherwise it sustains what it delivers: the messages that
+        became visible during W, a second. The resolution is the 5%: a pipeline that would fall behind by
+        less over W (one above 95% of the load) is not told from one that keeps up."""
+        start, end = self.window
+        sent = Counted([(t, 1.0) for t in self.sent_at])
+        visible = Counted([(t, 1.0) for t in self.done_at if not math.isnan(t)])
+        in_window = sent.by(end) - sent.by(start)
+        # what became visible is counted on the fleet's changes applied (every lane and partial of the fleet,
+        # where the slice's own messages see a share of them only), as messages: decided over changes written
+        applied = Counted(self.applied_log)
+        per_change = len(self.decided_at) / len(self.emitted_at) if self.emitted_at else 0.0
+        visible_rate = (applied.by(end) - applied.by(start)) * per_change / (end - start)
+        if in_window <= 0:
+            return 0.0, False, visible_rate
+        every_one = all(not math.isnan(d) for t, d in zip(self.sent_at, self.done_at, strict=True) if start <= t < end)
+        half = (end - start) / 2
+
+        def lowest_backlog(begin: float) -> float:
+            steps = int(half / SAMPLE) + 1
+            return min(sent.by(t) - visible.by(t) for t in (begin + SAMPLE * i for i in range(steps)))
+
+        bounded = lowest_backlog(start + half) - lowest_backlog(start) <= BACKLOG_TOLERANCE * in_window
+        keeps_up = every_one and bounded
+        return (self.load if keeps_up else visible_rate), keeps_up, visible_rate
+
+    def reduce_figures(self, span: float) -> dict[str, float]:
+        """The reducer over the window: invocations, partials and transactions a second, partials a transaction
+        (at most 100 items less the aggregates it moves), and the share of its time each part takes."""
+        counts = self.stats.reduce
+        if not counts:
+            return {}
+        p = self.p
+        per_second = {f"{k}_per_second": v / span for k, v in counts.items()}
+        return per_second | {
+            "partials_per_transaction": counts["partials"] / max(1.0, counts["transactions"]),
+            "share_transactions": counts["transactions"] * p.transaction_duration / span,
+            "share_cpu": counts["partials"] * p.reduce_cpu_per_partial / span,
+            "share_overhead": counts["invocations"] * p.invoke_overhead / span,
+        }
 
     def latencies(self, end: float) -> tuple[float, float, bool]:
         """The p50 and p99 latency of the messages sent in the load but its first and last second, and whether the

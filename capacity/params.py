@@ -39,8 +39,8 @@ class Params:
     aggregate_parallelization: int = _p(1, TEMPLATE, "ParallelizationFactor of the StateTable stream mapping")
     stream_poll: float = _p(0.25, DOC, "s between polls of a DynamoDB stream shard (4 a second)")
     stream_max_records: int = _p(1000, DOC, "records one DynamoDB Streams GetRecords returns at most")
-    reduce_batch_size: int = _p(1000, ASSUMED, "partials per reduce invocation (new design)")
-    reduce_window: float = _p(1.0, ASSUMED, "reduce MaximumBatchingWindowInSeconds (new design)")
+    reduce_batch_size: int = _p(1000, TEMPLATE, "BatchSize of the reduce's mapping: partials per invocation at most")
+    reduce_window: float = _p(1.0, TEMPLATE, "reduce MaximumBatchingWindowInSeconds")
     # Lambda
     invoke_overhead: float = _p(0.020, ASSUMED, "s of Lambda invocation overhead per batch (warm)")
     state_cpu_per_record: float = _p(0.0028, MEASURED, "s of StateLambda CPU per record (MiniStack run)")
@@ -83,12 +83,15 @@ class Params:
         template = template or Template.load()
         state = template.event_source("StateFunction")
         aggregate = template.event_source("AggregateFunction")
+        reduce = template.event_source("ReduceFunction")
         return cls(
             state_batch_size=state.batch_size,
             state_window=float(state.setting("MaximumBatchingWindowInSeconds", 0)),
             aggregate_batch_size=aggregate.batch_size,
             aggregate_window=float(aggregate.setting("MaximumBatchingWindowInSeconds", 0)),
             aggregate_parallelization=aggregate.parallelization_factor,
+            reduce_batch_size=reduce.batch_size,
+            reduce_window=float(reduce.setting("MaximumBatchingWindowInSeconds", 0)),
         )
 
 

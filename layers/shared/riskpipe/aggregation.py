@@ -181,9 +181,9 @@ class SubBatch:
 
     def deltas(self) -> dict[str, Decimal]:
         total: dict[str, Decimal] = defaultdict(Decimal)
-        for chain in self.chains:
-            for prefix, delta in chain.deltas(self.order).items():
-                with localcontext(DYNAMODB_ARITHMETIC):
+        with localcontext(DYNAMODB_ARITHMETIC):
+            for chain in self.chains:
+                for prefix, delta in chain.deltas(self.order).items():
                     total[prefix] += delta
         return {prefix: delta for prefix, delta in total.items() if delta != 0}
 
@@ -247,6 +247,14 @@ def _pieces(chain: TradeChain, order: Sequence[str], max_items: int) -> list[Tra
     return pieces
 
 
+def _pieces_touching(chain: TradeChain, order: Sequence[str], max_items: int) -> list[tuple[TradeChain, set[str]]]:
+    """``_pieces`` of the chain, each with the prefixes it touches (the whole chain's asked only once)."""
+    whole = chain.prefixes(order)
+    if len(whole) + 2 <= max_items:  # items_needed([chain]): its marker, its prefixes, message_count
+        return [(chain, whole)]
+    return [(piece, piece.prefixes(order)) for piece in _pieces(chain, order, max_items)]
+
+
 def plan_sub_batches(
     changes: Sequence[TradeChange], order: Sequence[str], *, max_items: int = TRANSACT_MAX_ITEMS
 ) -> list[SubBatch]:
@@ -260,13 +268,16 @@ def plan_sub_batches(
             chains.setdefault(change.trade_id, TradeChain(change.trade_id)).changes.append(change)
     batches: list[SubBatch] = []
     current: list[TradeChain] = []
+    trades: set[str] = set()  # of current
+    prefixes: set[str] = set()  # of current: items_needed(current) is len(current) + len(prefixes) + 1
     for chain in chains.values():
-        for piece in _pieces(chain, order, max_items):
-            same_trade = any(c.trade_id == piece.trade_id for c in current)
-            if current and (same_trade or items_needed([*current, piece], order) > max_items):
+        for piece, touched in _pieces_touching(chain, order, max_items):
+            if current and (piece.trade_id in trades or len(current) + 1 + len(prefixes | touched) + 1 > max_items):
                 batches.append(SubBatch(current, order))
-                current = []
+                current, trades, prefixes = [], set(), set()
             current.append(piece)
+            trades.add(piece.trade_id)
+            prefixes |= touched
     if current:
         batches.append(SubBatch(current, order))
     return batches
