@@ -14,11 +14,12 @@ from riskpipe.aggregate_service import AggregateOutcome, AggregateService, Chang
 from riskpipe.aggregate_store import MarkerStore, partial_put
 from riskpipe.aggregation import TradeChange
 from riskpipe.aws import dynamodb_client, sqs_client
+from riskpipe.batching import RecordResult, add_counts, batch_handler, report_set_aside
 from riskpipe.chaos import FailureInjector
 from riskpipe.config import AggregateSettings
 from riskpipe.parameters import injected_failures
 from riskpipe.poison import SetAsideQueue
-from riskpipe.wiring import Handler, Powertools, RecordResult, add_counts, batch_handler, cold_start, report_set_aside
+from riskpipe.wiring import Handler, Powertools, cold_start
 
 POWERTOOLS = Powertools.of("aggregate")
 logger, metrics = POWERTOOLS.logger, POWERTOOLS.metrics

@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from riskpipe.aws import dynamodb_client, sqs_client
+from riskpipe.batching import RecordResult, add_counts, batch_handler, report_set_aside
 from riskpipe.chaos import FailureInjector
 from riskpipe.config import ReduceSettings
 from riskpipe.parameters import injected_failures
@@ -21,7 +22,7 @@ from riskpipe.partials import Partial, end_to_end_latency
 from riskpipe.poison import SetAsideQueue
 from riskpipe.reduce_service import PartialApplier, ReduceOutcome, ReduceService
 from riskpipe.reduce_store import ReduceStore
-from riskpipe.wiring import Handler, Powertools, RecordResult, add_counts, batch_handler, cold_start, report_set_aside
+from riskpipe.wiring import Handler, Powertools, cold_start
 
 POWERTOOLS = Powertools.of("reduce")
 logger, metrics = POWERTOOLS.logger, POWERTOOLS.metrics

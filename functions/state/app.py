@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import Ki
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from riskpipe.aws import dynamodb_client, longest_sdk_backoff, sqs_client
+from riskpipe.batching import RecordResult, add_counts, batch_handler
 from riskpipe.chaos import FailureInjector
 from riskpipe.config import StateSettings
 from riskpipe.models import WriteOutcome
@@ -22,7 +23,7 @@ from riskpipe.poison import PoisonQueue
 from riskpipe.state_service import BatchDecider, BatchDecisions, StateService, StreamRecord
 from riskpipe.state_store import VersionedStateStore
 from riskpipe.throttling import Backoff, Pacing
-from riskpipe.wiring import Handler, Powertools, RecordResult, add_counts, batch_handler, cold_start
+from riskpipe.wiring import Handler, Powertools, cold_start
 
 POWERTOOLS = Powertools.of("state")
 logger, metrics = POWERTOOLS.logger, POWERTOOLS.metrics

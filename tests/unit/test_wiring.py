@@ -10,9 +10,10 @@ from aws_lambda_powertools.utilities.batch import EventType
 
 from functions.state import app as state_app
 from localpipe.lambda_context import LocalContext
+from riskpipe.batching import batch_handler
 from riskpipe.chaos import FailureInjector, InjectedFailure
 from riskpipe.config import ConfigurationError
-from riskpipe.wiring import Powertools, batch_handler, cold_start
+from riskpipe.wiring import Powertools, cold_start
 
 CONTEXT = LocalContext("test")
 
