@@ -152,10 +152,10 @@ local-image: $(STAMP) ## Docker (started if needed) and the offline Lambda and m
 	PYTHON=$(PY) scripts/local-image
 
 sam-local-check: local-image ## Every sample event through `sam local invoke` in Lambda containers, results checked
-	$(PY) -m localpipe.containers check
+	$(PY) -m localpipe.sam_local check
 
 invoke-docker: local-image ## One function in its Lambda container: make invoke-docker FN=StateFunction EVENT=events/...
-	$(PY) -m localpipe.containers invoke $(FN) $(EVENT)
+	$(PY) -m localpipe.sam_local invoke $(FN) $(EVENT)
 
 MINISTACK_VENV := .venv-ministack
 # MiniStack pins its own botocore and graphql-core: it gets a virtual environment of its own (the rule above).
