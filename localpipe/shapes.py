@@ -62,8 +62,10 @@ def kinesis_record(
     arrival: float = 1545084650.987,
     stream_arn: str = STREAM_ARN,
     region: str = "us-east-1",
+    identity: str = "arn:aws:iam::123456789012:role/lambda-role",
 ) -> dict[str, Any]:
-    """One record of the event Lambda's Kinesis event source mapping passes to the StateLambda."""
+    """One record of the event Lambda's Kinesis event source mapping passes to the StateLambda (the local ESM
+    model builds its deliveries with it too)."""
     return {
         "kinesis": {
             "kinesisSchemaVersion": "1.0",
@@ -76,7 +78,7 @@ def kinesis_record(
         "eventVersion": "1.0",
         "eventID": f"{shard}:{sequence}",
         "eventName": "aws:kinesis:record",
-        "invokeIdentityArn": "arn:aws:iam::123456789012:role/lambda-role",
+        "invokeIdentityArn": identity,
         "awsRegion": region,
         "eventSourceARN": stream_arn,
     }

@@ -3,13 +3,14 @@ TRIM_HORIZON, each record in the shape Lambda hands to a function (``SourceRecor
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
+
+from localpipe.shapes import kinesis_record
 
 
 @dataclass(frozen=True)
@@ -51,22 +52,16 @@ class KinesisReader:
 
     def _to_source(self, shard_id: str, record: dict[str, Any]) -> SourceRecord:
         arrival = _epoch(record["ApproximateArrivalTimestamp"])
-        lambda_record = {
-            "kinesis": {
-                "kinesisSchemaVersion": "1.0",
-                "partitionKey": record["PartitionKey"],
-                "sequenceNumber": record["SequenceNumber"],
-                "data": base64.b64encode(record["Data"]).decode(),
-                "approximateArrivalTimestamp": arrival,
-            },
-            "eventSource": "aws:kinesis",
-            "eventVersion": "1.0",
-            "eventID": f"{shard_id}:{record['SequenceNumber']}",
-            "eventName": "aws:kinesis:record",
-            "invokeIdentityArn": "arn:aws:iam::123456789012:role/local-esm",
-            "awsRegion": self._region,
-            "eventSourceARN": self._stream_arn,
-        }
+        lambda_record = kinesis_record(
+            record["Data"],
+            record["PartitionKey"],
+            record["SequenceNumber"],
+            shard=shard_id,
+            arrival=arrival,
+            stream_arn=self._stream_arn,
+            region=self._region,
+            identity="arn:aws:iam::123456789012:role/local-esm",
+        )
         return SourceRecord(shard_id, record["SequenceNumber"], record["PartitionKey"], arrival, lambda_record)
 
 
