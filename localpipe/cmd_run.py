@@ -16,11 +16,10 @@ from localpipe.faults import FaultPlan, FaultRates
 from localpipe.options import PipelineOptions
 from localpipe.pipeline import LocalPipeline
 from localpipe.report import PipelineReport, print_report, report_json
-from localpipe.resources import Deployed, deploy
+from localpipe.resources import Deployed
 from localpipe.scenario import Send
 from localpipe.server import local_aws_environment
-from localpipe.stack import local_stack
-from localpipe.template import Template
+from localpipe.stack import deploy_local, local_stack
 
 console = Console(stderr=False)
 
@@ -91,7 +90,6 @@ def _local_stack(args: argparse.Namespace) -> Iterator[tuple[Deployed, Backend]]
         with local_stack(overrides=_overrides(args)) as deployed:
             yield deployed, InProcessBackend()
         return
-    template = Template.load(overrides=_overrides(args))
     from localpipe import containers  # Docker is needed only here
 
     containers.require_images()
@@ -101,7 +99,7 @@ def _local_stack(args: argparse.Namespace) -> Iterator[tuple[Deployed, Backend]]
         containers.docker_aws() as aws,
         local_aws_environment(aws.host_endpoint, containers.REGION) as session,
     ):
-        deployed = deploy(template, session)
+        deployed = deploy_local(session, overrides=_overrides(args))
         with containers.sam_start_lambda(deployed, aws) as lambda_endpoint:
             yield deployed, LambdaBackend(lambda_endpoint, deployed.session.region_name or containers.REGION)
 

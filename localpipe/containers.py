@@ -143,14 +143,14 @@ def sam_build() -> Path:
 
 def env_vars(deployed: Deployed, aws: DockerAws) -> dict[str, dict[str, str]]:
     """Each function's environment, as template.yaml gives it, with the local stack's names; queue URLs name
-    the moto container as the functions see it."""
+    the moto container as the functions see it. The stack's own parameters are kept (with them moto's
+    workaround, ``StateWriteConcurrency`` 1, which ``stack.deploy_local`` sets)."""
     result = {}
-    local = Deployed(Template.load(overrides={"LocalEndpointUrl": aws.network_endpoint}), deployed.session)
+    parameters = {**deployed.template.parameters, "LocalEndpointUrl": aws.network_endpoint}
+    local = Deployed(Template.load(overrides=parameters), deployed.session)
     local.names, local.arns, local.stream_arns = deployed.names, deployed.arns, deployed.stream_arns
     for name, function in local.template.functions().items():
         env = local.function_env(function)
-        if "WRITE_CONCURRENCY" in env:  # moto's table streams break under concurrent writes (see README)
-            env["WRITE_CONCURRENCY"] = "1"
         result[name] = {k: v.replace(aws.host_endpoint, aws.network_endpoint) for k, v in env.items()}
     return result
 

@@ -32,10 +32,10 @@ from localpipe.containers import (
     sam_build,
 )
 from localpipe.lambda_context import FUNCTION_ALIASES
-from localpipe.resources import Deployed, deploy
+from localpipe.resources import Deployed
 from localpipe.samples import Expectation, load_expectations, mismatches, observe, seed
 from localpipe.server import local_aws_environment
-from localpipe.template import Template
+from localpipe.stack import deploy_local
 
 
 @dataclass
@@ -76,7 +76,7 @@ def invoke(
 def check_sample(expectation: Expectation, aws: DockerAws, session: boto3.Session, prefix: str) -> Invocation:
     """One sample on a stack of its own (its own names, so that samples can run side by side)."""
     started = time.monotonic()
-    deployed = deploy(Template.load(), session, prefix=prefix)
+    deployed = deploy_local(session, prefix=prefix)
     seed(deployed, expectation)
     response, logs = invoke(expectation.function, expectation.path, deployed, aws)
     problems = mismatches(expectation, observe(deployed, response))
@@ -128,7 +128,7 @@ def _invoke(args: argparse.Namespace) -> int:
     expectations = {e.path.resolve(): e for e in load_expectations().values()}
     sam_build()
     with docker_aws() as aws, local_aws_environment(aws.host_endpoint, REGION) as session:
-        deployed = deploy(Template.load(), session)
+        deployed = deploy_local(session)
         seed(deployed, expectations.get(event))
         response, logs = invoke(function, event, deployed, aws)
         print(logs.rstrip())  # noqa: T201
