@@ -1,7 +1,7 @@
 """Planning of the Map/Reduce aggregate stage: markers plus one partial per map transaction, partials summed and
 deleted under condition by the reduce, every transaction within 100 items."""
 
-from decimal import Decimal
+from decimal import Decimal, DecimalException
 from functools import partial
 
 import pytest
@@ -11,9 +11,12 @@ from riskpipe.aggregation import MESSAGE_COUNT_ID, TradeChange, plan_sub_batches
 from riskpipe.partials import (
     Partial,
     Timestamps,
+    combine_without,
+    combined_key,
     end_to_end_latency,
     map_items,
     partial_of,
+    plan_combine,
     plan_map,
     plan_reduce,
     without_partials,
@@ -157,3 +160,124 @@ def test_given_changes_with_timestamps_when_mapped_then_the_partial_carries_thei
     largest, mean = end_to_end_latency([partial, other], now=110.0) or (0.0, 0.0)
     assert largest == 10.0 and mean == 110 - 815 / 8
     assert end_to_end_latency([Partial("C#0", {}, 1)], now=1.0) is None
+
+
+# ---------------------------------------------------------------- the combining level
+
+
+def test_given_250_partials_when_combined_then_each_transaction_deletes_at_most_99_and_puts_one_combined_partial():
+    # Given 250 partials of the map, each one change of Delta
+    partials = [partial(f"T{i:03d}#0", 1, Delta="1") for i in range(250)]
+    # When they are planned for a combining lane
+    transactions = plan_combine(partials)
+    # Then 99 + 99 + 52 partials are deleted, each transaction within DynamoDB's 100 items, none lost or repeated
+    assert [len(t.partial_ids) for t in transactions] == [99, 99, 52]
+    assert all(t.items <= 100 for t in transactions)
+    assert [pid for t in transactions for pid in t.partial_ids] == [p.partial_id for p in partials]
+    # and each combined partial is named after the first partial it deletes, marked as combined, and counts its own
+    assert [t.combined.partial_id for t in transactions] == ["T000#0#combined", "T099#0#combined", "T198#0#combined"]
+    assert all(t.combined.combined for t in transactions)
+    assert [(t.combined.message_count, t.messages, t.combined.deltas["Delta"]) for t in transactions] == [
+        (99, 99, 99),
+        (99, 99, 99),
+        (52, 52, 52),
+    ]
+
+
+def test_given_partials_when_combined_then_deltas_are_summed_exactly_and_zeros_left_out():
+    # Given partials whose sums a float would round (0.1 + 0.2) and whose PV cancels out
+    partials = [
+        partial("A#0", 2, Delta="0.1", Delta_FXSpot="0.1", PV="5"),
+        partial("B#3", 1, Delta="0.2", PV="-5"),
+        partial("C#1", 4, Delta="12345678901234567890.123456", Delta_FXSpot="-0.1"),
+    ]
+    # When they are combined
+    [txn] = plan_combine(partials)
+    # Then the combined partial holds DynamoDB's exact sums, the zero ones left out, and every change counted
+    assert txn.combined.deltas == {"Delta": Decimal("12345678901234567890.423456")}
+    assert txn.combined.message_count == 7
+    assert txn.partial_ids == ("A#0", "B#3", "C#1") and txn.items == 4
+    # and the reducer, given the combined partial alone, applies what it would have applied from the three
+    [direct] = plan_reduce(partials)
+    [via_combined] = plan_reduce([txn.combined])
+    assert via_combined.deltas == direct.deltas
+
+
+def test_given_a_sum_dynamodb_cannot_store_when_combined_then_planning_refuses_it():
+    # Given two partials whose sum needs 39 significant digits
+    partials = [partial("A#0", 1, Delta="1E+37"), partial("B#0", 1, Delta="0.1")]
+    # When they are planned, Then DynamoDB's arithmetic refuses the sum (never a rounding)
+    with pytest.raises(DecimalException):
+        plan_combine(partials)
+    # and each alone is combined as it is
+    assert plan_combine(partials[:1])[0].combined.deltas == {"Delta": Decimal("1E+37")}
+
+
+def test_given_a_partial_delivered_twice_when_combined_then_it_is_planned_once():
+    a, b = partial("A#0", 1, Delta="1"), partial("B#0", 2, Delta="5")
+    [txn] = plan_combine([a, b, a])
+    assert txn.partial_ids == ("A#0", "B#0")
+    assert txn.combined.deltas == {"Delta": 6} and txn.combined.message_count == 3
+
+
+def test_given_partials_gone_when_replanned_then_the_combined_key_moves_to_the_first_partial_left():
+    # Given a planned combination of three partials, the first one delivered twice
+    partials = [partial("A#0", 1, Delta="1"), partial("B#0", 2, Delta="5"), partial("C#0", 4, PV="1")]
+    [txn] = plan_combine([*partials, partials[0]])
+    # When the first one's delete fails (combined before), Then the rest is combined under B's key
+    rest = combine_without(txn, [*partials, partials[0]], ["A#0"])
+    assert rest is not None
+    assert rest.partial_ids == ("B#0", "C#0") and rest.combined.partial_id == combined_key("B#0")
+    assert rest.combined.deltas == {"Delta": 5, "PV": 1} and rest.combined.message_count == 6
+    # and when every one is gone, nothing is left to write
+    assert combine_without(txn, partials, ["A#0", "B#0", "C#0"]) is None
+
+
+def test_given_partials_with_timestamps_when_combined_then_the_combined_partial_merges_them():
+    # Given two stamped partials and one without Timestamps
+    a = Partial("A#0", {"Delta": Decimal(1)}, 3, Timestamps(Decimal(100), Decimal(104), Decimal(305), 3))
+    b = Partial("B#0", {"Delta": Decimal(1)}, 5, Timestamps(Decimal(102), Decimal(103), Decimal(510), 5))
+    c = Partial("C#0", {"Delta": Decimal(1)}, 1)
+    # When they are combined
+    [txn] = plan_combine([a, b, c])
+    # Then the earliest, latest, sum and count cover the stamped messages, so the latency reported is the same
+    assert txn.combined.timestamps == Timestamps(Decimal(100), Decimal(104), Decimal(815), 8)
+    assert end_to_end_latency([txn.combined], now=110.0) == end_to_end_latency([a, b, c], now=110.0)
+    assert plan_combine([c])[0].combined.timestamps is None
+
+
+def test_given_partials_over_many_identifiers_when_combined_then_each_combined_partial_stays_reducible_alone():
+    # Given 60 partials, each moving 3 identifiers of its own (180 in all)
+    partials = [partial(f"T{i}#0", 1, **{f"R{i}": "1", f"R{i}_D": "1", f"R{i}_D_E": "1"}) for i in range(60)]
+    # When they are combined
+    transactions = plan_combine(partials)
+    # Then no combined partial moves more identifiers (message_count included) than a reduce transaction can take
+    # with its delete, and none is lost
+    assert all(len(t.combined.identifiers()) <= 99 for t in transactions)
+    assert [len(t.partial_ids) for t in transactions] == [32, 28]
+    assert all(len(plan_reduce([t.combined])) == 1 for t in transactions)
+    assert [pid for t in transactions for pid in t.partial_ids] == [p.partial_id for p in partials]
+
+
+def test_given_trade_ids_that_look_like_keys_when_combined_then_no_combined_key_is_ever_a_map_key():
+    # Given map partials of trades whose IDs hold the separator, as TradeIDs may
+    trades = ["A", "C#A", "A#0", "combined", "A#0#combined", "x#combined#1"]
+    map_keys = {partial_of(batch).partial_id for t in trades for batch in plan_map([change(1, t, 0, "1")], ORDER)}
+    # When any of them (or a combined partial, combined again) is combined
+    firsts = map_keys | {combined_key(k) for k in map_keys}
+    # Then its key is none of the map's keys (a map key ends with its version's digits) and none of another's
+    assert not {combined_key(k) for k in firsts} & map_keys
+    assert len({combined_key(k) for k in firsts}) == len(firsts)
+
+
+def test_given_a_combined_partial_image_when_read_then_it_is_known_as_combined():
+    image_ = {"pk": "A#0#combined", "Deltas": {}, "MessageCount": Decimal(3), "Combined": True}
+    assert Partial.from_image(image_).combined
+    assert not Partial.from_image({**image_, "pk": "A#0"} | {"Combined": False}).combined
+    assert not Partial.from_image({"pk": "A#0", "Deltas": {}, "MessageCount": Decimal(3)}).combined
+
+
+def test_given_no_room_for_a_delete_and_the_combined_partial_when_planning_then_it_is_refused():
+    with pytest.raises(ValueError):
+        plan_combine([partial("A#0", 1)], max_items=1)
+    assert plan_combine([]) == []

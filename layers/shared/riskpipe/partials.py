@@ -4,6 +4,10 @@
   (as today's aggregate transaction writes them) plus ONE partial-result item: the sub-batch's deltas per
   prefix and its message count. A transaction holds 100 items, so a map sub-batch holds at most 99 trades,
   whatever their hierarchies (the deltas are one item however many prefixes they touch).
+* **Combine** (optional, any number of lanes, ``plan_combine``): up to 99 partials of the map turned into ONE
+  combined partial, in one transaction: the partials deleted under ``attribute_exists``, the combined partial put
+  under ``attribute_not_exists`` with a key derived from the first deleted partial's key (``combined_key``) and
+  marked as combined, so that the stream's filters hand it to the reducer and not back to the combining lanes.
 * **Reduce** (one lane): many partials summed per ``Identifier`` (``message_count`` included), plus a delete
   of each partial under ``attribute_exists``, in transactions of at most 100 items. A partial delivered again
   fails its delete condition: the reducer drops it and applies the rest.
@@ -11,7 +15,10 @@
 A partial's key is the trade and first version of the sub-batch's first change. The same transaction
 advances that trade's marker past that version, and a marker only moves forward, so no two committed map
 transactions can ever use the same key: a redelivered or re-cut batch finds the change applied and drops it
-before it could reuse the key.
+before it could reuse the key. A combined partial's key is the first deleted partial's key and a suffix: only
+the transaction that deletes that partial writes it, and a partial is deleted once, so it is never written twice
+either; a combined partial delivered again to a combining lane (it is not meant to be) would be combined once more
+under a key of its own, exactly as a partial of the map.
 """
 
 from __future__ import annotations
@@ -26,6 +33,10 @@ from riskpipe.aggregation import MESSAGE_COUNT_ID, TRANSACT_MAX_ITEMS, SubBatch,
 from riskpipe.numbers import DYNAMODB_ARITHMETIC
 
 PARTIAL_KEY_SEPARATOR = "#"
+# A combined partial's key: the key of the first partial it deleted, then this. A map partial's key ends with its
+# version's digits, so no map key ends so (a prefix such as "C#" would not do: trade "C#A" at version 0 has the map
+# key "C#A#0", the combined key of partial "A#0"), and the suffix is added once per level, so no two keys meet.
+COMBINED_KEY_SUFFIX = "#combined"
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,16 @@ class Timestamps:
         with localcontext(DYNAMODB_ARITHMETIC):  # stored as a DynamoDB number: exact, or refused
             return cls(min(stamps), max(stamps), sum(stamps, Decimal(0)), len(stamps))
 
+    @classmethod
+    def merged(cls, stamps: Iterable[Timestamps | None]) -> Timestamps | None:
+        """The Timestamps of the messages of several partials together (those that carry none left out)."""
+        known = [t for t in stamps if t is not None]
+        if not known:
+            return None
+        with localcontext(DYNAMODB_ARITHMETIC):
+            total = sum((t.total for t in known), Decimal(0))
+        return cls(min(t.earliest for t in known), max(t.latest for t in known), total, sum(t.count for t in known))
+
 
 @dataclass(frozen=True)
 class Partial:
@@ -53,6 +74,7 @@ class Partial:
     deltas: Mapping[str, Decimal]
     message_count: int
     timestamps: Timestamps | None = None
+    combined: bool = False  # written by a combining lane (``plan_combine``): for the reducer only
 
     def identifiers(self) -> set[str]:
         """The AggregateTable items this partial moves (``message_count`` always)."""
@@ -74,6 +96,7 @@ class Partial:
             deltas={str(k): Decimal(str(v)) for k, v in dict(image.get("Deltas", {})).items()},
             message_count=int(image["MessageCount"]),
             timestamps=stamps,
+            combined=bool(image.get("Combined", False)),
         )
 
 
@@ -124,6 +147,11 @@ class ReduceTransaction:
     def items(self) -> int:
         return len(self.deltas) + len(self.partial_ids)
 
+    @property
+    def messages(self) -> int:
+        """The trade changes this transaction applies to the aggregates."""
+        return int(self.deltas.get(MESSAGE_COUNT_ID, 0))
+
 
 def _reduce_transaction(partials: Sequence[Partial]) -> ReduceTransaction:
     totals: dict[str, Decimal] = defaultdict(Decimal)
@@ -166,12 +194,99 @@ def without_partials(
 ) -> ReduceTransaction | None:
     """The same transaction re-planned without the partials whose delete condition failed (already applied);
     None when nothing is left. ``partials`` are the ones the transaction was planned from."""
-    dropped = set(gone)
-    kept: dict[str, Partial] = {}  # a partial delivered twice in the batch is planned once: keep it once
+    kept = _kept(transaction.partial_ids, partials, gone)  # a partial delivered twice is kept once
+    return _reduce_transaction(kept) if kept else None
+
+
+def _kept(partial_ids: Sequence[str], partials: Sequence[Partial], gone: Iterable[str]) -> list[Partial]:
+    """The partials of a planned transaction (``partial_ids``) that are not ``gone``, once each, in order."""
+    planned, dropped = set(partial_ids), set(gone)
+    kept: dict[str, Partial] = {}
     for p in partials:
-        if p.partial_id in transaction.partial_ids and p.partial_id not in dropped:
+        if p.partial_id in planned and p.partial_id not in dropped:
             kept.setdefault(p.partial_id, p)
-    return _reduce_transaction(list(kept.values())) if kept else None
+    return list(kept.values())
+
+
+def combined_key(partial_id: str) -> str:
+    """The key of the combined partial whose first deleted partial is ``partial_id``."""
+    return f"{partial_id}{COMBINED_KEY_SUFFIX}"
+
+
+def combine(partials: Sequence[Partial]) -> Partial:
+    """Partials summed into ONE combined partial (DynamoDB's exact arithmetic: a sum it cannot store raises here),
+    keyed by the first one's key, marked as combined; zero deltas left out, counts and Timestamps merged."""
+    if not partials:
+        raise ValueError("nothing to combine")
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    with localcontext(DYNAMODB_ARITHMETIC):
+        for partial in partials:
+            for identifier, delta in partial.deltas.items():
+                totals[identifier] += delta
+    return Partial(
+        partial_id=combined_key(partials[0].partial_id),
+        deltas={k: v for k, v in totals.items() if v != 0},
+        message_count=sum(p.message_count for p in partials),
+        timestamps=Timestamps.merged(p.timestamps for p in partials),
+        combined=True,
+    )
+
+
+@dataclass(frozen=True)
+class CombineTransaction:
+    """A combining lane's transaction: the partials deleted under ``attribute_exists`` (``partial_ids``, the first
+    one's key naming the result) and the ``combined`` partial put under ``attribute_not_exists``."""
+
+    combined: Partial
+    partial_ids: tuple[str, ...]
+
+    @property
+    def items(self) -> int:
+        return len(self.partial_ids) + 1
+
+    @property
+    def messages(self) -> int:
+        """The trade changes the combined partial stands for."""
+        return self.combined.message_count
+
+
+def _combine_transaction(partials: Sequence[Partial]) -> CombineTransaction:
+    return CombineTransaction(combine(partials), tuple(p.partial_id for p in partials))
+
+
+def plan_combine(partials: Iterable[Partial], *, max_items: int = TRANSACT_MAX_ITEMS) -> list[CombineTransaction]:
+    """Consecutive partials turned into combined partials, each in a transaction of at most ``max_items`` items:
+    at most ``max_items - 1`` partials deleted and the one combined partial put. A combined partial also keeps the
+    union of its identifiers (``message_count`` included) within ``max_items - 1``, so that the reducer can always
+    apply it, alone if need be, with its delete; a partial that alone exceeds that is combined alone (no worse
+    than itself). A partial seen twice is planned once (a transaction touches an item once)."""
+    if max_items < 2:
+        raise ValueError("a combine transaction needs room for a delete and the combined partial")
+    room = max_items - 1
+    groups: list[list[Partial]] = []
+    identifiers: set[str] = set()
+    seen: set[str] = set()
+    for partial in partials:
+        if partial.partial_id in seen:
+            continue
+        seen.add(partial.partial_id)
+        wanted = identifiers | partial.identifiers()
+        if not groups or len(groups[-1]) >= room or (len(wanted) > room and groups[-1]):
+            groups.append([])
+            wanted = partial.identifiers()
+        groups[-1].append(partial)
+        identifiers = wanted
+    return [_combine_transaction(group) for group in groups]
+
+
+def combine_without(
+    transaction: CombineTransaction, partials: Sequence[Partial], gone: Iterable[str]
+) -> CombineTransaction | None:
+    """The same transaction re-planned without the partials whose delete condition failed (combined or applied
+    before): the combined partial then takes its key from the first partial left; None when nothing is left.
+    ``partials`` are the ones the transaction was planned from."""
+    kept = _kept(transaction.partial_ids, partials, gone)
+    return _combine_transaction(kept) if kept else None
 
 
 @dataclass(frozen=True)
