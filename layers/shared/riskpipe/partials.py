@@ -254,15 +254,18 @@ def _combine_transaction(partials: Sequence[Partial]) -> CombineTransaction:
     return CombineTransaction(combine(partials), tuple(p.partial_id for p in partials))
 
 
-def plan_combine(partials: Iterable[Partial], *, max_items: int = TRANSACT_MAX_ITEMS) -> list[CombineTransaction]:
+def plan_combine(
+    partials: Iterable[Partial], *, max_items: int = TRANSACT_MAX_ITEMS, reduce_items: int = TRANSACT_MAX_ITEMS
+) -> list[CombineTransaction]:
     """Consecutive partials turned into combined partials, each in a transaction of at most ``max_items`` items:
     at most ``max_items - 1`` partials deleted and the one combined partial put. A combined partial also keeps the
-    union of its identifiers (``message_count`` included) within ``max_items - 1``, so that the reducer can always
-    apply it, alone if need be, with its delete; a partial that alone exceeds that is combined alone (no worse
-    than itself). A partial seen twice is planned once (a transaction touches an item once)."""
+    union of its identifiers (``message_count`` included) within ``reduce_items - 1`` (a reduce transaction's items
+    less its delete), so that the reducer can always apply it, alone if need be; a partial that alone exceeds that
+    is combined alone (no worse than itself). A partial seen twice is planned once (a transaction touches an item
+    once)."""
     if max_items < 2:
         raise ValueError("a combine transaction needs room for a delete and the combined partial")
-    room = max_items - 1
+    room, reducible = max_items - 1, reduce_items - 1
     groups: list[list[Partial]] = []
     identifiers: set[str] = set()
     seen: set[str] = set()
@@ -271,7 +274,7 @@ def plan_combine(partials: Iterable[Partial], *, max_items: int = TRANSACT_MAX_I
             continue
         seen.add(partial.partial_id)
         wanted = identifiers | partial.identifiers()
-        if not groups or len(groups[-1]) >= room or (len(wanted) > room and groups[-1]):
+        if not groups or len(groups[-1]) >= room or len(wanted) > reducible:
             groups.append([])
             wanted = partial.identifiers()
         groups[-1].append(partial)
