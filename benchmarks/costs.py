@@ -16,11 +16,11 @@ from benchmarks.variants import IdempotentStateService, MapReduceAggregate, one_
 from functions.aggregate import app as aggregate_app
 from functions.reduce import app as reduce_app
 from functions.state import app as state_app
-from localpipe.naive import NaiveAggregateService, NaiveStateService
-from localpipe.resources import Deployed
-from localpipe.shapes import stream_records
-from localpipe.stack import function_env
-from localpipe.streams import DynamoDBStreamReader
+from localpipe.esm.streams import DynamoDBStreamReader
+from localpipe.pipeline.naive import NaiveAggregateService, NaiveStateService
+from localpipe.stack.local import function_env
+from localpipe.stack.resources import Deployed
+from localpipe.stack.shapes import stream_records
 from riskpipe.aggregation import TradeChange
 from riskpipe.config import AggregateSettings, ReduceSettings, StateSettings
 from riskpipe.poison import PoisonQueue

@@ -3,7 +3,7 @@
 * ``IdempotentStateService``: the StateLambda built on Powertools' ``@idempotent_function``, one idempotency
   record per stream record (keyed by trade and version), around the same versioned write. Idempotency alone
   cannot order versions, so the conditional write stays; the idempotency layer adds its own writes.
-* The naive versions are ``localpipe.naive`` (read-then-write; ADD per record).
+* The naive versions are ``localpipe.pipeline.naive`` (read-then-write; ADD per record).
 * ``one_transaction_aggregate``: this project's previous aggregate stage, the markers and the batch's deltas (an
   ``ADD`` per aggregate, ``message_count`` included) in one TransactWriteItems. Exact, but every transaction
   touches the root aggregates and ``message_count``: the items that bind (see the README's Performance).

@@ -28,7 +28,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from localpipe import localstack
+from localpipe.ministack import lifecycle as localstack
 
 DRAIN_SECONDS = 300.0
 CLOCK_SECONDS = 30.0  # the generator's time.sleep(30) between its last put and its check

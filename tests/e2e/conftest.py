@@ -13,7 +13,7 @@ import boto3
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError
 
-from localpipe import localstack
+from localpipe.ministack import lifecycle as localstack
 
 STACK_VARIABLE = "RISK_PIPELINE_STACK"
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from localpipe.latency import latency_since
-from localpipe.readback import read_aggregates, read_state
-from localpipe.shapes import risk_message
+from localpipe.report.latency import latency_since
+from localpipe.stack.readback import read_aggregates, read_state
+from localpipe.stack.shapes import risk_message
 from riskpipe.aggregation import MESSAGE_COUNT_ID, compare_aggregates, expected_aggregates
 from riskpipe.game import check_round, plan_round
 from riskpipe.models import RiskMessage

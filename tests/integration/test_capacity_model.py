@@ -13,7 +13,7 @@ from benchmarks.variants import one_transaction_aggregate
 from capacity.model import CURRENT, NEW, one_lane
 from capacity.params import Params
 from capacity.traffic import record_of
-from localpipe.shapes import stream_records
+from localpipe.stack.shapes import stream_records
 from riskpipe.config import AggregateSettings
 from riskpipe.producer import generate_messages, workshop_calls
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from localpipe.cli import main
+from localpipe.commands.cli import main
 
 
 @pytest.mark.timeout(120)

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from localpipe import localstack
-from localpipe.translated import environments, translate
+from localpipe.ministack import lifecycle as localstack
+from localpipe.stack.translated import environments, translate
 
 CONDITION = "HasMetricMathAlarms"
 

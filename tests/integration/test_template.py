@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from localpipe.template import Template
-from localpipe.translated import environments, lint, translate
+from localpipe.stack.template import Template
+from localpipe.stack.translated import environments, lint, translate
 from tests.conftest import ROOT
 
 ENV = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from localpipe import localstack
+from localpipe.ministack import lifecycle as localstack
 
 OUTPUTS = {
     "StreamName": "risk-stream",

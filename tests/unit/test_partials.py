@@ -6,7 +6,7 @@ from functools import partial
 
 import pytest
 
-from localpipe.shapes import trade_image
+from localpipe.stack.shapes import trade_image
 from riskpipe.aggregation import MESSAGE_COUNT_ID, TradeChange, plan_sub_batches
 from riskpipe.partials import (
     Partial,
