@@ -162,16 +162,16 @@ MINISTACK_VENV := .venv-ministack
 MINISTACK_STAMP := $(MINISTACK_VENV)/.installed
 
 up: $(STAMP) $(MINISTACK_STAMP) ## A local AWS (MiniStack, 127.0.0.1:4566) with this stack deployed by sam deploy (WORKSHOP=1: WorkshopMode=true)
-	$(PY) -m localpipe.ministack.lifecycle up $(if $(filter-out 0,$(WORKSHOP)),--workshop) $(ARGS)
+	$(PY) -m localpipe.ministack up $(if $(filter-out 0,$(WORKSHOP)),--workshop) $(ARGS)
 
 down: ## Stop what make up started and remove its state (.local-stack/)
-	@if [ -x $(PY) ]; then $(PY) -m localpipe.ministack.lifecycle down; else echo "no local stack is up"; fi
+	@if [ -x $(PY) ]; then $(PY) -m localpipe.ministack down; else echo "no local stack is up"; fi
 
 workshop-rounds: $(STAMP) ## The workshop's own generator, unchanged, against make up WORKSHOP=1: GENERATOR=/path/to/GeneratorLambdaPackage [ROUNDS=4]
 	$(PY) -m labs.workshop_rounds $(GENERATOR) --rounds $(or $(ROUNDS),4)
 
 send: $(STAMP) ## Traffic to the stack of make up, until the aggregates are exact: ARGS=--workshop for the lab-2 burst
-	$(PY) -m localpipe.ministack.lifecycle send $(ARGS)
+	$(PY) -m localpipe.ministack send $(ARGS)
 
 build: $(STAMP) ## sam build (needs python3.13 on PATH)
 	$(VENV)/bin/sam build --template template.yaml

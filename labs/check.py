@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from labs.workbench import lab1, lab2, lab3, lab4, lab5
-from localpipe.faults.plan import FaultRates
+from localpipe.faults.rates import FaultRates
 from localpipe.faults.scenario import scenario_sends
 from localpipe.pipeline.pipeline import LocalPipeline
 from localpipe.report.metrics import emf_totals

@@ -25,22 +25,10 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from localpipe.stack.readback import read_aggregates, scan_state
+from localpipe.stack.readback import StackTables, read_aggregates, scan_state
 from riskpipe.aggregation import MESSAGE_COUNT_ID, compare_aggregates, expected_aggregates
 from riskpipe.models import RESERVED_PREFIXES, RiskMessage
 from riskpipe.partials import Partial, plan_reduce
-
-
-@dataclass(frozen=True)
-class StackTables:
-    """Where a stack keeps the truth, the totals and the markers, and how it aggregates."""
-
-    state_table: str
-    aggregate_table: str
-    marker_table: str
-    partial_table: str
-    order: tuple[str, ...]
-    marker_ttl_seconds: int
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,17 @@ import boto3
 from rich.console import Console
 from rich.table import Table
 
-from localpipe.commands.drift import Reconciliation, StackTables, reconcile
+from localpipe.commands.drift import Reconciliation, reconcile
 from localpipe.commands.drift import repair as repair_aggregates
-from localpipe.faults.plan import FaultPlan, FaultRates
+from localpipe.faults.plan import FaultPlan
+from localpipe.faults.rates import FaultRates
+from localpipe.ministack import state as ministack
 from localpipe.pipeline.options import PipelineOptions
 from localpipe.pipeline.pipeline import LocalPipeline
 from localpipe.stack.deployed import describe_stack
 from localpipe.stack.lambda_context import AGGREGATE_FUNCTION
 from localpipe.stack.local import local_stack
+from localpipe.stack.readback import StackTables
 from riskpipe.config import AggregateSettings
 
 console = Console(stderr=False)
@@ -26,11 +29,9 @@ console = Console(stderr=False)
 def reconcile_command(args: argparse.Namespace) -> int:
     """Recompute the aggregates from the StateTable, print the drift, exit 1 when there is any (after the repair,
     with --repair). Against a deployed stack (--stack), or a local pipeline run that gives aggregate records up."""
-    from localpipe.ministack import lifecycle as localstack
-
     if args.stack:
         return _reconcile_stack(args.stack, boto3.client("cloudformation"), boto3.client("dynamodb"), args.repair)
-    local = localstack.load()
+    local = ministack.load()
     if local is not None and not args.local_pipeline:
         console.print(f"reconciling stack {local.stack_name} on {local.endpoint} (make up)")
         return _reconcile_stack(local.stack_name, local.client("cloudformation"), local.client("dynamodb"), args.repair)

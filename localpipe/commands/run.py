@@ -11,12 +11,15 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from localpipe.faults.plan import FaultPlan, FaultRates
+from localpipe.containers import emulation as containers
+from localpipe.faults.plan import FaultPlan
+from localpipe.faults.rates import FaultRates
 from localpipe.faults.scenario import Send
 from localpipe.pipeline.backend import Backend, InProcessBackend, LambdaBackend
 from localpipe.pipeline.options import PipelineOptions
 from localpipe.pipeline.pipeline import LocalPipeline
-from localpipe.report.model import PipelineReport, print_report, report_json
+from localpipe.report.model import PipelineReport
+from localpipe.report.render import print_report, report_json
 from localpipe.stack.local import deploy_local, local_stack
 from localpipe.stack.resources import Deployed
 from localpipe.stack.server import local_aws_environment
@@ -90,8 +93,6 @@ def _local_stack(args: argparse.Namespace) -> Iterator[tuple[Deployed, Backend]]
         with local_stack(overrides=_overrides(args)) as deployed:
             yield deployed, InProcessBackend()
         return
-    from localpipe.containers import emulation as containers  # Docker is needed only here
-
     containers.require_images()
     console.print("building with sam build, starting the local AWS and SAM's Lambda emulation (warm containers)...")
     containers.sam_build()

@@ -15,6 +15,7 @@ from rich.live import Live
 
 from localpipe.faults.plan import FaultPlan
 from localpipe.faults.scenario import WATCH_RATES
+from localpipe.ministack import state as ministack
 from localpipe.pipeline.options import PipelineOptions
 from localpipe.pipeline.pipeline import LocalPipeline
 from localpipe.report.latency import BatchLatency, latency_since
@@ -30,14 +31,12 @@ console = Console(stderr=False)
 def watch(args: argparse.Namespace) -> int:
     """A live view of the aggregates, refreshed twice a second (the workshop's terminal frontend): of a deployed
     stack (``--stack NAME``), of the stack ``make up`` deployed when it is up, or of a local pipeline run."""
-    from localpipe.ministack import lifecycle as localstack
-
     if args.stack:
         named = describe_stack(args.stack)[0]
         client = boto3.client("dynamodb")
         latency = _LatencyFeed(boto3.client("logs"), named["ReduceFunctionName"])
         return _watch_loop(lambda: read_aggregates(client, named["AggregateTableName"]), args.seconds, None, latency)
-    local = localstack.load()
+    local = ministack.load()
     if local is not None and not args.local_pipeline:
         console.print(f"watching stack {local.stack_name} on {local.endpoint} (make up) for {args.seconds:g} s")
         dynamodb = local.client("dynamodb")

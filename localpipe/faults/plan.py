@@ -29,17 +29,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 
+from localpipe.faults.rates import BACKOFF_JITTER, FUNCTION_FAULTS, THROTTLING, FaultRates
+from localpipe.faults.scenario import Send, scenario_sends
 from localpipe.faults.sdk import FaultSession
-
-if TYPE_CHECKING:
-    from localpipe.faults.scenario import Send
-
-# The purposes of the plan's generators (each ``random.Random(seed + purpose)`` unless one generator is shared).
-RUN_LOOP, FUNCTION_FAULTS, STATE_MAPPING, MAP_MAPPING, THROTTLING, REDUCE_MAPPING, BACKOFF_JITTER = 0, 1, 2, 3, 5, 6, 7
-PACING = 6  # the StateLambda's own backoff jitter on throttling
 
 
 class InjectedFunctionError(RuntimeError):
@@ -48,31 +43,6 @@ class InjectedFunctionError(RuntimeError):
 
 class InjectedCrash(RuntimeError):
     """The function did its work, then died before returning (timeout, out of memory, a lost instance)."""
-
-
-@dataclass(frozen=True)
-class FaultRates:
-    duplicates: float = 0.0  # the producer sends a record twice
-    out_of_order: float = 0.0  # a second producer: versions of a trade overtake each other
-    lost_checkpoint: float = 0.0  # a batch delivered again after it succeeded
-    crash_after_write: float = 0.0
-    function_errors: float = 0.0
-    throttling: float = 0.0  # per DynamoDB write call
-    overlap: float = 0.0  # a second consumer on the same shard (resharding overlap)
-    throttling_bursts: float = 0.0  # per DynamoDB write call: it starts a burst of refusals
-    burst_length: tuple[int, int] = (3, 12)  # refusals in one burst, drawn uniformly between the two
-
-    def __post_init__(self) -> None:
-        for name, rate in self.__dict__.items():
-            if isinstance(rate, float) and not 0.0 <= rate < 1.0:
-                raise ValueError(f"fault rate {name} must be in [0, 1), got {rate}")
-        shortest, longest = self.burst_length
-        if not 1 <= shortest <= longest:
-            raise ValueError(f"burst_length must be (shortest, longest), 1 <= shortest <= longest: {self.burst_length}")
-
-    @property
-    def throttles(self) -> bool:
-        return self.throttling > 0 or self.throttling_bursts > 0
 
 
 class FunctionFaults:
@@ -121,7 +91,7 @@ class FaultPlan:
     """Every fault of a local run (see the module's table). ``rng``: one generator for every purpose instead of
     one per purpose seeded from ``seed``."""
 
-    rates: FaultRates = FaultRates()
+    rates: FaultRates = field(default_factory=FaultRates)
     seed: int = 0
     poison: int = 0
     rng: random.Random | None = None
@@ -131,8 +101,6 @@ class FaultPlan:
 
     def traffic(self, messages: int, trades: int, now: float | None = None) -> list[Send]:
         """The records to send: generated messages with the plan's duplicates, late versions and poison."""
-        from localpipe.faults.scenario import scenario_sends  # the scenario names the plan's rates in its signature
-
         return scenario_sends(
             messages=messages, trades=trades, seed=self.seed, rates=self.rates, poison=self.poison, now=now
         )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from localpipe.faults.plan import FaultRates
+from localpipe.faults.rates import FaultRates
 from riskpipe.models import RiskMessage
 from riskpipe.producer import generate_messages
 

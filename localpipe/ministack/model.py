@@ -1,4 +1,4 @@
-"""A stack deployed on the local AWS by ``make up`` (``localstack.py``): its endpoint, its Outputs, and the
+"""A stack deployed on the local AWS by ``make up`` (``lifecycle.py``): its endpoint, its Outputs, and the
 environments made of them (a shell's, and the one ``sam local invoke`` gives the functions)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ REGION = "us-east-1"
 
 
 @dataclass(frozen=True)
-class LocalStack:
+class MiniStack:
     """A stack deployed on the local AWS: its endpoint and its CloudFormation Outputs."""
 
     endpoint: str

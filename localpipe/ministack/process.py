@@ -1,4 +1,4 @@
-"""The processes behind ``make up`` (``localstack.py``): the port, MiniStack's health, the Docker network of the
+"""The processes behind ``make up`` (``lifecycle.py``): the port, MiniStack's health, the Docker network of the
 run, and stopping MiniStack's session."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ DOCKER_NETWORK = "risk-pipeline-local"  # the docker_network of samconfig.toml's
 NETWORK_LABEL = "risk-pipeline.local-stack"
 
 
-class LocalStackError(RuntimeError):
+class MiniStackError(RuntimeError):
     """Something the user can act on: the message says what."""
 
 
@@ -54,10 +54,10 @@ def make_network(state_dir: Path) -> str | None:
     if docker("network", "inspect", DOCKER_NETWORK).returncode != 0:
         made = docker("network", "create", "--label", f"{NETWORK_LABEL}={ROOT}", DOCKER_NETWORK)
         if made.returncode != 0:
-            raise LocalStackError(f"docker network create {DOCKER_NETWORK}: {made.stderr.strip()}")
+            raise MiniStackError(f"docker network create {DOCKER_NETWORK}: {made.stderr.strip()}")
     labels = docker("network", "inspect", "-f", "{{json .Labels}}", DOCKER_NETWORK).stdout
     if json.loads(labels or "{}").get(NETWORK_LABEL) != str(ROOT):
-        raise LocalStackError(f"a Docker network {DOCKER_NETWORK} exists that `make up` of {ROOT} did not make")
+        raise MiniStackError(f"a Docker network {DOCKER_NETWORK} exists that `make up` of {ROOT} did not make")
     (state_dir / "docker-network").write_text(DOCKER_NETWORK + "\n")
     gateway = docker("network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}", DOCKER_NETWORK)
     return gateway.stdout.strip() or None

@@ -1,4 +1,4 @@
-"""SAM CLI as ``make up`` runs it against the local AWS (``localstack.py``): ``sam build`` and ``sam deploy
+"""SAM CLI as ``make up`` runs it against the local AWS (``lifecycle.py``): ``sam build`` and ``sam deploy
 --config-env local`` from samconfig.toml, as a user deploys to AWS."""
 
 from __future__ import annotations
@@ -6,13 +6,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tomllib
 from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
 
 from localpipe.ministack.model import REGION
-from localpipe.ministack.process import LocalStackError
+from localpipe.ministack.process import MiniStackError
 from localpipe.stack.server import LOCAL_CREDENTIALS
 from localpipe.stack.template import ROOT
 
@@ -35,12 +36,10 @@ def sam(arguments: Sequence[str], endpoint: str) -> None:
     console.print(f"$ {' '.join(['sam', *arguments])}")
     result = subprocess.run(command, env=environment, cwd=ROOT, timeout=DEPLOY_SECONDS, check=False)
     if result.returncode != 0:
-        raise LocalStackError(f"`sam {' '.join(arguments)}` failed (exit {result.returncode}); see its output above")
+        raise MiniStackError(f"`sam {' '.join(arguments)}` failed (exit {result.returncode}); see its output above")
 
 
 def _local_config() -> dict[str, Any]:
-    import tomllib
-
     config: dict[str, Any] = tomllib.loads((ROOT / "samconfig.toml").read_text())[CONFIG_ENV]
     return config
 

@@ -11,8 +11,8 @@ from decimal import Decimal
 
 from rich.console import Console
 
-from localpipe.ministack.lifecycle import running_pid
-from localpipe.ministack.model import LocalStack
+from localpipe.ministack.model import MiniStack
+from localpipe.ministack.state import running_pid
 from localpipe.report.costs import MINISTACK, bare_update_item_loop, read_cpu
 from localpipe.report.latency import latency_since, percentiles
 from riskpipe.aggregate_store import read_aggregates
@@ -23,7 +23,7 @@ from riskpipe.publisher import KinesisPublisher
 console = Console(soft_wrap=True, highlight=False)
 
 
-def send(stack: LocalStack, *, workshop: bool, calls: int, seed: int, timeout: float) -> int:
+def send(stack: MiniStack, *, workshop: bool, calls: int, seed: int, timeout: float) -> int:
     """A round of the producer's traffic (the workshop's lab-2 burst with ``--workshop``: 250 PutRecords calls
     of 40, revisions and copies) over trades of its own, straight onto the stream as the workshop's generator
     does; then the time until every aggregate moved by exactly what was sent, and the end-to-end latency the
@@ -80,7 +80,7 @@ def _await_exact(
     return check
 
 
-def _report_latency(stack: LocalStack, started: float) -> None:
+def _report_latency(stack: MiniStack, started: float) -> None:
     batches = latency_since(stack.client("logs"), stack.outputs["ReduceFunctionName"], started - 1)
     if batches:
         p50, p99, worst = percentiles(batches)
@@ -91,7 +91,7 @@ def _report_latency(stack: LocalStack, started: float) -> None:
         )
 
 
-def _report_cpu(stack: LocalStack, session: int, messages: int, used: dict[str, float], seconds: float) -> None:
+def _report_cpu(stack: MiniStack, session: int, messages: int, used: dict[str, float], seconds: float) -> None:
     """CPU per message of each component over the burst, beside a bare boto3 update_item loop run now."""
     per_message = {name: 1000 * used.get(name, 0.0) / messages for name in (MINISTACK, "state", "aggregate")}
     total = sum(used.values())

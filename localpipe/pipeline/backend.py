@@ -3,32 +3,30 @@
 ``InProcessBackend``: the real handlers in this process, each around a recording of its domain service, so that
 every decision is seen record by record. ``LambdaBackend``: the functions in Lambda containers (``sam local
 start-lambda``), invoked through the Lambda API; their decisions are known only as committed or given up, and
-from the tables. The pipeline, its report and its printer ask the backend instead of branching on where."""
+from the tables. The pipeline and its report ask the backend instead of branching on where (the report's lines on
+the decisions are ``report.render``'s: the backend names which)."""
 
 from __future__ import annotations
 
 import importlib
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import boto3
 from botocore.config import Config
 
 from localpipe.esm.mapping import MappingStats
-from localpipe.faults.plan import FaultRates
-from localpipe.pipeline.recording import RecordingDecider, metrics_cleared
-from localpipe.report.model import DecisionRows, PipelineReport, Rows, StateDecisions
+from localpipe.faults.rates import FaultRates
+from localpipe.pipeline.recording import Recorders, RecordingDecider, metrics_cleared
+from localpipe.report.model import DecisionRows, StateDecisions
+from localpipe.report.render import CONTAINER_ROWS, IN_PROCESS_ROWS
 from localpipe.stack.lambda_context import AGGREGATE_FUNCTION, REDUCE_FUNCTION, STATE_FUNCTION
 from localpipe.stack.template import Template
 
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from localpipe.pipeline.pipeline import LocalPipeline
-
-    Handler = Callable[[dict, Any], Any]
+Handler = Callable[[dict, Any], Any]
 
 
 class FunctionModules:
@@ -67,56 +65,25 @@ class Backend(Protocol):
 
     def check(self, rates: FaultRates) -> None: ...
 
-    def handlers(self, pipeline: LocalPipeline) -> Handlers: ...
+    def handlers(self, functions: FunctionModules, recorders: Recorders) -> Handlers: ...
 
     def decisions(self, stats: MappingStats, recorder: RecordingDecider, state_changes: int) -> StateDecisions: ...
-
-
-class InProcessRows:
-    """Every decision seen record by record, the handlers having run in this process."""
-
-    def state(self, report: PipelineReport) -> Rows:
-        outcomes = report.outcomes
-        return [
-            (
-                "accepted / duplicate / stale",
-                f"{report.accepted:,} / {outcomes['duplicate']:,} / {outcomes['stale']:,}",
-            ),
-            ("poison (in the poison queue)", f"{outcomes['poison']} ({report.poison_in_queue})"),
-        ]
-
-    def aggregate(self, report: PipelineReport) -> Rows:
-        r = report
-        return [
-            (
-                "map: delivered / applied / duplicates skipped",
-                f"{r.aggregate_delivered:,} / {r.aggregate_applied:,} / {r.aggregate_duplicates_skipped:,}",
-            ),
-            ("map transactions (markers + one partial each)", f"{r.transactions:,}"),
-            ("map / reduce batches retried", f"{r.map_retried_batches} / {r.reduce_retried_batches}"),
-            (
-                "reduce: partials written / applied / skipped (delivered again)",
-                f"{r.partials_written:,} / {r.partials_applied:,} / {r.partials_skipped:,}",
-            ),
-            ("reduce transactions (ADDs + deletes under condition)", f"{r.reduce_transactions:,}"),
-        ]
 
 
 class InProcessBackend:
     """The real handlers in this process, around the recordings of their services."""
 
-    rows = InProcessRows()
+    rows = IN_PROCESS_ROWS
 
     def check(self, rates: FaultRates) -> None:
         """Every fault of the plan can act in process."""
 
-    def handlers(self, pipeline: LocalPipeline) -> Handlers:
-        functions = pipeline.functions
+    def handlers(self, functions: FunctionModules, recorders: Recorders) -> Handlers:
         return Handlers(
-            state=functions.handler(STATE_FUNCTION, pipeline.state_recorder),
-            aggregate=functions.handler(AGGREGATE_FUNCTION, pipeline.aggregate_recorder),
-            reduce=functions.handler(REDUCE_FUNCTION, pipeline.reduce_recorder),
-            overlap=functions.handler(STATE_FUNCTION, pipeline.state_recorder),  # a handler instance of its own
+            state=functions.handler(STATE_FUNCTION, recorders.state),
+            aggregate=functions.handler(AGGREGATE_FUNCTION, recorders.aggregate),
+            reduce=functions.handler(REDUCE_FUNCTION, recorders.reduce),
+            overlap=functions.handler(STATE_FUNCTION, recorders.state),  # a handler instance of its own
         )
 
     def decisions(self, stats: MappingStats, recorder: RecordingDecider, state_changes: int) -> StateDecisions:
@@ -130,24 +97,10 @@ class RemoteFunctionError(RuntimeError):
     """The function failed in its container (Lambda's FunctionError): the mapping retries, as Lambda would."""
 
 
-class ContainerRows:
-    """Decisions made inside Lambda containers: known only as committed, or given up, and from the tables."""
-
-    def state(self, report: PipelineReport) -> Rows:
-        return [
-            ("processed in Lambda containers", f"{report.outcomes['processed']:,} (decided there)"),
-            ("StateTable changes (versions accepted)", f"{report.state_changes:,}"),
-            ("poison records in the poison queue", f"{report.poison_in_queue}"),
-        ]
-
-    def aggregate(self, report: PipelineReport) -> Rows:
-        return [("aggregate: delivered (decided in its container)", f"{report.aggregate_delivered:,}")]
-
-
 class LambdaBackend:
     """The functions in Lambda containers behind ``endpoint`` (``sam local start-lambda``)."""
 
-    rows = ContainerRows()
+    rows = CONTAINER_ROWS
 
     def __init__(self, endpoint: str, region: str) -> None:
         config = Config(read_timeout=300, connect_timeout=10, retries={"mode": "standard", "total_max_attempts": 1})
@@ -157,7 +110,7 @@ class LambdaBackend:
         if rates.throttles:
             raise ValueError("throttling is injected in this process's SDK: not with functions in containers")
 
-    def handlers(self, pipeline: LocalPipeline) -> Handlers:
+    def handlers(self, functions: FunctionModules, recorders: Recorders) -> Handlers:
         state = self._handler(STATE_FUNCTION)
         return Handlers(state, self._handler(AGGREGATE_FUNCTION), self._handler(REDUCE_FUNCTION), overlap=state)
 

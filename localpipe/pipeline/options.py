@@ -2,29 +2,27 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import boto3
 
-from localpipe.faults.plan import FaultPlan, FaultRates
+from localpipe.faults.plan import FaultPlan
+from localpipe.faults.rates import FaultRates
 from localpipe.pipeline.backend import Backend, InProcessBackend
-
-if TYPE_CHECKING:
-    import random
-
-    from riskpipe.aggregate_service import ChangeApplier
-    from riskpipe.config import AggregateSettings, ReduceSettings, StateSettings
-    from riskpipe.reduce_service import PartialApplier
-    from riskpipe.state_service import BatchDecider
+from riskpipe.aggregate_service import ChangeApplier
+from riskpipe.config import AggregateSettings, ReduceSettings, StateSettings
+from riskpipe.reduce_service import PartialApplier
+from riskpipe.state_service import BatchDecider
 
 # The SDK's backoff after a throttled write is slept at 1/100 of real time locally (see compress_retry_backoff).
 DEFAULT_BACKOFF_SCALE = 0.01
-StateFactory = Callable[["StateSettings", boto3.Session], "BatchDecider"]
-AggregateFactory = Callable[["AggregateSettings", boto3.Session], "ChangeApplier"]
-ReduceFactory = Callable[["ReduceSettings", boto3.Session], "PartialApplier"]
+StateFactory = Callable[[StateSettings, boto3.Session], BatchDecider]
+AggregateFactory = Callable[[AggregateSettings, boto3.Session], ChangeApplier]
+ReduceFactory = Callable[[ReduceSettings, boto3.Session], PartialApplier]
 
 
 @dataclass(frozen=True)

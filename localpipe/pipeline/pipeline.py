@@ -13,20 +13,25 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from decimal import Decimal
 from typing import Any
 
-from localpipe.commands.drift import StackTables
 from localpipe.esm.destinations import SqsDestination
 from localpipe.esm.mapping import EventSourceMapping
 from localpipe.esm.streams import DynamoDBStreamReader, KinesisReader
-from localpipe.faults.plan import MAP_MAPPING, PACING, REDUCE_MAPPING, RUN_LOOP, STATE_MAPPING, FaultRates
+from localpipe.faults.rates import MAP_MAPPING, PACING, REDUCE_MAPPING, RUN_LOOP, STATE_MAPPING, FaultRates
 from localpipe.faults.scenario import Send
 from localpipe.pipeline.backend import FunctionModules
 from localpipe.pipeline.naive import naive_aggregate_service, naive_state_service
 from localpipe.pipeline.options import PipelineOptions
-from localpipe.pipeline.recording import RecordingApplier, RecordingDecider, RecordingReducer, quiet_powertools
-from localpipe.report.model import PipelineReport, build_report
+from localpipe.pipeline.record import count_state_changes, decision_counts, delivery_counts, queue_counts
+from localpipe.pipeline.recording import (
+    Recorders,
+    RecordingApplier,
+    RecordingDecider,
+    RecordingReducer,
+    quiet_powertools,
+)
+from localpipe.report.model import PipelineReport, RunRecord, build_report
 from localpipe.stack.lambda_context import (
     AGGREGATE_FUNCTION,
     PRODUCER_FUNCTION,
@@ -34,7 +39,7 @@ from localpipe.stack.lambda_context import (
     STATE_FUNCTION,
     LocalContext,
 )
-from localpipe.stack.readback import queue_depth, read_aggregates, read_state
+from localpipe.stack.readback import StackTables, read_aggregates, read_state
 from localpipe.stack.resources import Deployed
 from riskpipe.config import AggregateSettings, ProducerSettings, ReduceSettings, StateSettings
 from riskpipe.models import RiskMessage
@@ -64,6 +69,7 @@ class LocalPipeline:
         self.state_recorder = RecordingDecider(self._state_service())
         self.aggregate_recorder = RecordingApplier(self._aggregate_service())
         self.reduce_recorder = RecordingReducer(self._reduce_service())
+        self.recorders = Recorders(self.state_recorder, self.aggregate_recorder, self.reduce_recorder)
         self._wire_mappings()
         publisher = KinesisPublisher(
             ProducerSettings.from_env(self._env(PRODUCER_FUNCTION)).stream_name, self.deployed.client("kinesis")
@@ -110,7 +116,7 @@ class LocalPipeline:
 
     def _wire_mappings(self) -> None:
         """The handlers where the backend runs them, the function faults around them, and their mappings."""
-        handlers = self.backend.handlers(self)
+        handlers = self.backend.handlers(self.functions, self.recorders)
         faults, rates = self.faults.function_faults(), self.faults.rates
         self.invoke_state = faults.wrap(handlers.state, rates, LocalContext(STATE_FUNCTION))
         self.invoke_aggregate = faults.wrap(handlers.aggregate, rates, LocalContext(AGGREGATE_FUNCTION))
@@ -193,7 +199,7 @@ class LocalPipeline:
                 if progress:
                     progress(min(len(sends), start + burst), len(sends))
             self._settle(max_steps, lambda steps: progress and steps % 20 == 0 and progress(len(sends), len(sends)))
-        return build_report(self, sends, time.perf_counter() - started)
+        return build_report(self.record(sends, time.perf_counter() - started))
 
     def drain(self, max_steps: int = 2_000_000) -> int:
         """Deliver what the streams hold now, whoever put it there (another producer, the game), until both
@@ -230,7 +236,35 @@ class LocalPipeline:
         self._run_rng.choice(busy).step()
         return 1
 
-    # ---------------------------------------------------------------- reading the tables and queues
+    # ---------------------------------------------------------------- the run's record, read from the tables and queues
+
+    def record(self, sends: Sequence[Send], elapsed: float) -> RunRecord:
+        """What the run sent, the tables and queues as they are now, and what every part counted: the report's
+        only input."""
+        state_changes = count_state_changes(self.deployed)
+        session, dynamodb = self.function_session, self.deployed.client("dynamodb")
+        return RunRecord(
+            naive=self.options.naive,
+            sent=len(sends),
+            messages=[s.message for s in sends if s.message is not None],
+            state=read_state(dynamodb, self.state_table),
+            aggregates=read_aggregates(dynamodb, self.aggregate_table),
+            order=self.aggregation_order,
+            decisions=self.backend.decisions(self.state_mapping.stats, self.state_recorder, state_changes),
+            rows=self.backend.rows,
+            state_changes=state_changes,
+            elapsed=elapsed,
+            throttled_calls=session.throttling.refused,
+            throttling_bursts=session.throttling.bursts_started,
+            backoff_seconds=session.time.now(),
+            counts={
+                **delivery_counts(self.state_mapping.stats, self.aggregate_mapping.stats, self.reduce_mapping.stats),
+                **decision_counts(self.aggregate_recorder, self.reduce_recorder),
+                **queue_counts(
+                    self.deployed, self.poison_queue_url, self.aggregate_poison_queue_url, self.partial_table
+                ),
+            },
+        )
 
     def stack_tables(self) -> StackTables:
         """The tables as ``reconcile`` reads them."""
@@ -242,28 +276,3 @@ class LocalPipeline:
             order=self.aggregation_order,
             marker_ttl_seconds=AggregateSettings.model_fields["marker_ttl_seconds"].default,
         )
-
-    def failure_queue(self, function: str) -> str:
-        destination = self.template.event_source(function).on_failure
-        return self.deployed.names[destination] if destination else ""
-
-    def count_state_changes(self) -> int:
-        """The StateTable stream's changes that carry a trade version (what message_count must count)."""
-        source = self.template.event_source(AGGREGATE_FUNCTION).source
-        reader = DynamoDBStreamReader(self.deployed.client("dynamodbstreams"), self.deployed.stream_arns[source])
-        return sum(1 for r in reader.poll() if "Version" in r.lambda_record["dynamodb"].get("NewImage", {}))
-
-    def count_partials_left(self) -> int:
-        """Partials not applied (yet): the PartialTable's items."""
-        client = self.deployed.client("dynamodb")
-        pages = client.get_paginator("scan").paginate(TableName=self.partial_table, Select="COUNT")
-        return sum(page["Count"] for page in pages)
-
-    def queue_depth(self, url: str) -> int:
-        return queue_depth(self.deployed.client("sqs"), url) if url else 0
-
-    def read_state(self) -> dict[str, RiskMessage]:
-        return read_state(self.deployed.client("dynamodb"), self.state_table)
-
-    def read_aggregates(self) -> dict[str, Decimal]:
-        return read_aggregates(self.deployed.client("dynamodb"), self.aggregate_table)

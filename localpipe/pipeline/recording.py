@@ -1,13 +1,14 @@
 """What the local run records of the functions' decisions, and how their Powertools output is kept quiet.
 
 The recording decorators wrap each function's domain service (its collaborator): the handler runs as deployed,
-and the run sees every decision it made, record by record, for the report (``report.py``)."""
+and the run sees every decision it made, record by record, for the report (``record.py`` counts them)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from riskpipe.aggregate_service import AggregateOutcome, ChangeApplier
@@ -104,3 +105,12 @@ def metrics_cleared(module: Any, handler: Callable[[dict, Any], Any]) -> Callabl
             module.metrics.clear_metrics()
 
     return invoke
+
+
+@dataclass(frozen=True)
+class Recorders:
+    """The recordings around the three functions' services, which the in-process handlers are built around."""
+
+    state: RecordingDecider
+    aggregate: RecordingApplier
+    reduce: RecordingReducer

@@ -16,8 +16,8 @@ from typing import Any
 
 import boto3
 
-from localpipe.commands.drift import StackTables
 from localpipe.stack.lambda_context import AGGREGATE_FUNCTION, STATE_FUNCTION
+from localpipe.stack.readback import StackTables
 from localpipe.stack.resources import Deployed, deploy
 from localpipe.stack.server import local_aws_environment, moto_server
 from localpipe.stack.template import Template

@@ -1,16 +1,38 @@
 """Read a stack back (local or deployed, through any boto3 session): the StateTable as typed messages, the
-AggregateTable, a queue's messages, the records on the stream. Used by the reports, the checks and the tests."""
+AggregateTable, a queue's messages, the records on the stream; and where a stack keeps its tables
+(``StackTables``). Used by the reports, the checks, reconcile and the tests."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["queue_bodies", "queue_depth", "read_aggregates", "read_state", "scan_state", "stream_records"]
+__all__ = [
+    "StackTables",
+    "queue_bodies",
+    "queue_depth",
+    "read_aggregates",
+    "read_state",
+    "scan_state",
+    "stream_records",
+]
 
 from riskpipe.aggregate_store import read_aggregates
 from riskpipe.models import Hierarchy, RiskMessage
+
+
+@dataclass(frozen=True)
+class StackTables:
+    """Where a stack keeps the truth, the totals and the markers, and how it aggregates."""
+
+    state_table: str
+    aggregate_table: str
+    marker_table: str
+    partial_table: str
+    order: tuple[str, ...]
+    marker_ttl_seconds: int
 
 
 def read_state(client: Any, table: str) -> dict[str, RiskMessage]:

@@ -2,7 +2,7 @@
 and aggregate, faults on) drains the stream; the round is scored exact. Without the pipeline it is scored 0."""
 
 from functions.game import app as game_app
-from localpipe.faults.plan import FaultRates
+from localpipe.faults.rates import FaultRates
 from localpipe.pipeline.pipeline import LocalPipeline
 from localpipe.stack.lambda_context import LocalContext
 from riskpipe.aggregate_store import read_aggregates

@@ -2,7 +2,7 @@
 
 import pytest
 
-from localpipe.faults.plan import FaultRates
+from localpipe.faults.rates import FaultRates
 from localpipe.faults.scenario import scenario_sends
 from localpipe.pipeline.pipeline import LocalPipeline
 from localpipe.stack.local import local_stack

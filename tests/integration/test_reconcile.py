@@ -11,7 +11,7 @@ import pytest
 
 from localpipe.commands.cli import main
 from localpipe.commands.drift import reconcile, repair
-from localpipe.faults.plan import FaultRates
+from localpipe.faults.rates import FaultRates
 from localpipe.faults.scenario import Send, scenario_sends
 from localpipe.pipeline.pipeline import LocalPipeline
 from localpipe.stack.lambda_context import AGGREGATE_FUNCTION

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from localpipe.faults.plan import FaultRates
+from localpipe.faults.rates import FaultRates
 from localpipe.faults.scenario import scenario_sends
 from localpipe.pipeline.pipeline import LocalPipeline
 from localpipe.report.model import PipelineReport

@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from hypothesis import strategies as st
 
-from localpipe.faults.plan import FaultRates
+from localpipe.faults.rates import FaultRates
 from localpipe.faults.scenario import Send
 from localpipe.pipeline.pipeline import LocalPipeline
 from localpipe.report.model import PipelineReport

@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from localpipe.ministack import lifecycle as localstack
+from localpipe.ministack import lifecycle
+from localpipe.ministack import state as ministack_state
+from localpipe.ministack.model import MiniStack
+from localpipe.ministack.process import MiniStackError
 
 OUTPUTS = {
     "StreamName": "risk-stream",
@@ -43,17 +46,17 @@ def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "PID_FILE": "ministack.pid",
         "LOG_FILE": "ministack.log",
     }.items():
-        monkeypatch.setattr(localstack, name, directory / file if file else directory)
+        monkeypatch.setattr(ministack_state, name, directory / file if file else directory)
     return directory
 
 
-def stack(port: int = 4566) -> localstack.LocalStack:
-    return localstack.LocalStack(endpoint=f"http://127.0.0.1:{port}", stack_name="risk-pipeline-local", outputs=OUTPUTS)
+def stack(port: int = 4566) -> MiniStack:
+    return MiniStack(endpoint=f"http://127.0.0.1:{port}", stack_name="risk-pipeline-local", outputs=OUTPUTS)
 
 
 def test_given_a_deployed_stack_when_its_state_is_written_then_a_shell_exports_every_name(state):
     state.mkdir()
-    localstack._write_state(stack())
+    ministack_state.write_state(stack())
 
     names = ["AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
     names += ["RISK_STREAM_NAME", "STATE_TABLE_NAME", "AGGREGATE_TABLE_NAME", "POISON_QUEUE_URL"]
@@ -73,7 +76,7 @@ def test_given_a_deployed_stack_when_its_state_is_written_then_a_shell_exports_e
 
 def test_given_a_deployed_stack_when_its_state_is_written_then_sam_local_gets_the_real_names_and_endpoint(state):
     state.mkdir()
-    localstack._write_state(stack())
+    ministack_state.write_state(stack())
 
     functions = json.loads((state / "sam-env.json").read_text())
     assert functions["StateFunction"] == {
@@ -88,41 +91,41 @@ def test_given_a_deployed_stack_when_its_state_is_written_then_sam_local_gets_th
 
 def test_given_docker_when_the_state_is_written_then_sam_local_reaches_ministack_on_the_runs_network(state):
     state.mkdir()
-    on_network = localstack.LocalStack(
+    on_network = MiniStack(
         endpoint="http://127.0.0.1:4566",
         stack_name="risk-pipeline-local",
         outputs=OUTPUTS,
         container_endpoint="http://172.20.0.1:4566",
     )
-    localstack._write_state(on_network)
+    ministack_state.write_state(on_network)
 
     functions = json.loads((state / "sam-env.json").read_text())
     assert {f["AWS_ENDPOINT_URL"] for f in functions.values()} == {"http://172.20.0.1:4566"}
-    assert localstack.load() is None  # no MiniStack process: not up
+    assert ministack_state.load() is None  # no MiniStack process: not up
     (state / "ministack.pid").write_text(f"{os.getpid()}\n")
-    assert localstack.load() == on_network
+    assert ministack_state.load() == on_network
 
 
 def test_given_a_stack_up_when_up_runs_again_then_it_says_so_and_starts_nothing(state, capsys, monkeypatch):
     state.mkdir()
-    localstack._write_state(stack())
+    ministack_state.write_state(stack())
     (state / "ministack.pid").write_text(f"{os.getpid()}\n")  # a live process
-    monkeypatch.setattr(localstack, "_start_ministack", lambda *_: pytest.fail("started a second MiniStack"))
+    monkeypatch.setattr(lifecycle, "_start_ministack", lambda *_: pytest.fail("started a second MiniStack"))
 
-    assert localstack.up(4566, 1.0) == 0
+    assert lifecycle.up(4566, 1.0) == 0
 
     assert "already up: stack risk-pipeline-local on http://127.0.0.1:4566" in capsys.readouterr().out
 
 
 def test_given_the_port_taken_by_another_program_when_up_then_it_fails_clearly_and_starts_nothing(state, monkeypatch):
-    monkeypatch.setattr(localstack, "_start_ministack", lambda *_: pytest.fail("started MiniStack on a taken port"))
+    monkeypatch.setattr(lifecycle, "_start_ministack", lambda *_: pytest.fail("started MiniStack on a taken port"))
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         port = listener.getsockname()[1]
 
-        with pytest.raises(localstack.LocalStackError, match=f"127.0.0.1:{port} is already in use by another program"):
-            localstack.up(port, 1.0)
+        with pytest.raises(MiniStackError, match=f"127.0.0.1:{port} is already in use by another program"):
+            lifecycle.up(port, 1.0)
 
     assert not state.exists()
 
@@ -137,7 +140,7 @@ def test_given_a_stack_up_when_down_then_its_session_is_stopped_the_rest_left_an
     try:
         (state / "ministack.pid").write_text(f"{ours.pid}\n")
 
-        assert localstack.down() == 0
+        assert lifecycle.down() == 0
 
         reaper.join(timeout=10)
         assert ours.returncode == -signal.SIGTERM
@@ -154,25 +157,25 @@ def test_given_tmpfs_when_the_workers_folder_is_made_then_it_lives_there_and_dow
 ):
     tmpfs = tmp_path / "shm"
     tmpfs.mkdir()
-    monkeypatch.setattr(localstack, "TMPFS", tmpfs)
+    monkeypatch.setattr(ministack_state, "TMPFS", tmpfs)
     state.mkdir()
 
-    workers = localstack._worker_files_dir()
+    workers = ministack_state.worker_files_dir()
     (workers / "layer_0").mkdir()
 
     assert workers.parent == tmpfs and (state / "tmp").is_symlink()
-    assert localstack.down() == 0
+    assert lifecycle.down() == 0
     assert not state.exists() and list(tmpfs.iterdir()) == []
 
 
 def test_given_no_tmpfs_when_the_workers_folder_is_made_then_it_is_in_the_state_folder(state, tmp_path, monkeypatch):
-    monkeypatch.setattr(localstack, "TMPFS", tmp_path / "absent")
+    monkeypatch.setattr(ministack_state, "TMPFS", tmp_path / "absent")
     state.mkdir()
 
-    assert localstack._worker_files_dir() == (state / "tmp").resolve()
+    assert ministack_state.worker_files_dir() == (state / "tmp").resolve()
     assert not (state / "tmp").is_symlink()
 
 
 def test_given_no_stack_when_a_command_needs_one_then_it_says_to_run_make_up(state):
-    with pytest.raises(localstack.LocalStackError, match="run `make up`"):
-        localstack.require()
+    with pytest.raises(MiniStackError, match="run `make up`"):
+        ministack_state.require()
