@@ -24,7 +24,8 @@ from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from riskpipe.aggregate_service import AggregateOutcome, AggregateService
 from riskpipe.aggregate_store import Effect, MarkerStore, add_item
-from riskpipe.aggregation import MESSAGE_COUNT_ID, SubBatch, TradeChange, plan_sub_batches
+from riskpipe.aggregation import SubBatch, TradeChange, plan_sub_batches
+from riskpipe.identifiers import MESSAGE_COUNT_ID
 from riskpipe.models import PoisonRecordError, RiskMessage, WriteOutcome, decode_risk_message
 from riskpipe.state_service import BatchDecisions, Decision, StateStore, StreamRecord
 

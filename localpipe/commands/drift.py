@@ -23,12 +23,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer
-
-from localpipe.stack.readback import StackTables, read_aggregates, scan_state
-from riskpipe.aggregation import MESSAGE_COUNT_ID, compare_aggregates, expected_aggregates
-from riskpipe.models import RESERVED_PREFIXES, RiskMessage
-from riskpipe.partials import Partial, plan_reduce
+from localpipe.stack.readback import StackTables, read_aggregates, read_partials, scan_state
+from riskpipe.aggregation import compare_aggregates, expected_aggregates
+from riskpipe.identifiers import MESSAGE_COUNT_ID, RESERVED_PREFIXES
+from riskpipe.models import RiskMessage
+from riskpipe.partials import plan_reduce
 
 
 @dataclass(frozen=True)
@@ -58,15 +57,6 @@ def reconcile(client: Any, tables: StackTables) -> Reconciliation:
             once_reduced[identifier] = once_reduced.get(identifier, Decimal(0)) + delta
     drift = compare_aggregates(expected, once_reduced)
     return Reconciliation(expected, actual, drift, trades, tuple(p.partial_id for p in partials))
-
-
-def read_partials(client: Any, table: str) -> list[Partial]:
-    """The PartialTable's items: the map's partial results the reduce has not applied yet."""
-    return [
-        Partial.from_image(TypeDeserializer().deserialize({"M": item}))
-        for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True)
-        for item in page["Items"]
-    ]
 
 
 def read_markers(client: Any, table: str) -> dict[str, int]:

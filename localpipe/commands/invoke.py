@@ -20,7 +20,7 @@ from localpipe.stack.lambda_context import (
     STATE_FUNCTION,
 )
 from localpipe.stack.local import local_stack
-from riskpipe.aggregation import MESSAGE_COUNT_ID
+from riskpipe.identifiers import MESSAGE_COUNT_ID
 
 console = Console(stderr=False)
 

@@ -23,7 +23,7 @@ from localpipe.report.tree import aggregate_tree
 from localpipe.stack.deployed import describe_stack
 from localpipe.stack.local import local_stack
 from riskpipe.aggregate_store import read_aggregates
-from riskpipe.aggregation import MESSAGE_COUNT_ID
+from riskpipe.identifiers import MESSAGE_COUNT_ID
 
 console = Console(stderr=False)
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from localpipe.stack.readback import queue_bodies, read_aggregates, read_state, stream_records
+from localpipe.stack.readback import queue_bodies, read_aggregates, read_partials, read_state, stream_records
 from localpipe.stack.resources import Deployed
 from localpipe.stack.template import ROOT
 
@@ -77,10 +77,7 @@ def observe(deployed: Deployed, response: Any) -> Observed:
         aggregates=read_aggregates(dynamodb, deployed.names["AggregateTable"]),
         poison_reasons=[body["reason"] for body in queue_bodies(sqs, deployed.names["PoisonQueue"])],
         stream_records=len(stream_records(deployed.client("kinesis"), deployed.names["RiskStream"])),
-        partials={
-            item["pk"]["S"]: int(item["MessageCount"]["N"])
-            for item in dynamodb.scan(TableName=deployed.names["PartialTable"], ConsistentRead=True)["Items"]
-        },
+        partials={p.partial_id: p.message_count for p in read_partials(dynamodb, deployed.names["PartialTable"])},
     )
 
 

@@ -16,8 +16,9 @@ from typing import Any
 
 from localpipe.stack.shapes import state_item
 from riskpipe.aggregate_service import AggregateOutcome
-from riskpipe.aggregation import MESSAGE_COUNT_ID, SubBatch, TradeChain, TradeChange
+from riskpipe.aggregation import SubBatch, TradeChain, TradeChange
 from riskpipe.config import AggregateSettings, StateSettings
+from riskpipe.identifiers import MESSAGE_COUNT_ID
 from riskpipe.models import WriteOutcome
 from riskpipe.poison import PoisonQueue
 from riskpipe.state_service import BatchDecisions, Decision, PoisonSink, StateService, StreamRecord

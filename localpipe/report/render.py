@@ -12,6 +12,7 @@ from rich.table import Table
 
 from localpipe.report.model import PipelineReport, Rows
 from localpipe.report.tree import aggregate_tree
+from riskpipe.identifiers import MESSAGE_COUNT_ID
 
 # ------------------------------------------------------------------ the lines on the functions' decisions
 
@@ -87,7 +88,7 @@ def report_json(report: PipelineReport) -> dict[str, Any]:
         "aggregates_exact": report.aggregates_exact,
         "stale_items": len(report.stale_items),
         "aggregate_differences": {k: [str(a), str(b)] for k, (a, b) in report.aggregate_differences.items()},
-        "message_count": str(report.message_count),
+        MESSAGE_COUNT_ID: str(report.message_count),
         "partials": {
             **{name: getattr(report, f"partials_{name}") for name in partials},
             "reduce_transactions": report.reduce_transactions,

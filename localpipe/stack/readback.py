@@ -14,13 +14,17 @@ __all__ = [
     "queue_bodies",
     "queue_depth",
     "read_aggregates",
+    "read_partials",
     "read_state",
     "scan_state",
     "stream_records",
 ]
 
+from boto3.dynamodb.types import TypeDeserializer
+
 from riskpipe.aggregate_store import read_aggregates
 from riskpipe.models import Hierarchy, RiskMessage
+from riskpipe.partials import Partial
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,15 @@ def scan_state(client: Any, table: str) -> tuple[dict[str, RiskMessage], int]:
             )
             accepted_versions += int(item.get("AcceptedVersions", {"N": "1"})["N"])
     return items, accepted_versions
+
+
+def read_partials(client: Any, table: str) -> list[Partial]:
+    """Every partial in the PartialTable (written by the map, not applied by the reduce yet)."""
+    return [
+        Partial.from_image(TypeDeserializer().deserialize({"M": item}))
+        for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True)
+        for item in page["Items"]
+    ]
 
 
 def queue_bodies(client: Any, queue_url: str, *, delete: bool = False) -> list[dict[str, Any]]:

@@ -24,7 +24,8 @@ from localpipe.stack.resources import Deployed
 from localpipe.stack.shapes import kinesis_event, risk_message
 from riskpipe.aggregate_service import AggregateService
 from riskpipe.aggregate_store import MarkerStore, partial_put, read_aggregates
-from riskpipe.aggregation import MESSAGE_COUNT_ID, compare_aggregates, expected_aggregates
+from riskpipe.aggregation import compare_aggregates, expected_aggregates
+from riskpipe.identifiers import MESSAGE_COUNT_ID
 from riskpipe.models import Hierarchy, RiskMessage
 from riskpipe.reduce_service import ReduceService
 from riskpipe.reduce_store import ReduceStore

@@ -18,7 +18,8 @@ from localpipe.stack.lambda_context import AGGREGATE_FUNCTION
 from localpipe.stack.local import local_stack, stack_tables
 from localpipe.stack.readback import read_aggregates
 from localpipe.stack.shapes import risk_message, state_item
-from riskpipe.aggregation import MESSAGE_COUNT_ID, compare_aggregates, expected_aggregates
+from riskpipe.aggregation import compare_aggregates, expected_aggregates
+from riskpipe.identifiers import MESSAGE_COUNT_ID
 from riskpipe.models import Hierarchy
 
 DROPS = FaultRates(function_errors=0.3)

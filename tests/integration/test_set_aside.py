@@ -15,7 +15,7 @@ from localpipe.stack.local import local_stack
 from localpipe.stack.readback import queue_bodies
 from localpipe.stack.resources import Deployed
 from localpipe.stack.shapes import risk_message, state_item
-from riskpipe.aggregation import MESSAGE_COUNT_ID
+from riskpipe.identifiers import MESSAGE_COUNT_ID
 from riskpipe.models import Hierarchy
 from riskpipe.numbers import TOO_MANY_DIGITS
 

@@ -5,14 +5,7 @@ from decimal import Decimal
 import pytest
 
 from localpipe.stack.shapes import trade_image as image
-from riskpipe.aggregation import (
-    SubBatch,
-    TradeChange,
-    contribution_of,
-    items_needed,
-    plan_sub_batches,
-    split_repeats,
-)
+from riskpipe.aggregation import SubBatch, TradeChange, contribution_of, items_needed, plan_sub_batches, split_repeats
 
 ORDER = ("RiskType", "TradeDesk", "Region")
 

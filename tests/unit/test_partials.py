@@ -7,7 +7,8 @@ from functools import partial
 import pytest
 
 from localpipe.stack.shapes import trade_image
-from riskpipe.aggregation import MESSAGE_COUNT_ID, TradeChange, plan_sub_batches
+from riskpipe.aggregation import TradeChange, plan_sub_batches
+from riskpipe.identifiers import MESSAGE_COUNT_ID
 from riskpipe.partials import (
     Partial,
     Timestamps,
