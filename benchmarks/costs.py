@@ -10,8 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks.capacity import CapacityMeter
 from benchmarks.common import Row, batches, create_table, moto_stack
+from benchmarks.units import CapacityMeter
 from benchmarks.variants import IdempotentStateService, MapReduceAggregate, one_transaction_aggregate
 from functions.aggregate import app as aggregate_app
 from functions.reduce import app as reduce_app

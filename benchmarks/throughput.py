@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import time
 
-from benchmarks.capacity import CallTimer
 from benchmarks.common import Row, create_table
+from benchmarks.units import CallTimer
 from localpipe.faults.scenario import Send
 from localpipe.pipeline.pipeline import LocalPipeline
 from localpipe.stack.local import deploy_local, local_aws

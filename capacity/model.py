@@ -43,7 +43,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field, replace
 
-from benchmarks.capacity import item_size, write_units
+from benchmarks.units import item_size, write_units
 from capacity.params import Params
 from capacity.traffic import Record, WorkshopTraffic
 from riskpipe.aggregation import SubBatch, TradeChain, TradeChange, plan_sub_batches, split_repeats
@@ -1144,7 +1144,7 @@ def share(arrived: Counted, completed: Counted, window: tuple[float, float]) -> 
 
 
 def partial_size(partial: Partial) -> int:
-    """The partial item's size by DynamoDB's rules (``benchmarks.capacity``)."""
+    """The partial item's size by DynamoDB's rules (``benchmarks.units``)."""
     return item_size(partial.to_item())
 
 
