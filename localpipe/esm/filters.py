@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 _MISSING = object()
@@ -13,30 +13,36 @@ _MISSING = object()
 
 def matches_filter(pattern: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
     """Lambda event filtering: every key of the pattern must match; a list holds the allowed values."""
-    for key, rule in pattern.items():
-        value = record.get(key, _MISSING)
-        if isinstance(rule, Mapping):
-            if not isinstance(value, Mapping) or not matches_filter(rule, value):
-                return False
-        elif isinstance(rule, list):
-            if not any(_matches_rule(r, value) for r in rule):
-                return False
-        else:
-            raise ValueError(f"filter rule for {key!r} must be an object or a list, got {rule!r}")
-    return True
+    return all(_matches_key(key, rule, record.get(key, _MISSING)) for key, rule in pattern.items())
+
+
+def _matches_key(key: str, rule: Any, value: Any) -> bool:
+    if isinstance(rule, Mapping):
+        return isinstance(value, Mapping) and matches_filter(rule, value)
+    if isinstance(rule, list):
+        return any(_matches_rule(r, value) for r in rule)
+    raise ValueError(f"filter rule for {key!r} must be an object or a list, got {rule!r}")
 
 
 def _matches_rule(rule: Any, value: Any) -> bool:
-    if isinstance(rule, Mapping):
-        if "prefix" in rule:
-            return isinstance(value, str) and value.startswith(rule["prefix"])
-        if "exists" in rule:
-            return (value is not _MISSING) is bool(rule["exists"])
-        if "anything-but" in rule:
-            excluded = rule["anything-but"] if isinstance(rule["anything-but"], list) else [rule["anything-but"]]
-            return value is not _MISSING and value not in excluded
+    if not isinstance(rule, Mapping):
+        return bool(value == rule)
+    operator = next((name for name in _OPERATORS if name in rule), None)
+    if operator is None:
         raise ValueError(f"filter operator not supported locally: {dict(rule)}")
-    return bool(value == rule)
+    return _OPERATORS[operator](rule[operator], value)
+
+
+def _anything_but(excluded: Any, value: Any) -> bool:
+    return value is not _MISSING and value not in (excluded if isinstance(excluded, list) else [excluded])
+
+
+# The operators of a rule (an object), in the order a rule is matched against them.
+_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "prefix": lambda prefix, value: isinstance(value, str) and value.startswith(prefix),
+    "exists": lambda exists, value: (value is not _MISSING) is bool(exists),
+    "anything-but": _anything_but,
+}
 
 
 def filterable(record: Mapping[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,21 @@ errors = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "up":
+            return lifecycle.up(args.port, args.hours, workshop=args.workshop)
+        if args.command == "down":
+            return lifecycle.down()
+        if args.command == "status":
+            return lifecycle.status()
+        return send(state.require(), workshop=args.workshop, calls=args.calls, seed=args.seed, timeout=args.timeout)
+    except MiniStackError as exc:
+        errors.print(f"error: {exc}")
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m localpipe.ministack", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     up_parser = commands.add_parser("up", help="start MiniStack on 127.0.0.1 and deploy the stack to it")
@@ -40,18 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     send_parser.add_argument("--calls", type=int, default=25, help="PutRecords calls of 40 (without --workshop)")
     send_parser.add_argument("--seed", type=int, default=7)
     send_parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for exact aggregates")
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "up":
-            return lifecycle.up(args.port, args.hours, workshop=args.workshop)
-        if args.command == "down":
-            return lifecycle.down()
-        if args.command == "status":
-            return lifecycle.status()
-        return send(state.require(), workshop=args.workshop, calls=args.calls, seed=args.seed, timeout=args.timeout)
-    except MiniStackError as exc:
-        errors.print(f"error: {exc}")
-        return 1
+    return parser
 
 
 if __name__ == "__main__":

@@ -25,22 +25,25 @@ class Deployed:
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def resolve(self, value: Any) -> Any:
-        if isinstance(value, dict):
-            if "Fn::If" in value:
-                condition, when_true, when_false = value["Fn::If"]
-                return self.resolve(when_true if self.template.condition(condition) else when_false)
-            if "Ref" in value:
-                ref = value["Ref"]
-                if ref == "AWS::NoValue":
-                    return NO_VALUE
-                return self.template.parameters.get(ref, self.names.get(ref))
-            if "Fn::GetAtt" in value:
-                logical, attribute = value["Fn::GetAtt"]
-                return self.stream_arns[logical] if attribute == "StreamArn" else self.arns[logical]
-            return {k: self.resolve(v) for k, v in value.items()}
+        """A property's value on this stack: ``Fn::If``, ``Ref`` and ``Fn::GetAtt`` resolved, at any depth."""
         if isinstance(value, list):
             return [self.resolve(v) for v in value]
-        return value
+        if not isinstance(value, dict):
+            return value
+        if "Fn::If" in value:
+            condition, when_true, when_false = value["Fn::If"]
+            return self.resolve(when_true if self.template.condition(condition) else when_false)
+        if "Ref" in value:
+            return self._ref(value["Ref"])
+        if "Fn::GetAtt" in value:
+            logical, attribute = value["Fn::GetAtt"]
+            return self.stream_arns[logical] if attribute == "StreamArn" else self.arns[logical]
+        return {k: self.resolve(v) for k, v in value.items()}
+
+    def _ref(self, ref: str) -> Any:
+        if ref == "AWS::NoValue":
+            return NO_VALUE
+        return self.template.parameters.get(ref, self.names.get(ref))
 
     def function_env(self, function: FunctionSpec) -> dict[str, str]:
         resolved = {key: self.resolve(value) for key, value in function.environment.items()}

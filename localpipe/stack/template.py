@@ -6,7 +6,7 @@ integration tests from drifting away from what `sam deploy` creates.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,23 +98,18 @@ class Template:
 
     def condition(self, name: str) -> bool:
         """A condition of the template, evaluated with the parameters (Equals, Not, And, Or)."""
-        return bool(self._evaluate(self.conditions[name]))
+        return bool(self.evaluate(self.conditions[name]))
 
-    def _evaluate(self, node: Any) -> Any:
-        if isinstance(node, dict):
-            if "Condition" in node:
-                return self.condition(node["Condition"])
-            if "Fn::Equals" in node:
-                left, right = (self._evaluate(v) for v in node["Fn::Equals"])
-                return str(left) == str(right)
-            if "Fn::Not" in node:
-                return not self._evaluate(node["Fn::Not"][0])
-            if "Fn::And" in node:
-                return all(self._evaluate(v) for v in node["Fn::And"])
-            if "Fn::Or" in node:
-                return any(self._evaluate(v) for v in node["Fn::Or"])
-            if set(node) == {"Ref"} and node["Ref"] in self.parameters:
-                return self.parameters[node["Ref"]]
+    def evaluate(self, node: Any) -> Any:
+        """A node of a condition: a condition function applied (``CONDITION_FUNCTIONS``, first match), a ``Ref`` to a
+        parameter replaced by its value, anything else as it is."""
+        if not isinstance(node, dict):
+            return node
+        function = next((name for name in CONDITION_FUNCTIONS if name in node), None)
+        if function is not None:
+            return CONDITION_FUNCTIONS[function](self, node[function])
+        if set(node) == {"Ref"} and node["Ref"] in self.parameters:
+            return self.parameters[node["Ref"]]
         return node
 
     @classmethod
@@ -171,3 +166,18 @@ class Template:
     def event_source(self, function: str) -> EventSource:
         [source] = [s for s in self.event_sources() if s.function == function]
         return source
+
+
+def _equals(template: Template, operands: list[Any]) -> bool:
+    left, right = (template.evaluate(v) for v in operands)
+    return str(left) == str(right)
+
+
+# The condition functions the template's conditions use, in the order a node is matched against them.
+CONDITION_FUNCTIONS: dict[str, Callable[[Template, Any], Any]] = {
+    "Condition": lambda template, name: template.condition(name),
+    "Fn::Equals": _equals,
+    "Fn::Not": lambda template, operands: not template.evaluate(operands[0]),
+    "Fn::And": lambda template, operands: all(template.evaluate(v) for v in operands),
+    "Fn::Or": lambda template, operands: any(template.evaluate(v) for v in operands),
+}
