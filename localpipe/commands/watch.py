@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +15,7 @@ from rich.console import Console, Group
 from rich.live import Live
 
 from localpipe.faults.plan import FaultPlan
-from localpipe.faults.scenario import WATCH_RATES
+from localpipe.faults.scenario import WATCH_RATES, Send
 from localpipe.ministack import state as ministack
 from localpipe.pipeline.options import PipelineOptions
 from localpipe.pipeline.pipeline import LocalPipeline
@@ -26,6 +27,7 @@ from riskpipe.aggregate_store import read_aggregates
 from riskpipe.identifiers import MESSAGE_COUNT_ID
 
 console = Console(stderr=False)
+STOP_SECONDS = 60.0  # the longest a local run takes to stop between two batches once the watch is over
 
 
 def watch(args: argparse.Namespace) -> int:
@@ -48,9 +50,29 @@ def watch(args: argparse.Namespace) -> int:
     with local_stack() as deployed:
         pipeline = LocalPipeline(deployed, PipelineOptions(faults=plan))
         local = deployed.client("dynamodb")
-        runner = threading.Thread(target=pipeline.run, args=(sends,), kwargs={"burst": 200}, daemon=True)
+        stop = threading.Event()
+        runner = threading.Thread(target=_run_until, args=(pipeline, sends, stop), daemon=True)
         runner.start()
-        return _watch_loop(lambda: read_aggregates(local, pipeline.aggregate_table), args.seconds, runner)
+        try:
+            return _watch_loop(lambda: read_aggregates(local, pipeline.aggregate_table), args.seconds, runner)
+        finally:  # the run stops before its moto server does
+            stop.set()
+            runner.join(timeout=STOP_SECONDS)
+
+
+class _Stopped(Exception):
+    """The watch is over: raised from the run's progress callback, between two batches."""
+
+
+def _run_until(pipeline: LocalPipeline, sends: Sequence[Send], stop: threading.Event) -> None:
+    """The local run, stopped early once ``stop`` is set (the run reports its progress every few batches)."""
+
+    def progress(_done: int, _total: int) -> None:
+        if stop.is_set():
+            raise _Stopped
+
+    with contextlib.suppress(_Stopped):
+        pipeline.run(sends, burst=200, progress=progress)
 
 
 class _LatencyFeed:
