@@ -1,7 +1,7 @@
 """Command line of the local pipeline: ``python -m localpipe demo|pipeline|invoke|watch|reconcile``.
 
-Each command lives in its own module: ``cmd_run.py`` (demo, pipeline), ``cmd_invoke.py``, ``cmd_watch.py`` and
-``cmd_reconcile.py``; this one only parses the arguments and hands over."""
+Each command lives in its own module: ``run.py`` (demo, pipeline), ``invoke.py``, ``watch.py`` and
+``reconcile.py``; this one only parses the arguments and hands over."""
 
 from __future__ import annotations
 

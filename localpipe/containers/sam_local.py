@@ -1,5 +1,5 @@
 """``make sam-local-check`` and ``make sam-local-invoke``: the sample events of ``events/`` through ``sam local
-invoke`` in Lambda containers (``containers.py`` starts them, and the local AWS they reach).
+invoke`` in Lambda containers (``emulation.py`` starts them, and the local AWS they reach).
 
 ``python -m localpipe.containers.sam_local check``: every sample event, checked against ``events/expected.json``;
 ``invoke FUNCTION EVENT``: one of them, shown.

@@ -12,11 +12,11 @@ out-of-order versions  ``FaultRates.out_of_order``          ``scenario.scenario_
 poison records         ``FaultPlan.poison`` (a count)       ``scenario.scenario_sends``: raw bytes mixed in     seed
 function error         ``FaultRates.function_errors``       ``FunctionFaults.wrap``: before the real handler    1
 crash after write      ``FaultRates.crash_after_write``     ``FunctionFaults.wrap``: after it, before return    1
-DynamoDB throttling    ``FaultRates.throttling``            ``sdkfaults.ThrottlingPlan``: before-send hook      5
-throttling bursts      ``throttling_bursts, burst_length``  ``sdkfaults.ThrottlingPlan``: a hot partition       5
-SDK backoff jitter     ``PipelineOptions.backoff_scale``    ``sdkfaults.CompressedTime``: compressed waits      7
-lost checkpoint        ``FaultRates.lost_checkpoint``       ``DeliveryFaults``, asked by ``esm`` on success     2 3 6
-resharding overlap     ``FaultRates.overlap``               ``DeliveryFaults``, asked by ``esm`` per delivery   2 3 6
+DynamoDB throttling    ``FaultRates.throttling``            ``sdk.ThrottlingPlan``: before-send hook            5
+throttling bursts      ``throttling_bursts, burst_length``  ``sdk.ThrottlingPlan``: a hot partition             5
+SDK backoff jitter     ``PipelineOptions.backoff_scale``    ``sdk.CompressedTime``: compressed waits            7
+lost checkpoint        ``FaultRates.lost_checkpoint``       ``DeliveryFaults``, asked by the ESM on success     2 3 6
+resharding overlap     ``FaultRates.overlap``               ``DeliveryFaults``, asked by the ESM per delivery   2 3 6
 deployed failures      ``FAILURE_RATE`` / workshop mode     ``riskpipe.chaos`` inside the deployed functions    own
 =====================  ===================================  ==================================================  =====
 

@@ -1,5 +1,5 @@
 """The local pipeline's traffic: what the producer sends, with the fault plan's duplicates, late versions and
-poison records (see ``faults.py`` for where each fault acts)."""
+poison records (see ``plan.py`` for where each fault acts)."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ class PipelineOptions:
     """``faults``: every injected fault and the seed of every random choice (``faults.FaultPlan``).
     ``mapping_overrides``: event source mapping settings by function, over the template's (for example
     ``{"StateFunction": {"MaximumRetryAttempts": 0}}``). ``backoff_scale``: how much of the SDK's retry backoff is
-    really slept (see ``sdkfaults.compress_retry_backoff``). ``on_session``: called with the functions' session
+    really slept (see ``faults.sdk.compress_retry_backoff``). ``on_session``: called with the functions' session
     before any client is made from it (to observe their AWS calls). ``state_service`` / ``aggregate_service`` /
     ``reduce_service``: build the functions' domain from their settings and session instead of the functions' own
     ``build_service`` (the naive versions, a lab's workbench). ``emit_metrics``: let the functions print their

@@ -4,8 +4,8 @@ map) -> PartialTable -> stream -> reduce -> AggregateTable.
 Resources come from template.yaml (created on moto), the functions are the real handlers (built with their own
 ``build_service``; where they run: ``backend.py``), and the three stream triggers are ``EventSourceMapping`` runners
 configured from the template's event sources. Every fault comes from one seeded ``faults.FaultPlan``, so a scenario
-is reproducible. The traffic is ``scenario.py``'s, the choices of a run ``options.PipelineOptions``, and what it
-reports ``report.py``'s.
+is reproducible. The traffic is ``faults/scenario.py``'s, the choices of a run ``options.PipelineOptions``, and what it
+reports ``report/``'s, from the run's record (``record``).
 """
 
 from __future__ import annotations
