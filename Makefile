@@ -39,7 +39,7 @@ lock: $(STAMP) ## Compile requirements.in into the lock requirements-dev.txt (pi
 	$(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
 		--no-emit-find-links --output-file requirements-dev.txt $(ARGS) requirements.in
 
-test: $(STAMP) ## Install what the tests need and run them all (unit, integration, property, template) on 2 workers, with coverage
+test: $(STAMP) ## Install what the tests need and run them all (unit, integration, property, template) on 2 workers, with coverage and its floor
 	$(PY) -m pytest -q -p no:cacheprovider -n 2 --dist worksteal --cov --cov-report=term $(ARGS)
 
 e2e: $(STAMP) ## End-to-end tests: against the stack of make up, or a deployed one (RISK_PIPELINE_STACK=<stack name>)
@@ -91,7 +91,7 @@ ruff: $(STAMP) ## ruff check and ruff format --check
 types: $(STAMP) ## mypy
 	$(VENV)/bin/mypy
 
-imports: $(STAMP) ## The import contracts (import-linter, pyproject.toml): the shared layer's domain never imports data access
+imports: $(STAMP) ## The import contracts (import-linter, pyproject.toml): the shared layer's layers, localpipe's rooms, no cycle
 	$(VENV)/bin/lint-imports --no-cache --no-logo
 
 python-lint: ruff complexity types imports ## ruff, ruff format --check, the complexity gate, mypy, the import contracts
