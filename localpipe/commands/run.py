@@ -47,6 +47,7 @@ def pipeline_arguments(parser: argparse.ArgumentParser, defaults: dict[str, Any]
     add("--parallelization", type=int, default=None, help="override ParallelizationFactor")
     add("--max-retries", type=int, default=None, help="override MaximumRetryAttempts")
     add("--naive", action="store_true", help="read-then-write StateLambda and non-idempotent aggregate")
+    add("--combining", action="store_true", help="the template's Combining=true: the combining lanes before the reduce")
     add("--verbose", action="store_true", help="show the functions' logs and metrics")
     add("--json", action="store_true", help="print the report as JSON")
     add("--containers", action="store_true", help="the functions in Lambda containers (Docker, make local-image)")
@@ -66,6 +67,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "StateBatchSize": args.batch_size,
         "ParallelizationFactor": args.parallelization,
         "MaximumRetryAttempts": args.max_retries,
+        "Combining": "true" if args.combining else None,
     }
     return {k: v for k, v in pairs.items() if v is not None}
 

@@ -15,14 +15,15 @@ crash after write      ``FaultRates.crash_after_write``     ``FunctionFaults.wra
 DynamoDB throttling    ``FaultRates.throttling``            ``sdk.ThrottlingPlan``: before-send hook            5
 throttling bursts      ``throttling_bursts, burst_length``  ``sdk.ThrottlingPlan``: a hot partition             5
 SDK backoff jitter     ``PipelineOptions.backoff_scale``    ``sdk.CompressedTime``: compressed waits            7
-lost checkpoint        ``FaultRates.lost_checkpoint``       ``DeliveryFaults``, asked by the ESM on success     2 3 6
-resharding overlap     ``FaultRates.overlap``               ``DeliveryFaults``, asked by the ESM per delivery   2 3 6
+lost checkpoint        ``FaultRates.lost_checkpoint``       ``DeliveryFaults``, asked by the ESM on success     2 3 6 8
+resharding overlap     ``FaultRates.overlap``               ``DeliveryFaults``, asked by the ESM per delivery   2 3 6 8
 deployed failures      ``FAILURE_RATE`` / workshop mode     ``riskpipe.chaos`` inside the deployed functions    own
 =====================  ===================================  ==================================================  =====
 
 "drawn": the generator, ``random.Random(seed + n)`` for purpose n (``FaultPlan.generator``); 2, 3 and 6 are the
-state, map and reduce mappings' own generators, which also choose their lanes. ``riskpipe.chaos`` acts only in
-the functions as deployed (AWS, MiniStack, Lambda containers), never in a local run's handlers.
+state, map and reduce mappings' own generators, which also choose their lanes, and 8 the combining lanes' mapping's
+(with the template's combining level on; the function faults then reach its handler too). ``riskpipe.chaos`` acts
+only in the functions as deployed (AWS, MiniStack, Lambda containers), never in a local run's handlers.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 # The purposes of the plan's generators (each ``random.Random(seed + purpose)`` unless one generator is shared).
 RUN_LOOP, FUNCTION_FAULTS, STATE_MAPPING, MAP_MAPPING, THROTTLING, REDUCE_MAPPING, BACKOFF_JITTER = 0, 1, 2, 3, 5, 6, 7
+COMBINE_MAPPING = 8  # the combining lanes' mapping, with the template's combining level on
 PACING = 6  # the StateLambda's own backoff jitter on throttling
 
 

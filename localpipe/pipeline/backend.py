@@ -23,7 +23,7 @@ from localpipe.faults.rates import FaultRates
 from localpipe.pipeline.recording import Recorders, RecordingDecider, metrics_cleared
 from localpipe.report.model import DecisionRows, StateDecisions
 from localpipe.report.render import CONTAINER_ROWS, IN_PROCESS_ROWS
-from localpipe.stack.lambda_context import AGGREGATE_FUNCTION, REDUCE_FUNCTION, STATE_FUNCTION
+from localpipe.stack.lambda_context import AGGREGATE_FUNCTION, COMBINE_FUNCTION, REDUCE_FUNCTION, STATE_FUNCTION
 from localpipe.stack.template import Template
 
 Handler = Callable[[dict, Any], Any]
@@ -56,6 +56,7 @@ class Handlers:
     aggregate: Handler
     reduce: Handler
     overlap: Handler  # a second consumer of the state mapping's shard (a resharding overlap)
+    combine: Handler | None = None  # with the template's combining level on
 
 
 class Backend(Protocol):
@@ -84,6 +85,7 @@ class InProcessBackend:
             aggregate=functions.handler(AGGREGATE_FUNCTION, recorders.aggregate),
             reduce=functions.handler(REDUCE_FUNCTION, recorders.reduce),
             overlap=functions.handler(STATE_FUNCTION, recorders.state),  # a handler instance of its own
+            combine=functions.handler(COMBINE_FUNCTION, recorders.combine) if recorders.combine else None,
         )
 
     def decisions(self, stats: MappingStats, recorder: RecordingDecider, state_changes: int) -> StateDecisions:
@@ -112,7 +114,9 @@ class LambdaBackend:
 
     def handlers(self, functions: FunctionModules, recorders: Recorders) -> Handlers:
         state = self._handler(STATE_FUNCTION)
-        return Handlers(state, self._handler(AGGREGATE_FUNCTION), self._handler(REDUCE_FUNCTION), overlap=state)
+        combine = self._handler(COMBINE_FUNCTION) if recorders.combine else None
+        aggregate, reduce = self._handler(AGGREGATE_FUNCTION), self._handler(REDUCE_FUNCTION)
+        return Handlers(state, aggregate, reduce, overlap=state, combine=combine)
 
     def decisions(self, stats: MappingStats, recorder: RecordingDecider, state_changes: int) -> StateDecisions:
         """Known only as committed, or given up; the versions accepted are the StateTable's changes."""

@@ -1,11 +1,11 @@
 """The whole pipeline on one machine: producer -> Kinesis -> StateLambda -> StateTable -> stream -> aggregate (the
-map) -> PartialTable -> stream -> reduce -> AggregateTable.
+map) -> PartialTable -> stream -> (combine, with the template's Combining "true") -> reduce -> AggregateTable.
 
 Resources come from template.yaml (created on moto), the functions are the real handlers (built with their own
-``build_service``; where they run: ``backend.py``), and the three stream triggers are ``EventSourceMapping`` runners
-configured from the template's event sources. Every fault comes from one seeded ``faults.FaultPlan``, so a scenario
-is reproducible. The traffic is ``faults/scenario.py``'s, the choices of a run ``options.PipelineOptions``, and what it
-reports ``report/``'s, from the run's record (``record``).
+``build_service``; where they run: ``backend.py``), and the stream triggers (three, four with the combining level)
+are ``EventSourceMapping`` runners configured from the template's event sources. Every fault comes from one seeded
+``faults.FaultPlan``, so a scenario is reproducible. The traffic is ``faults/scenario.py``'s, the choices of a run
+``options.PipelineOptions``, and what it reports ``report/``'s, from the run's record (``record``).
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ from typing import Any
 from localpipe.esm.destinations import SqsDestination
 from localpipe.esm.mapping import EventSourceMapping
 from localpipe.esm.streams import DynamoDBStreamReader, KinesisReader
-from localpipe.faults.rates import MAP_MAPPING, PACING, REDUCE_MAPPING, RUN_LOOP, STATE_MAPPING, FaultRates
+from localpipe.faults import rates as purpose
+from localpipe.faults.rates import FaultRates
 from localpipe.faults.scenario import Send
+from localpipe.pipeline import record as counted
 from localpipe.pipeline.backend import FunctionModules
 from localpipe.pipeline.naive import naive_aggregate_service, naive_state_service
 from localpipe.pipeline.options import PipelineOptions
-from localpipe.pipeline.record import count_state_changes, decision_counts, delivery_counts, queue_counts
 from localpipe.pipeline.recording import (
     Recorders,
     RecordingApplier,
@@ -34,6 +35,7 @@ from localpipe.pipeline.recording import (
 from localpipe.report.model import PipelineReport, RunRecord, build_report
 from localpipe.stack.lambda_context import (
     AGGREGATE_FUNCTION,
+    COMBINE_FUNCTION,
     PRODUCER_FUNCTION,
     REDUCE_FUNCTION,
     STATE_FUNCTION,
@@ -41,14 +43,14 @@ from localpipe.stack.lambda_context import (
 )
 from localpipe.stack.readback import StackTables, read_aggregates, read_state
 from localpipe.stack.resources import Deployed
-from riskpipe.config import AggregateSettings, ProducerSettings, ReduceSettings, StateSettings
+from riskpipe.config import AggregateSettings, CombineSettings, ProducerSettings, ReduceSettings, StateSettings
 from riskpipe.models import RiskMessage
 from riskpipe.publisher import KinesisPublisher
 from riskpipe.throttling import Pacing
 
 
 class LocalPipeline:
-    """The three functions wired as template.yaml wires them, over the local stack ``deployed``, as ``options``
+    """The functions wired as template.yaml wires them, over the local stack ``deployed``, as ``options``
     say (or, for short, ``PipelineOptions.of(**fields)``: ``LocalPipeline(deployed, rates=..., seed=...)``)."""
 
     def __init__(self, deployed: Deployed, options: PipelineOptions | None = None, **fields: Any) -> None:
@@ -69,16 +71,19 @@ class LocalPipeline:
         self.state_recorder = RecordingDecider(self._state_service())
         self.aggregate_recorder = RecordingApplier(self._aggregate_service())
         self.reduce_recorder = RecordingReducer(self._reduce_service())
-        self.recorders = Recorders(self.state_recorder, self.aggregate_recorder, self.reduce_recorder)
+        combining = COMBINE_FUNCTION in self.template.functions()  # the template's Combining parameter
+        self.combine_recorder = RecordingReducer(self._combine_service()) if combining else None
+        recorders = (self.state_recorder, self.aggregate_recorder, self.reduce_recorder, self.combine_recorder)
+        self.recorders = Recorders(*recorders)
         self._wire_mappings()
         publisher = KinesisPublisher(
             ProducerSettings.from_env(self._env(PRODUCER_FUNCTION)).stream_name, self.deployed.client("kinesis")
         )
         self._producer_handler = self.functions.handler(PRODUCER_FUNCTION, publisher)
         self._published = 0  # publish calls so far
-        self._polled = (0, 0, 0)  # publish calls, state batches and map batches at the last polls
+        self._polled = (0, 0, 0, 0)  # publish calls, state, map and combine batches at the last polls
         # Which mapping goes next, and how long the consumers run between bursts.
-        self._run_rng = self.faults.generator(RUN_LOOP)
+        self._run_rng = self.faults.generator(purpose.RUN_LOOP)
 
     # ---------------------------------------------------------------- wiring
 
@@ -94,7 +99,7 @@ class LocalPipeline:
             return factory(settings, self.function_session)
         # its backoff on throttling runs on the compressed clock of the SDK's own backoff
         clock = self.function_session.time
-        pacing = Pacing(clock=clock.now, sleep=clock.sleep, rng=self.faults.generator(PACING))
+        pacing = Pacing(clock=clock.now, sleep=clock.sleep, rng=self.faults.generator(purpose.PACING))
         return self.functions.module(STATE_FUNCTION).build_service(settings, self.function_session, pacing=pacing)
 
     def _aggregate_service(self) -> Any:
@@ -114,6 +119,10 @@ class LocalPipeline:
         build = self.options.reduce_service or self.functions.module(REDUCE_FUNCTION).build_service
         return build(settings, self.function_session)
 
+    def _combine_service(self) -> Any:
+        settings = CombineSettings.from_env(self._env(COMBINE_FUNCTION))
+        return self.functions.module(COMBINE_FUNCTION).build_service(settings, self.function_session)
+
     def _wire_mappings(self) -> None:
         """The handlers where the backend runs them, the function faults around them, and their mappings."""
         handlers = self.backend.handlers(self.functions, self.recorders)
@@ -122,10 +131,19 @@ class LocalPipeline:
         self.invoke_aggregate = faults.wrap(handlers.aggregate, rates, LocalContext(AGGREGATE_FUNCTION))
         self.invoke_reduce = faults.wrap(handlers.reduce, rates, LocalContext(REDUCE_FUNCTION))
         overlap = faults.wrap(handlers.overlap, FaultRates(), LocalContext("overlap"))
-        self.state_mapping = self._mapping(STATE_FUNCTION, self.invoke_state, STATE_MAPPING, overlap)
-        self.aggregate_mapping = self._mapping(AGGREGATE_FUNCTION, self.invoke_aggregate, MAP_MAPPING, None)
-        self.reduce_mapping = self._mapping(REDUCE_FUNCTION, self.invoke_reduce, REDUCE_MAPPING, None)
-        self.mappings = (self.state_mapping, self.aggregate_mapping, self.reduce_mapping)
+        self.state_mapping = self._mapping(STATE_FUNCTION, self.invoke_state, purpose.STATE_MAPPING, overlap)
+        self.aggregate_mapping = self._mapping(AGGREGATE_FUNCTION, self.invoke_aggregate, purpose.MAP_MAPPING, None)
+        self.reduce_mapping = self._mapping(REDUCE_FUNCTION, self.invoke_reduce, purpose.REDUCE_MAPPING, None)
+        self.mappings: tuple[EventSourceMapping, ...] = (
+            self.state_mapping,
+            self.aggregate_mapping,
+            self.reduce_mapping,
+        )
+        self.combine_mapping: EventSourceMapping | None = None
+        if handlers.combine is not None:  # last: without it, every other choice of the run is as it was
+            self.invoke_combine = faults.wrap(handlers.combine, rates, LocalContext(COMBINE_FUNCTION))
+            self.combine_mapping = self._mapping(COMBINE_FUNCTION, self.invoke_combine, purpose.COMBINE_MAPPING, None)
+            self.mappings = (*self.mappings, self.combine_mapping)
 
     def _mapping(
         self, function: str, invoke: Callable[[dict], Any], purpose: int, overlap: Callable[[dict], Any] | None
@@ -218,30 +236,37 @@ class LocalPipeline:
         return steps
 
     def _step(self) -> int:
-        """Deliver one batch of one mapping. A mapping reads its stream only when it may hold new records:
-        the risk stream after a publish, a table's stream after the function writing it handled a batch."""
-        published, state_polled, map_polled = self._polled
-        if self._published != published:
-            self.state_mapping.poll()
-        state_batches = self.state_mapping.stats.invocations + self.state_mapping.stats.overlap_invocations
-        if state_batches != state_polled:
-            self.aggregate_mapping.poll()
-        map_batches = self.aggregate_mapping.stats.invocations
-        if map_batches != map_polled:
-            self.reduce_mapping.poll()
-        self._polled = (self._published, state_batches, map_batches)
+        """Deliver one batch of one mapping."""
+        self._poll()
         busy = [m for m in self.mappings if m.has_work()]
         if not busy:
             return 0
         self._run_rng.choice(busy).step()
         return 1
 
+    def _poll(self) -> None:
+        """A mapping reads its stream only when it may hold new records: the risk stream after a publish, a table's
+        stream after a function writing it handled a batch (the PartialTable's: the map, and the combining lanes)."""
+        published, state_polled, map_polled, combine_polled = self._polled
+        if self._published != published:
+            self.state_mapping.poll()
+        state_batches = self.state_mapping.stats.invocations + self.state_mapping.stats.overlap_invocations
+        if state_batches != state_polled:
+            self.aggregate_mapping.poll()
+        map_batches = self.aggregate_mapping.stats.invocations
+        combine_batches = self.combine_mapping.stats.invocations if self.combine_mapping else 0
+        if map_batches != map_polled and self.combine_mapping:
+            self.combine_mapping.poll()
+        if map_batches != map_polled or combine_batches != combine_polled:
+            self.reduce_mapping.poll()
+        self._polled = (self._published, state_batches, map_batches, combine_batches)
+
     # ---------------------------------------------------------------- the run's record, read from the tables and queues
 
     def record(self, sends: Sequence[Send], elapsed: float) -> RunRecord:
         """What the run sent, the tables and queues as they are now, and what every part counted: the report's
         only input."""
-        state_changes = count_state_changes(self.deployed)
+        state_changes = counted.count_state_changes(self.deployed)
         session, dynamodb = self.function_session, self.deployed.client("dynamodb")
         return RunRecord(
             naive=self.options.naive,
@@ -257,13 +282,7 @@ class LocalPipeline:
             throttled_calls=session.throttling.refused,
             throttling_bursts=session.throttling.bursts_started,
             backoff_seconds=session.time.now(),
-            counts={
-                **delivery_counts(self.state_mapping.stats, self.aggregate_mapping.stats, self.reduce_mapping.stats),
-                **decision_counts(self.aggregate_recorder, self.reduce_recorder),
-                **queue_counts(
-                    self.deployed, self.poison_queue_url, self.aggregate_poison_queue_url, self.partial_table
-                ),
-            },
+            counts=counted.run_counts(self),
         )
 
     def stack_tables(self) -> StackTables:

@@ -1,16 +1,45 @@
-"""What each part of a local run counted, named as the report's fields: the three mappings' deliveries, retries
-and give-ups, the recordings of the functions' decisions, and what the queues, the PartialTable and the StateTable's
-stream hold at the end. The pipeline hands them to its report in the run's narrow record
-(``report.model.RunRecord``)."""
+"""What each part of a local run counted, named as the report's fields: the mappings' deliveries, retries and
+give-ups (the combining lanes' apart: ``combining_counts``), the recordings of the functions' decisions, and what the
+queues, the PartialTable and the StateTable's stream hold at the end. The pipeline hands them to its report in the
+run's narrow record (``report.model.RunRecord``)."""
 
 from __future__ import annotations
 
-from localpipe.esm.mapping import MappingStats
+from typing import Protocol
+
+from localpipe.esm.mapping import EventSourceMapping, MappingStats
 from localpipe.esm.streams import DynamoDBStreamReader
 from localpipe.pipeline.recording import RecordingApplier, RecordingReducer
 from localpipe.stack.lambda_context import AGGREGATE_FUNCTION, REDUCE_FUNCTION, STATE_FUNCTION
 from localpipe.stack.readback import queue_depth
 from localpipe.stack.resources import Deployed
+from riskpipe.partials import COMBINED_KEY_SUFFIX
+
+
+class CountedRun(Protocol):
+    """What a run's counts are read from (the local pipeline)."""
+
+    deployed: Deployed
+    state_mapping: EventSourceMapping
+    aggregate_mapping: EventSourceMapping
+    reduce_mapping: EventSourceMapping
+    combine_mapping: EventSourceMapping | None
+    aggregate_recorder: RecordingApplier
+    reduce_recorder: RecordingReducer
+    combine_recorder: RecordingReducer | None
+    poison_queue_url: str
+    aggregate_poison_queue_url: str
+    partial_table: str
+
+
+def run_counts(run: CountedRun) -> dict[str, int | bool]:
+    """Everything the run counted, named as the report's fields."""
+    return {
+        **delivery_counts(run.state_mapping.stats, run.aggregate_mapping.stats, run.reduce_mapping.stats),
+        **decision_counts(run.aggregate_recorder, run.reduce_recorder),
+        **queue_counts(run.deployed, run.poison_queue_url, run.aggregate_poison_queue_url, run.partial_table),
+        **combining_counts(run.deployed, run.combine_mapping, run.combine_recorder, run.reduce_recorder),
+    }
 
 
 def delivery_counts(state: MappingStats, aggregate: MappingStats, reduce: MappingStats) -> dict[str, int]:
@@ -66,6 +95,34 @@ def queue_counts(
         "aggregate_failure_messages": depth(failure_queue(AGGREGATE_FUNCTION)),
         "reduce_failure_messages": depth(failure_queue(REDUCE_FUNCTION)),
         "aggregate_set_aside": depth(aggregate_poison_queue),
+    }
+
+
+def combining_counts(
+    deployed: Deployed, mapping: EventSourceMapping | None, combiner: RecordingReducer | None, reducer: RecordingReducer
+) -> dict[str, int | bool]:
+    """The combining lanes' figures, with the template's combining level on (none without): the partials combined
+    once (and twice: must stay 0), those combined before and skipped, the combined partials written and those the
+    reducer applied, and what their mapping retried, lost and gave up."""
+    if mapping is None or combiner is None:
+        return {}
+    stats = mapping.stats
+    destination = mapping.config.on_failure
+    return {
+        "combining": True,
+        "partials_combined": len(combiner.applied),
+        "partials_combined_twice": combiner.applied_twice,
+        "combine_skipped": combiner.skipped,
+        "combined_partials_written": combiner.committed,
+        "combined_partials_applied": sum(1 for p in reducer.applied if p.endswith(COMBINED_KEY_SUFFIX)),
+        "combine_transactions": combiner.transactions,
+        "combine_retried_batches": stats.function_errors + stats.partial_failures,
+        "combine_lost_checkpoints": stats.lost_checkpoints,
+        "combine_overlaps": stats.overlap_invocations,
+        "combine_exhausted": len(stats.records_to_destination),
+        "combine_failure_messages": queue_depth(deployed.client("sqs"), deployed.names[destination])
+        if destination
+        else 0,
     }
 
 

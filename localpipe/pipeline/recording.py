@@ -60,14 +60,16 @@ class RecordingApplier:
 
 
 class RecordingReducer:
-    """The reduce's decisions: partials applied once (by id), skipped as delivered again, its transactions."""
+    """The reduce's decisions, or a combining lane's: partials applied (combined) once (by id), skipped as delivered
+    again, its transactions and those that committed (a combining lane's: the combined partials written)."""
 
     def __init__(self, inner: PartialApplier) -> None:
         self.inner = inner
         self.applied: set[str] = set()
-        self.applied_twice = 0  # must stay 0: a partial applied by two transactions
+        self.applied_twice = 0  # must stay 0: a partial applied (combined) by two transactions
         self.skipped = 0
         self.transactions = 0
+        self.committed = 0
         self.conflicts = 0
 
     def apply(self, partials: Sequence[Partial]) -> ReduceOutcome:
@@ -76,6 +78,7 @@ class RecordingReducer:
         self.applied |= outcome.applied
         self.skipped += len(outcome.skipped)
         self.transactions += outcome.transactions
+        self.committed += outcome.committed
         self.conflicts += outcome.conflicts
         return outcome
 
@@ -109,8 +112,10 @@ def metrics_cleared(module: Any, handler: Callable[[dict, Any], Any]) -> Callabl
 
 @dataclass(frozen=True)
 class Recorders:
-    """The recordings around the three functions' services, which the in-process handlers are built around."""
+    """The recordings around the functions' services, which the in-process handlers are built around (the combining
+    lanes' only with the template's combining level on)."""
 
     state: RecordingDecider
     aggregate: RecordingApplier
     reduce: RecordingReducer
+    combine: RecordingReducer | None = None

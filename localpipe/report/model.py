@@ -84,6 +84,20 @@ class PipelineReport:
     backoff_seconds: float = 0.0  # the functions' backoff as it would have been in real time (1/100 of it slept)
     details: dict[str, Any] = field(default_factory=dict)
     aggregate_set_aside: int = 0  # changes in the aggregate poison queue (refused by DynamoDB as invalid)
+    # The combining lanes (the template's Combining "true"): every partial of the map combined once, each combined
+    # partial applied by the reducer once.
+    combining: bool = False
+    partials_combined: int = 0  # the map's partials combined (by id, once)
+    partials_combined_twice: int = 0  # must stay 0: a partial combined by two transactions
+    combine_skipped: int = 0  # partials delivered again to the lanes, combined before: skipped
+    combined_partials_written: int = 0
+    combined_partials_applied: int = 0  # by the reducer
+    combine_transactions: int = 0
+    combine_retried_batches: int = 0
+    combine_lost_checkpoints: int = 0
+    combine_overlaps: int = 0  # batches a second consumer of the shard took too
+    combine_exhausted: int = 0
+    combine_failure_messages: int = 0
 
     @property
     def unaccounted(self) -> int:

@@ -39,12 +39,34 @@ class InProcessRows:
             ),
             ("map transactions (markers + one partial each)", f"{r.transactions:,}"),
             ("map / reduce batches retried", f"{r.map_retried_batches} / {r.reduce_retried_batches}"),
+            *_combining_rows(r),
             (
                 "reduce: partials written / applied / skipped (delivered again)",
                 f"{r.partials_written:,} / {r.partials_applied:,} / {r.partials_skipped:,}",
             ),
             ("reduce transactions (ADDs + deletes under condition)", f"{r.reduce_transactions:,}"),
         ]
+
+
+def _combining_rows(r: PipelineReport) -> Rows:
+    """The combining lanes' lines, with the template's combining level on."""
+    if not r.combining:
+        return []
+    return [
+        (
+            "combine: partials combined / skipped (delivered again)",
+            f"{r.partials_combined:,} / {r.combine_skipped:,}",
+        ),
+        (
+            "combine: combined partials written / applied by the reduce",
+            f"{r.combined_partials_written:,} / {r.combined_partials_applied:,}",
+        ),
+        (
+            "combine: transactions / batches retried / lost checkpoints / overlaps",
+            f"{r.combine_transactions:,} / {r.combine_retried_batches} / {r.combine_lost_checkpoints} / "
+            f"{r.combine_overlaps}",
+        ),
+    ]
 
 
 class ContainerRows:
@@ -93,8 +115,16 @@ def report_json(report: PipelineReport) -> dict[str, Any]:
             **{name: getattr(report, f"partials_{name}") for name in partials},
             "reduce_transactions": report.reduce_transactions,
         },
+        **({"combining": _combining_json(report)} if report.combining else {}),
         "elapsed_seconds": round(report.elapsed, 2),
     }
+
+
+def _combining_json(report: PipelineReport) -> dict[str, int]:
+    names: tuple[str, ...] = ("partials_combined", "partials_combined_twice", "combine_skipped")
+    names += ("combined_partials_written", "combined_partials_applied", "combine_transactions", "combine_exhausted")
+    names += ("combine_failure_messages",)
+    return {name: getattr(report, name) for name in names}
 
 
 def report_rows(report: PipelineReport) -> Rows:
@@ -115,7 +145,9 @@ def report_rows(report: PipelineReport) -> Rows:
         *r.rows.state(r),
         (
             "exhausted -> on-failure destinations",
-            f"{r.exhausted} state, {r.aggregate_exhausted} map, {r.reduce_exhausted} reduce",
+            f"{r.exhausted} state, {r.aggregate_exhausted} map, "
+            + (f"{r.combine_exhausted} combine, " if r.combining else "")
+            + f"{r.reduce_exhausted} reduce",
         ),
         *([("DynamoDB write calls throttled (bursts) / backoff", throttled)] if r.throttled_calls else []),
         ("unaccounted records", str(r.unaccounted)),

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 STATE_FUNCTION = "StateFunction"
 AGGREGATE_FUNCTION = "AggregateFunction"
 REDUCE_FUNCTION = "ReduceFunction"
+COMBINE_FUNCTION = "CombineFunction"  # with the template's Combining "true" only
 PRODUCER_FUNCTION = "ProducerFunction"
 GAME_FUNCTION = "GameFunction"
 FUNCTION_ALIASES = {
@@ -17,6 +18,7 @@ FUNCTION_ALIASES = {
     "aggregate": AGGREGATE_FUNCTION,
     "map": AGGREGATE_FUNCTION,
     "reduce": REDUCE_FUNCTION,
+    "combine": COMBINE_FUNCTION,
     "producer": PRODUCER_FUNCTION,
     "game": GAME_FUNCTION,
 }
