@@ -37,6 +37,9 @@ SOAK_FIGURES = (
     ("poison", "poison"),
     ("exhausted", "exhausted"),
     ("aggregate_duplicates_skipped", "aggregate redeliveries skipped"),
+    ("combining_histories", "histories with the combining level"),
+    ("partials_combined", "partials combined"),
+    ("combine_skipped", "partials delivered again and skipped by the combining lanes"),
     ("seconds", "seconds of checking"),
 )
 

@@ -64,7 +64,12 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             f"poison {figures['poison']:,}, exhausted {figures['exhausted']:,}; "
             f"{figures['aggregate_duplicates_skipped']:,} map redeliveries skipped; "
             f"{figures['partials_written']:,} partials written, {figures['partials_skipped']:,} delivered again and "
-            f"skipped by the reduce, in {figures['reduce_transactions']:,} reduce transactions"
+            f"skipped by the reduce, in {figures['reduce_transactions']:,} reduce transactions; "
+            f"{figures['combining_histories']:,} histories with the combining level: "
+            f"{figures['partials_combined']:,} partials combined into {figures['combined_partials_written']:,}, "
+            f"{figures['combine_skipped']:,} delivered again and skipped by the combining lanes "
+            f"({figures['combine_retried_batches']:,} batches retried, {figures['combine_lost_checkpoints']:,} lost "
+            f"checkpoints, {figures['combine_overlaps']:,} overlapping consumers)"
         )
         if os.environ.get("HYPOTHESIS_PROFILE") == "soak":
             path = write_result("soak", {"figures": dict(figures), "failed_runs": failed_runs})

@@ -1,10 +1,11 @@
 """Generated failure histories for the whole local pipeline, and the properties every run must keep.
 
-A case is a set of versioned messages (trades, versions, values, hierarchies) sent in any order with
-repeats, malformed records mixed in, a stream and mapping shape (shards, batch size, parallelization,
-retry budget) and fault rates. Every random choice of the run (which batch fails, which write is throttled,
-where a burst of throttling starts and how long it lasts, which lane goes next, where a second consumer steps
-in) comes from a ``random.Random`` that hypothesis drives, so a failing history shrinks to a small one.
+A case is a set of versioned messages (trades, versions, values, hierarchies) sent in any order with repeats,
+malformed records mixed in, a stream and mapping shape (shards, batch size, parallelization, retry budget, the
+combining level on or off and its lanes per shard) and fault rates. Every random choice of the run (which batch
+fails, which write is throttled, where a burst of throttling starts and how long it lasts, which lane goes next,
+where a second consumer steps in) comes from a ``random.Random`` that hypothesis drives, so a failing history
+shrinks to a small one.
 """
 
 from __future__ import annotations
@@ -45,13 +46,16 @@ class Case:
     state_retries: int
     burst: int
     rng: random.Random = field(repr=False)
+    combining: bool = False  # the template's Combining: the combining lanes between the map and the reduce
+    combine_parallelization: int = 1  # CombineParallelizationFactor
 
     def describe(self) -> str:
         messages = [s.message for s in self.sends if s.message is not None]
         return (
             f"{len(self.sends)} records ({len(self.poison)} poison kinds) over {len({m.TradeID for m in messages})} "
             f"trades; shards={self.shards} batch={self.batch_size} parallelization={self.parallelization} "
-            f"state retries={self.state_retries} burst={self.burst}; {self.rates}\n"
+            f"state retries={self.state_retries} burst={self.burst} combining={self.combining} "
+            f"({self.combine_parallelization} lanes a shard); {self.rates}\n"
             + "\n".join(
                 f"  {s.message.TradeID} v{s.message.Version} {s.message.Value} {s.message.Hierarchy.as_json()}"
                 if s.message
@@ -157,6 +161,8 @@ def cases(draw: st.DrawFn, *, throttling: bool = True, max_trades: int = 5) -> C
         state_retries=draw(st.sampled_from([0, 1, 3, 10])),
         burst=draw(st.sampled_from([3, 10, 1000])),
         rng=draw(st.randoms(use_true_random=False)),
+        combining=draw(st.booleans()),  # in about half of the histories
+        combine_parallelization=draw(st.sampled_from([1, 1, 3])),
     )
 
 
@@ -207,6 +213,19 @@ def workshop_failure_rates(rng_seed: int) -> Case:
     )
 
 
+def combining_under_every_fault(rng_seed: int) -> Case:
+    """The workshop's lab 2 through the combining level, with every fault at once on every stage: functions failing
+    before their work and crashing after their transactions, lost checkpoints, a second consumer on each shard
+    (the combining lanes' too), two combining lanes a shard; so a partial is combined by an overlapping consumer, a
+    lane crashes after its transaction, and combined partials are delivered again to the reduce."""
+    return replace(
+        workshop_failure_rates(rng_seed),
+        rates=FaultRates(function_errors=0.1, crash_after_write=0.15, lost_checkpoint=0.15, overlap=0.15),
+        combining=True,
+        combine_parallelization=2,
+    )
+
+
 @dataclass
 class Outcome:
     report: PipelineReport
@@ -222,6 +241,8 @@ def run_case(case: Case, endpoint: str, *, naive: bool = False) -> Outcome:
         "StateBatchSize": case.batch_size,
         "ParallelizationFactor": case.parallelization,
         "MaximumRetryAttempts": case.state_retries,
+        "Combining": "true" if case.combining else "false",
+        "CombineParallelizationFactor": case.combine_parallelization,
     }
     with local_stack(endpoint, overrides=overrides) as deployed:
         pipeline = LocalPipeline(deployed, rates=case.rates, naive=naive, rng=case.rng)
@@ -242,6 +263,13 @@ def run_case(case: Case, endpoint: str, *, naive: bool = False) -> Outcome:
         partials_written=report.partials_written,
         partials_skipped=report.partials_skipped,
         reduce_transactions=report.reduce_transactions,
+        combining_histories=int(report.combining),
+        partials_combined=report.partials_combined,
+        combine_skipped=report.combine_skipped,
+        combined_partials_written=report.combined_partials_written,
+        combine_lost_checkpoints=report.combine_lost_checkpoints,
+        combine_overlaps=report.combine_overlaps,
+        combine_retried_batches=report.combine_retried_batches,
     )
     return Outcome(report, violations, figures, shards_used)
 
@@ -323,6 +351,26 @@ def check(case: Case, pipeline: LocalPipeline, report: PipelineReport) -> list[s
         violations.append(f"{report.partials_applied_twice} partials applied by two reduce transactions")
     if report.partials_left:
         violations.append(f"{report.partials_left} partials left in the PartialTable, never applied")
+    return violations + _combining_violations(case, report)
+
+
+def _combining_violations(case: Case, report: PipelineReport) -> list[str]:
+    """7. With the combining level: every partial of the map combined once, every combined partial applied once by
+    the reduce, and the reduce given nothing else."""
+    if not case.combining:
+        return [] if not report.combining else ["combining lanes ran in a history without the combining level"]
+    violations = []
+    if report.partials_combined != report.partials_written:
+        violations.append(f"{report.partials_written} partials written by the map, {report.partials_combined} combined")
+    if report.partials_combined_twice:
+        violations.append(f"{report.partials_combined_twice} partials combined by two transactions")
+    if report.combine_exhausted:
+        violations.append(f"{report.combine_exhausted} partials exhausted the combining lanes' retries")
+    if not report.combined_partials_written == report.combined_partials_applied == report.partials_applied:
+        violations.append(
+            f"{report.combined_partials_written} combined partials written, {report.combined_partials_applied} of "
+            f"them applied by the reduce, which applied {report.partials_applied} partials"
+        )
     return violations
 
 

@@ -1,8 +1,10 @@
 """Property: whatever the platform does (duplicates, versions out of order, whole and partial redeliveries,
 crashes after the write, a second consumer on a shard, function errors, throttling, poison records), no
 update is lost, no stale version overwrites a newer one, nothing counts twice and nothing is dropped. The
-function-side faults and lost checkpoints reach all three stream consumers: the StateLambda, the map (a crash
-after its transaction) and the reduce (a crash after its transaction, a partial delivered again).
+function-side faults, lost checkpoints and second consumers reach every stream consumer: the StateLambda, the map
+(a crash after its transaction), the combining lanes in the histories that have them (about half, and an explicit
+one with every fault at once: a crash after the transaction, a partial delivered again, an overlapping lane) and
+the reduce (a crash after its transaction, a partial delivered again).
 The same properties find a counterexample in the naive pipeline, so they can fail.
 
 The histories are split in two halves so that ``pytest -n 2`` checks them on both cores (in CI each half has
@@ -20,6 +22,7 @@ from hypothesis import Phase, example, find, given, seed, settings
 from tests.property.histories import (
     Case,
     cases,
+    combining_under_every_fault,
     cross_shard_revision,
     run_case,
     soak_history_203753413110509477773198763466354452703,
@@ -42,6 +45,7 @@ def test_given_any_failure_history_when_the_pipeline_runs_then_nothing_is_lost_s
     @settings(max_examples=max(1, settings().max_examples // 2))
     @example(case=soak_history_203753413110509477773198763466354452703(rng_seed=half))
     @example(case=workshop_failure_rates(rng_seed=half))
+    @example(case=combining_under_every_fault(rng_seed=half))
     @given(case=cases())
     def history(case: Case) -> None:
         outcome = run_case(case, moto_endpoint)
