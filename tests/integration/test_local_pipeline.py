@@ -10,10 +10,10 @@ from localpipe.stack.local import local_stack
 RATES = FaultRates(duplicates=0.15, out_of_order=0.1, function_errors=0.1, crash_after_write=0.1, lost_checkpoint=0.05)
 
 
-def run(naive: bool):
-    sends = scenario_sends(messages=300, trades=30, seed=3, rates=RATES, poison=2)
-    with local_stack() as deployed:
-        pipeline = LocalPipeline(deployed, rates=RATES, seed=3, naive=naive)
+def run(naive: bool, rates: FaultRates = RATES, messages: int = 300, trades: int = 30, **overrides):
+    sends = scenario_sends(messages=messages, trades=trades, seed=3, rates=rates, poison=2)
+    with local_stack(overrides=overrides) as deployed:
+        pipeline = LocalPipeline(deployed, rates=rates, seed=3, naive=naive)
         return pipeline.run(sends, burst=100)
 
 
@@ -32,3 +32,19 @@ def test_given_the_same_faults_when_the_naive_pipeline_runs_then_it_double_count
     report = run(naive=True)
     assert not report.aggregates_exact
     assert report.message_count > report.outcomes["accepted"]
+
+
+@pytest.mark.timeout(240)
+def test_given_the_combining_level_and_every_fault_when_the_pipeline_runs_then_each_partial_counts_once():
+    # Given the template's combining level with two lanes a shard, and every fault, a second consumer included
+    rates = FaultRates(**{**RATES.__dict__, "overlap": 0.2, "lost_checkpoint": 0.15})
+    # When the pipeline runs
+    report = run(False, rates, 1_000, 400, Combining="true", CombineParallelizationFactor=2)
+    # Then it is exact, every partial of the map was combined once, and the reduce applied only combined partials
+    assert report.exact, (report.stale_items, report.aggregate_differences, report.unaccounted)
+    assert report.combining and report.partials_combined == report.partials_written > 0
+    assert report.partials_combined_twice == 0 and report.combine_exhausted == 0 and report.partials_left == 0
+    assert report.combined_partials_written == report.combined_partials_applied == report.partials_applied
+    assert report.combined_partials_written < report.partials_written  # the reduce saw fewer partials
+    # and the faults reached the combining lanes: partials delivered again were skipped, not combined twice
+    assert report.combine_skipped > 0 and report.combine_overlaps + report.combine_lost_checkpoints > 0
