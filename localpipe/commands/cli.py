@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     pipeline_arguments(commands.add_parser("demo", help="the workshop's scenario, checked end to end"), DEMO_DEFAULTS)
     pipeline_arguments(commands.add_parser("pipeline", help="the local pipeline with your own options"), {})
     invoke_parser = commands.add_parser("invoke", help="invoke one function with an event file, no Docker")
-    invoke_parser.add_argument("function", help="state, aggregate, producer (or a logical id)")
+    invoke_parser.add_argument("function", help="state, aggregate, combine, reduce, producer (or a logical id)")
     invoke_parser.add_argument("event", help="path of an event JSON file, e.g. events/state/kinesis-batch.json")
     invoke_parser.add_argument("--repeat", type=int, default=1, help="deliver the event this many times")
     _watch_arguments(commands.add_parser("watch", help="live view of the aggregates"))

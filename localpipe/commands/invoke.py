@@ -8,12 +8,22 @@ from pathlib import Path
 
 from rich.console import Console
 
-from localpipe.containers.samples import EVENTS, Expectation, Observed, load_expectations, mismatches, observe, seed
+from localpipe.containers.samples import (
+    EVENTS,
+    Expectation,
+    Observed,
+    load_expectations,
+    mismatches,
+    observe,
+    seed,
+    stack_parameters,
+)
 from localpipe.pipeline.options import PipelineOptions
 from localpipe.pipeline.pipeline import LocalPipeline
 from localpipe.report.tree import aggregate_tree
 from localpipe.stack.lambda_context import (
     AGGREGATE_FUNCTION,
+    COMBINE_FUNCTION,
     FUNCTION_ALIASES,
     PRODUCER_FUNCTION,
     REDUCE_FUNCTION,
@@ -34,7 +44,7 @@ def invoke(args: argparse.Namespace) -> int:
     event_path = Path(args.event).resolve()
     event = json.loads(event_path.read_text())
     expectation = _expectation_for(event_path)
-    with local_stack() as deployed:
+    with local_stack(overrides=stack_parameters(function)) as deployed:
         pipeline = LocalPipeline(deployed, PipelineOptions(verbose=True))
         seed(deployed, expectation)
         handlers = {
@@ -42,6 +52,7 @@ def invoke(args: argparse.Namespace) -> int:
             AGGREGATE_FUNCTION: pipeline.invoke_aggregate,
             REDUCE_FUNCTION: pipeline.invoke_reduce,
             PRODUCER_FUNCTION: pipeline.invoke_producer,
+            **({COMBINE_FUNCTION: pipeline.invoke_combine} if pipeline.combine_mapping else {}),
         }
         if function not in handlers:
             console.print(f"[red]unknown function {args.function!r}: use one of {', '.join(FUNCTION_ALIASES)}[/red]")

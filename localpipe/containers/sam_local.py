@@ -31,7 +31,7 @@ from localpipe.containers.emulation import (
     sam,
     sam_build,
 )
-from localpipe.containers.samples import Expectation, load_expectations, mismatches, observe, seed
+from localpipe.containers.samples import Expectation, load_expectations, mismatches, observe, seed, stack_parameters
 from localpipe.stack.lambda_context import FUNCTION_ALIASES
 from localpipe.stack.local import deploy_local
 from localpipe.stack.resources import Deployed
@@ -51,6 +51,7 @@ def invoke(
     function: str, event: Path, deployed: Deployed, aws: DockerAws, built: Path = BUILT_TEMPLATE
 ) -> tuple[Any, str]:
     """``sam local invoke`` one function with one event in SAM's Lambda container; (response, its logs)."""
+    combining = f"Combining={deployed.template.parameters.get('Combining', 'false')}"  # the combine function's
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(env_vars(deployed, aws), handle)
     try:
@@ -59,7 +60,7 @@ def invoke(
             "--event", str(event),
             "--template", str(built),
             "--env-vars", handle.name,
-            "--parameter-overrides", f"LocalEndpointUrl={aws.network_endpoint}",
+            "--parameter-overrides", f"LocalEndpointUrl={aws.network_endpoint} {combining}",
             "--docker-network", aws.network,
             "--skip-pull-image",
             timeout=300,
@@ -76,7 +77,7 @@ def invoke(
 def check_sample(expectation: Expectation, aws: DockerAws, session: boto3.Session, prefix: str) -> Invocation:
     """One sample on a stack of its own (its own names, so that samples can run side by side)."""
     started = time.monotonic()
-    deployed = deploy_local(session, prefix=prefix)
+    deployed = deploy_local(session, prefix=prefix, overrides=stack_parameters(expectation.function))
     seed(deployed, expectation)
     response, logs = invoke(expectation.function, expectation.path, deployed, aws)
     problems = mismatches(expectation, observe(deployed, response))
@@ -128,7 +129,7 @@ def _invoke(args: argparse.Namespace) -> int:
     expectations = {e.path.resolve(): e for e in load_expectations().values()}
     sam_build()
     with docker_aws() as aws, local_aws_environment(aws.host_endpoint, REGION) as session:
-        deployed = deploy_local(session)
+        deployed = deploy_local(session, overrides=stack_parameters(function))
         seed(deployed, expectations.get(event))
         response, logs = invoke(function, event, deployed, aws)
         print(logs.rstrip())  # noqa: T201

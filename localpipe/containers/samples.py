@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from localpipe.stack.lambda_context import COMBINE_FUNCTION
 from localpipe.stack.readback import queue_bodies, read_aggregates, read_partials, read_state, stream_records
 from localpipe.stack.resources import Deployed
 from localpipe.stack.template import ROOT
@@ -50,6 +51,12 @@ def load_expectations(path: Path = EXPECTATIONS) -> dict[str, Expectation]:
 def sample_events() -> list[str]:
     """Every event file under events/, as a path relative to it."""
     return sorted(str(p.relative_to(EVENTS)) for p in EVENTS.glob("*/*.json"))
+
+
+def stack_parameters(function: str) -> dict[str, str]:
+    """The template parameters a stack needs for ``function`` to be in it: the combine function only with the
+    combining level on."""
+    return {"Combining": "true"} if function == COMBINE_FUNCTION else {}
 
 
 def seed(deployed: Deployed, expectation: Expectation | None) -> None:

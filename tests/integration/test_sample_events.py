@@ -4,8 +4,16 @@ stack built from template.yaml (moto). The same expectations are checked in Lamb
 
 import pytest
 
-from localpipe.containers.samples import load_expectations, mismatches, observe, sample_events, seed
+from localpipe.containers.samples import (
+    load_expectations,
+    mismatches,
+    observe,
+    sample_events,
+    seed,
+    stack_parameters,
+)
 from localpipe.pipeline.pipeline import LocalPipeline
+from localpipe.stack.local import deploy_local
 
 EXPECTATIONS = load_expectations()
 
@@ -15,9 +23,11 @@ def test_given_the_sample_events_when_listed_then_each_has_an_expectation():
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTATIONS))
-def test_given_a_sample_event_when_its_function_handles_it_then_the_stack_holds_what_is_expected(stack, name):
-    # Given a fresh stack (with the partials the event stands for) and the real handlers wired as the template does
+def test_given_a_sample_event_when_its_function_handles_it_then_the_stack_holds_what_is_expected(aws, name):
+    # Given a fresh stack (with the partials the event stands for, and the combining level for the combine
+    # function's samples) and the real handlers wired as the template does
     expectation = EXPECTATIONS[name]
+    stack = deploy_local(aws, overrides=stack_parameters(expectation.function))
     seed(stack, expectation)
     pipeline = LocalPipeline(stack)
     invoke = {
@@ -25,6 +35,7 @@ def test_given_a_sample_event_when_its_function_handles_it_then_the_stack_holds_
         "AggregateFunction": pipeline.invoke_aggregate,
         "ReduceFunction": pipeline.invoke_reduce,
         "ProducerFunction": pipeline.invoke_producer,
+        **({"CombineFunction": pipeline.invoke_combine} if pipeline.combine_mapping else {}),
     }[expectation.function]
     # When the sample event is delivered once
     response = invoke(expectation.load_event())
