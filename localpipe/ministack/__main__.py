@@ -1,6 +1,6 @@
-"""``python -m localpipe.ministack up | down | status | send [--workshop]``: ``make up``, ``make down`` and
-``make send`` (``lifecycle.py`` starts and stops MiniStack and deploys the stack to it, ``send.py`` sends it
-traffic)."""
+"""``python -m localpipe.ministack up [--workshop] [--combining] | down | status | send [--workshop]``: ``make up``,
+``make down`` and ``make send`` (``lifecycle.py`` starts and stops MiniStack and deploys the stack to it, ``send.py``
+sends it traffic)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "up":
-            return lifecycle.up(args.port, args.hours, workshop=args.workshop)
+            return lifecycle.up(args.port, args.hours, workshop=args.workshop, combining=args.combining)
         if args.command == "down":
             return lifecycle.down()
         if args.command == "status":
@@ -47,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
         "--workshop",
         action="store_true",
         help="deploy with WorkshopMode=true: the workshop's names, its ParameterTable (make up WORKSHOP=1)",
+    )
+    up_parser.add_argument(
+        "--combining",
+        action="store_true",
+        help="deploy with Combining=true: the combining lanes before the reduce (make up ARGS=--combining)",
     )
     commands.add_parser("down", help="stop what `up` started and remove its state")
     commands.add_parser("status", help="say whether a local stack is up")

@@ -105,7 +105,7 @@ def _read_outputs(stack: MiniStack) -> dict[str, str]:
     return {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
 
 
-def up(port: int, hours: float, *, workshop: bool = False) -> int:
+def up(port: int, hours: float, *, workshop: bool = False, combining: bool = False) -> int:
     existing = state.load()
     if existing is not None:
         console.print(f"already up: stack {existing.stack_name} on {existing.endpoint} (`make down` stops it)")
@@ -134,7 +134,7 @@ def up(port: int, hours: float, *, workshop: bool = False) -> int:
         stack = MiniStack(endpoint=endpoint, stack_name=stack_name(), outputs={}, container_endpoint=container_endpoint)
         stack.client("s3").create_bucket(Bucket=ARTIFACT_BUCKET)
         sam(["build", "--config-env", CONFIG_ENV], endpoint)
-        sam(deploy_arguments(workshop), endpoint)
+        sam(deploy_arguments(workshop, combining=combining), endpoint)
         stack = MiniStack(
             endpoint=endpoint,
             stack_name=stack.stack_name,

@@ -51,6 +51,11 @@ class MiniStack:
             "STATE_FAILURE_QUEUE_URL": outputs["StateFailureQueueUrl"],
             "AGGREGATE_FAILURE_QUEUE_URL": outputs["AggregateFailureQueueUrl"],
             "REDUCE_FAILURE_QUEUE_URL": outputs["ReduceFailureQueueUrl"],
+            **(
+                {"COMBINE_FAILURE_QUEUE_URL": outputs["CombineFailureQueueUrl"]}
+                if "CombineFailureQueueUrl" in outputs
+                else {}
+            ),
         }
 
     def function_environment(self) -> dict[str, dict[str, str]]:
@@ -76,6 +81,17 @@ class MiniStack:
                 "PARTIAL_TABLE_NAME": outputs["PartialTableName"],
                 "POISON_QUEUE_URL": outputs["AggregatePoisonQueueUrl"],
             },
+            **(
+                {
+                    "CombineFunction": {
+                        **common,
+                        "PARTIAL_TABLE_NAME": outputs["PartialTableName"],
+                        "POISON_QUEUE_URL": outputs["AggregatePoisonQueueUrl"],
+                    }
+                }
+                if outputs.get("Combining") == "true"
+                else {}
+            ),
             "ProducerFunction": {**common, "STREAM_NAME": outputs["StreamName"]},
             "GameFunction": {
                 **common,

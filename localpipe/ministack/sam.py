@@ -48,12 +48,14 @@ def stack_name() -> str:
     return str(_local_config()["global"]["parameters"]["stack_name"])
 
 
-def deploy_arguments(workshop: bool) -> list[str]:
+def deploy_arguments(workshop: bool, *, combining: bool = False) -> list[str]:
     """``sam deploy`` of the ``local`` config env; in workshop mode its parameter overrides with
-    ``WorkshopMode="true"`` added (a ``--parameter-overrides`` on the command line replaces the config's, so the
-    config's are repeated first). AggregationOrder stays at its default, the order the workshop's checker scores."""
+    ``WorkshopMode="true"`` added, with the combining level ``Combining="true"`` (a ``--parameter-overrides`` on the
+    command line replaces the config's, so the config's are repeated first). AggregationOrder stays at its default,
+    the order the workshop's checker scores."""
     arguments = ["deploy", "--config-env", CONFIG_ENV, "--no-resolve-s3"]
-    if workshop:
+    added = [*(['WorkshopMode="true"'] if workshop else []), *(['Combining="true"'] if combining else [])]
+    if added:
         overrides = str(_local_config()["deploy"]["parameters"]["parameter_overrides"])
-        arguments += ["--parameter-overrides", f'{overrides} WorkshopMode="true"']
+        arguments += ["--parameter-overrides", " ".join([overrides, *added])]
     return arguments

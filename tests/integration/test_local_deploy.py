@@ -67,3 +67,14 @@ def test_given_make_up_with_or_without_workshop_when_deployed_then_only_workshop
     left, right = template["Conditions"]["IsWorkshop"]["Fn::Equals"]
     assert left == right
     assert "AggregationOrder" not in parameters  # the default, the order the workshop's checker scores
+
+
+@pytest.mark.parametrize("workshop", [False, True])
+def test_given_make_up_with_the_combining_level_when_deployed_then_combining_is_added_to_the_config_env(workshop):
+    arguments = deploy_arguments(workshop, combining=True)
+    overrides = arguments[arguments.index("--parameter-overrides") + 1]
+    parameters = dict(pair.split("=", 1) for pair in overrides.replace('"', "").split())
+    assert parameters == {**environments()["local"], "Combining": "true"} | (
+        {"WorkshopMode": "true"} if workshop else {}
+    )
+    assert "CombineFunction" in translate(parameters=parameters)["Resources"]
