@@ -15,7 +15,7 @@ a name the namer does not know is recorded as ``?<name>`` and the check refuses 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -87,6 +87,11 @@ class Recorder:
     def requests(self) -> set[Request]:
         with self._lock:
             return set(self._requests)
+
+    def extend(self, requests: Iterable[Request]) -> None:
+        """Requests known otherwise (read from a client's code, or kept from an earlier recording)."""
+        with self._lock:
+            self._requests.update(requests)
 
     def instrument(self, client: Any, principal: str) -> Any:
         model = client.meta.service_model
