@@ -57,6 +57,7 @@ class Statement:
     conditions: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     sid: str = ""
     reason: str = ""  # why an Allow may stay though no recorded request uses all it grants
+    path: tuple[str | int, ...] = field(default=(), compare=False)  # where in the translated template (if there)
 
     def matches_action(self, action: str) -> bool:
         if self.not_actions:

@@ -43,7 +43,13 @@ def _principals(value: Any, stack: ConcreteStack) -> dict[str, tuple[str, ...]] 
     return result
 
 
-def statements_of(document: Mapping[str, Any], where: str, stack: ConcreteStack, reasons: Mapping[str, str]) -> list:
+def statements_of(
+    document: Mapping[str, Any],
+    where: str,
+    stack: ConcreteStack,
+    reasons: Mapping[str, str],
+    path: tuple[str | int, ...] = (),
+) -> list[Statement]:
     """The statements of one policy document (as the template writes it: each statement is resolved here, so that
     one left out by a condition does not renumber the others), each told where it is and its reason (by Sid)."""
     listed = document.get("Statement", [])
@@ -68,6 +74,7 @@ def statements_of(document: Mapping[str, Any], where: str, stack: ConcreteStack,
                 conditions={op: {k: v for k, v in keys.items()} for op, keys in raw.get("Condition", {}).items()},
                 sid=sid,
                 reason=reasons.get(sid, "") if sid else "",
+                path=(*path, "Statement", index - 1) if path else (),
             )
         )
     return result
@@ -108,12 +115,15 @@ class StackPolicies:
         for logical in stack.of_type("AWS::KMS::Key"):
             where = f"{logical} key policy"
             reasons = reasons_of(stack, logical)
-            policies.keys[stack.arn(logical)] = statements_of(written(stack, logical)["KeyPolicy"], where, stack, reasons)
+            document = written(stack, logical)["KeyPolicy"]
+            path = (logical, "Properties", "KeyPolicy")
+            policies.keys[stack.arn(logical)] = statements_of(document, where, stack, reasons, path)
             policies.reasons[logical] = reasons
         for kind, targets in (("AWS::SQS::QueuePolicy", "Queues"), ("AWS::SNS::TopicPolicy", "Topics")):
             for logical, props in stack.of_type(kind).items():
                 document = written(stack, logical)["PolicyDocument"]
-                statements = statements_of(document, f"{logical}", stack, reasons_of(stack, logical))
+                path = (logical, "Properties", "PolicyDocument")
+                statements = statements_of(document, f"{logical}", stack, reasons_of(stack, logical), path)
                 for target in props[targets]:
                     policies.resource.setdefault(_target_arn(stack, target), []).extend(statements)
         return policies
@@ -123,21 +133,24 @@ class StackPolicies:
         reasons = reasons_of(stack, logical)
         self.reasons[logical] = reasons
         statements = []
-        for policy in written(stack, logical).get("Policies", []):
+        for number, policy in enumerate(written(stack, logical).get("Policies", [])):
             where = f"{logical} policy {stack.value(policy['PolicyName'])}"
-            statements.extend(statements_of(policy["PolicyDocument"], where, stack, reasons))
+            path = (logical, "Properties", "Policies", number, "PolicyDocument")
+            statements.extend(statements_of(policy["PolicyDocument"], where, stack, reasons, path))
         for managed_arn in props.get("ManagedPolicyArns", []):
             owner = next((m for m in stack.of_type("AWS::IAM::ManagedPolicy") if stack.ref(m) == managed_arn), None)
             if owner is None:
                 raise ResolutionError(f"{logical}: managed policy {managed_arn} is not in the stack: its document is unknown")
         self.identity[arn] = statements
         trust = f"{logical} trust policy"
-        self.resource[arn] = statements_of(props["AssumeRolePolicyDocument"], trust, stack, reasons)
+        path = (logical, "Properties", "AssumeRolePolicyDocument")
+        self.resource[arn] = statements_of(props["AssumeRolePolicyDocument"], trust, stack, reasons, path)
 
     def _attached(self, stack: ConcreteStack, logical: str, props: Mapping[str, Any]) -> None:
         reasons = reasons_of(stack, logical)
         self.reasons[logical] = reasons
-        statements = statements_of(written(stack, logical)["PolicyDocument"], f"{logical}", stack, reasons)
+        path = (logical, "Properties", "PolicyDocument")
+        statements = statements_of(written(stack, logical)["PolicyDocument"], f"{logical}", stack, reasons, path)
         self.managed[logical] = statements
         roles = {stack.names[r]: r for r in stack.of_type("AWS::IAM::Role")}
         for role_name in props.get("Roles", []):
