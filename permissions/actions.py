@@ -163,13 +163,13 @@ class Mapper:
     def _actions(self, request: Request) -> Iterator[tuple[str, dict[str, str], dict[str, tuple[str, ...]]]]:
         values = {parameter: self.value(ref) for parameter, ref in request.resources}
         if request.operation in PER_ITEM_OPERATIONS:
-            enclosing = {"dynamodb:enclosingoperation": (request.operation,)}
+            enclosing: dict[str, tuple[str, ...]] = {"dynamodb:enclosingoperation": (request.operation,)}
             if not request.items:
                 raise MappingError(f"{request.describe()}: a transaction or batch with no item recorded")
             for kind, table in request.items:
                 action = f"{request.prefix}:{kind}Item"
                 privilege(action)
-                extra = enclosing if request.operation.startswith("Transact") else {}
+                extra: dict[str, tuple[str, ...]] = enclosing if request.operation.startswith("Transact") else {}
                 yield action, {"TableName": str(self.value(table))}, extra
             return
         action = f"{request.prefix}:{request.operation}"
@@ -235,7 +235,10 @@ class Mapper:
 
     def base_context(self, principal: Principal) -> dict[str, tuple[str, ...]]:
         identity = self.identity_
-        context = {"aws:securetransport": ("true",), "aws:requestedregion": (identity.region,)}
+        context: dict[str, tuple[str, ...]] = {
+            "aws:securetransport": ("true",),
+            "aws:requestedregion": (identity.region,),
+        }
         if principal.arn:
             context |= {"aws:principalarn": (principal.arn,), "aws:principalaccount": (principal.account,)}
         else:
@@ -244,7 +247,7 @@ class Mapper:
 
     def _conditions(self, request: Request) -> dict[str, tuple[str, ...]]:
         keys = CONDITION_PARAMETERS.get(request.prefix, {})
-        context = {}
+        context: dict[str, tuple[str, ...]] = {}
         for parameter, value in request.parameters:
             key = parameter if ":" in parameter else keys.get(parameter)
             if key:
@@ -279,7 +282,7 @@ class Mapper:
         else:
             name = {"kinesis": "aws:kinesis:arn", "sqs": "aws:sqs:arn", "sns": "aws:sns:topicArn"}[service]
             pairs = {name: resource}
-        context = {f"kms:encryptioncontext:{k}".lower(): (v,) for k, v in pairs.items()}
+        context: dict[str, tuple[str, ...]] = {f"kms:encryptioncontext:{k}".lower(): (v,) for k, v in pairs.items()}
         context["kms:encryptioncontextkeys"] = tuple(pairs)
         return context
 

@@ -61,7 +61,9 @@ class AwsMade:
 
     def service(self, name: str, service: str) -> Identity:
         region = self.stack.identity.region
-        host = f"{service}.{region}.{self.stack.identity.url_suffix}" if service == "logs" else f"{service}.amazonaws.com"
+        host = (
+            f"{service}.{region}.{self.stack.identity.url_suffix}" if service == "logs" else f"{service}.amazonaws.com"
+        )
         return Identity(name, Principal(service=host))
 
     def all(self) -> Iterator[Made]:
@@ -119,12 +121,16 @@ class AwsMade:
             dead_letter = props.get("DeadLetterConfig", {}).get("TargetArn")
             if dead_letter:
                 request = self._send(identity.name, dead_letter)
-                yield Made(identity, request, "Lambda sends a given-up asynchronous invocation to the dead-letter queue")
+                yield Made(
+                    identity, request, "Lambda sends a given-up asynchronous invocation to the dead-letter queue"
+                )
 
     def schedules(self) -> Iterator[Made]:
         for logical, props in self.stack.of_type("AWS::Scheduler::Schedule").items():
             target = props["Target"]
-            trust = Identity(f"EventBridge Scheduler, assuming {logical}'s role", Principal(service="scheduler.amazonaws.com"))
+            trust = Identity(
+                f"EventBridge Scheduler, assuming {logical}'s role", Principal(service="scheduler.amazonaws.com")
+            )
             request = _request(trust.name, "sts", "AssumeRole", RoleArn=target["RoleArn"])
             yield Made(trust, request, "the scheduler assumes the schedule's role")
             identity = self.role(target["RoleArn"], f"EventBridge Scheduler, for {logical}")

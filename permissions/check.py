@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from permissions.actions import AbsentResource, Ask, Identity, Mapper, MappingError, aws_managed_key_policy, expand
@@ -126,7 +125,9 @@ class StackCheck:
         if resource.startswith(self.stack.identity.arn("kms", "key/aws-managed-")):
             service = resource.rsplit("aws-managed-", 1)[1]
             identity = self.stack.identity
-            managed = aws_managed_key_policy(identity.arn, identity.account, service, identity.region, identity.url_suffix)
+            managed = aws_managed_key_policy(
+                identity.arn, identity.account, service, identity.region, identity.url_suffix
+            )
             return Policies(ask.identity.statements, managed, key_policy=True, account_root=root)
         return Policies(ask.identity.statements, self.policies.resource.get(resource, ()), account_root=root)
 
@@ -136,8 +137,9 @@ class StackCheck:
 
     def _refusal(self, ask: Ask, decision: Decision) -> str:
         why = f"denied by {decision.denied_by.where}" if decision.denied_by else decision.missing
+        who = ask.request.principal.arn or ask.request.principal.service
         return (
-            f"[{self.configuration.name}] {ask.identity.name} ({ask.request.principal.arn or ask.request.principal.service}) "
+            f"[{self.configuration.name}] {ask.identity.name} ({who}) "
             f"may not {ask.request.action} on {ask.request.resource}, asked for {ask.why}: {why}"
         )
 
@@ -183,15 +185,22 @@ def run(
             check.add_workshop(workshop)
         outcome.failures.extend(unmodelled_keys(check.policies.all_statements()))
         outcome.expected.update(name for name in check.identities if name not in WORKSHOP_PRINCIPALS)
-        for principal, request, _ in check.requests(recording):
-            if principal.name in WORKSHOP_PRINCIPALS and not configuration.workshop:
-                continue
-            with_request = _judged(check, principal, request, outcome)
-            if with_request:
-                evaluated.add(request)
+        evaluated |= _judge_all(check, recording, outcome)
         _usage(check, outcome)
     _coverage(recording, evaluated, workshop, outcome)
+    _unused(outcome)
     return outcome
+
+
+def _judge_all(check: StackCheck, recording: Recording, outcome: Outcome) -> set[Request]:
+    """Every request on one configuration's stack; the recorded ones that applied to it."""
+    evaluated = set()
+    for principal, request, _ in check.requests(recording):
+        if principal.name in WORKSHOP_PRINCIPALS and not check.configuration.workshop:
+            continue
+        if _judged(check, principal, request, outcome):
+            evaluated.add(request)
+    return evaluated
 
 
 def _judged(check: StackCheck, principal: Identity, request: Request, outcome: Outcome) -> bool:
@@ -223,6 +232,9 @@ def _coverage(
     expected = outcome.expected | (set(WORKSHOP_PRINCIPALS) if workshop is not None else set())
     for principal in sorted(expected - recording.principals()):
         outcome.failures.append(f"{principal}: no request recorded (make permissions-record)")
+
+
+def _unused(outcome: Outcome) -> None:
     for where, left in outcome.unused.items():
         statement = outcome.statements[where]
         if left and not statement.reason:

@@ -116,24 +116,26 @@ def _values(value: object) -> list[str]:
     return [str(v).lower() if isinstance(v, bool) else str(v) for v in items]
 
 
+def _parse(operator: str) -> tuple[str, str, bool]:
+    """(set qualifier or "", base operator in lower case, ...IfExists)."""
+    set_kind, _, name = operator.rpartition(":")
+    if set_kind not in ("", "ForAnyValue", "ForAllValues"):
+        raise UnknownOperator(operator)
+    lowered = name.lower()
+    base = lowered.removesuffix("ifexists")
+    if base != "null" and base not in _BASE:
+        raise UnknownOperator(operator)
+    return set_kind, base, lowered.endswith("ifexists")
+
+
 def operator_met(operator: str, key: str, policy_value: object, context: Context) -> bool:
     """One operator on one key: is it met by the request ``context``?"""
-    name = operator
-    set_kind = ""
-    if ":" in name:
-        set_kind, name = name.split(":", 1)
-        if set_kind not in ("ForAnyValue", "ForAllValues"):
-            raise UnknownOperator(operator)
-    lowered = name.lower()
+    set_kind, base, if_exists = _parse(operator)
     policy_values = _values(policy_value)
     request_values = list(context.get(key.lower(), ()))
-    if lowered == "null":
+    if base == "null":
         absent = not request_values
         return any(absent == (p.lower() == "true") for p in policy_values)
-    if_exists = lowered.endswith("ifexists")
-    base = lowered.removesuffix("ifexists")
-    if base not in _BASE:
-        raise UnknownOperator(operator)
     match, negated = _BASE[base]
 
     def one(request: str) -> bool:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from permissions.conditions import Context, conditions_met, wildcard_match
+from permissions.conditions import conditions_met, wildcard_match
 
 
 @dataclass(frozen=True)
@@ -129,13 +129,10 @@ class Policies:
 
 
 def evaluate(request: AuthRequest, policies: Policies) -> Decision:
+    denial = _explicit_deny(request, policies)
+    if denial is not None:
+        return Decision(False, denied_by=denial)
     principal, root = request.principal, policies.account_root
-    resource_applicable = [s for s in policies.resource if s.names(principal, root) or s.delegates(root)]
-    same_account = bool(root) and principal.account == root.split(":")[4]
-    for statement in [*policies.identity, *resource_applicable]:
-        covered = statement.names(principal, root) or (statement.delegates(root) and same_account)
-        if statement.effect == "Deny" and covered and statement.applies(request):
-            return Decision(False, denied_by=statement)
     identity = _allows(policies.identity, request)
     direct = _allows([s for s in policies.resource if s.names(principal, root)], request)
     if policies.key_policy:
@@ -146,6 +143,17 @@ def evaluate(request: AuthRequest, policies: Policies) -> Decision:
     if policies.resource:
         missing += ", nor does the resource's policy"
     return Decision(False, missing=missing)
+
+
+def _explicit_deny(request: AuthRequest, policies: Policies) -> Statement | None:
+    """A Deny of the identity policies, or of the resource's policy for this principal (or its account)."""
+    principal, root = request.principal, policies.account_root
+    same_account = bool(root) and principal.account == root.split(":")[4]
+    for statement in [*policies.identity, *policies.resource]:
+        covered = statement.names(principal, root) or (statement.delegates(root) and same_account)
+        if statement.effect == "Deny" and covered and statement.applies(request):
+            return statement
+    return None
 
 
 def _allows(statements: Sequence[Statement], request: AuthRequest) -> tuple[Grant, ...]:
@@ -171,4 +179,6 @@ def _key_decision(
         return Decision(True, grants=(*delegation, *identity))
     if not delegation:
         return Decision(False, missing="the key policy neither allows the principal nor lets IAM policies decide")
-    return Decision(False, missing="the key policy lets IAM policies decide, and no identity policy statement allows it")
+    return Decision(
+        False, missing="the key policy lets IAM policies decide, and no identity policy statement allows it"
+    )

@@ -34,7 +34,11 @@ WORKSHOP_TEMPLATE = Path("event-driven/event-driven-cfn.yaml")
 GENERATOR_PACKAGE = Path("event-driven/GeneratorLambdaPackage")
 FRONTEND_PAGE = Path("content/event-driven-architecture/ex3fixbugs/Step3.en.md")
 # The workshop template's resources, as this stack has them in workshop mode.
-WORKSHOP_RESOURCES = {"KinesisStream": "RiskStream", "AggregateTable": "AggregateTable", "ParameterTable": "ParameterTable"}
+WORKSHOP_RESOURCES = {
+    "KinesisStream": "RiskStream",
+    "AggregateTable": "AggregateTable",
+    "ParameterTable": "ParameterTable",
+}
 
 
 @dataclass(frozen=True)
@@ -90,26 +94,36 @@ def frontend_requests(workshop: Workshop, table_names: dict[str, str]) -> list[R
     """The frontend's requests, read from its code on the page: each ``<table>.scan(...)`` of a DynamoDB resource's
     ``Table(NAME)``, NAME resolved through the code's own constants, the table named as the stack names it."""
     tree = ast.parse(workshop.frontend_code())
-    constants = {
-        target.id: node.value.value
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
-        for target in node.targets
-        if isinstance(target, ast.Name)
-    }
-    tables: dict[str, str] = {}
+    tables = _tables(tree)
     requests = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and _called(node.value) == "Table":
-            [argument] = node.value.args
-            name = constants[argument.id] if isinstance(argument, ast.Name) else argument.value  # type: ignore[attr-defined]
-            tables.update({t.id: str(name) for t in node.targets if isinstance(t, ast.Name)})
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and _called(node) == "scan":
-            owner = node.func.value.id  # type: ignore[attr-defined]
-            table = table_names.get(tables[owner], f"?{tables[owner]}")
+        if isinstance(node, ast.Call) and _called(node) == "scan" and isinstance(node.func, ast.Attribute):
+            owner = tables[getattr(node.func.value, "id", "")]
+            table = table_names.get(owner, f"?{owner}")
             requests.append(Request(FRONTEND, "dynamodb", "dynamodb", "Scan", (("TableName", table),)))
     return requests
+
+
+def _tables(tree: ast.AST) -> dict[str, str]:
+    """Variable -> the name of the table it holds (``table = ddb.Table(AGGREGATE_TABLE_NAME)``)."""
+    assignments = [node for node in ast.walk(tree) if isinstance(node, ast.Assign)]
+    constants = _constants(assignments)
+    tables = {}
+    for node in assignments:
+        if isinstance(node.value, ast.Call) and _called(node.value) == "Table":
+            [argument] = node.value.args
+            name = constants.get(getattr(argument, "id", ""), getattr(argument, "value", None))
+            tables.update({t.id: str(name) for t in node.targets if isinstance(t, ast.Name)})
+    return tables
+
+
+def _constants(assignments: list[ast.Assign]) -> dict[str, object]:
+    """The code's constants: ``NAME = 'value'``."""
+    constants: dict[str, object] = {}
+    for node in assignments:
+        if isinstance(node.value, ast.Constant):
+            constants.update({t.id: node.value.value for t in node.targets if isinstance(t, ast.Name)})
+    return constants
 
 
 def _called(call: ast.Call) -> str:

@@ -135,12 +135,14 @@ class StackPolicies:
         statements = []
         for number, policy in enumerate(written(stack, logical).get("Policies", [])):
             where = f"{logical} policy {stack.value(policy['PolicyName'])}"
-            path = (logical, "Properties", "Policies", number, "PolicyDocument")
+            path: tuple[str | int, ...] = (logical, "Properties", "Policies", number, "PolicyDocument")
             statements.extend(statements_of(policy["PolicyDocument"], where, stack, reasons, path))
         for managed_arn in props.get("ManagedPolicyArns", []):
             owner = next((m for m in stack.of_type("AWS::IAM::ManagedPolicy") if stack.ref(m) == managed_arn), None)
             if owner is None:
-                raise ResolutionError(f"{logical}: managed policy {managed_arn} is not in the stack: its document is unknown")
+                raise ResolutionError(
+                    f"{logical}: managed policy {managed_arn} is not in the stack: its document is unknown"
+                )
         self.identity[arn] = statements
         trust = f"{logical} trust policy"
         path = (logical, "Properties", "AssumeRolePolicyDocument")

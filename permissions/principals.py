@@ -48,4 +48,6 @@ def operator_identity(stack: ConcreteStack, policies: StackPolicies) -> Identity
     if OPERATOR_POLICY not in policies.managed:
         raise KeyError(f"the template has no {OPERATOR_POLICY}: operators have no policy to be judged against")
     arn = stack.identity.arn("iam", f"role/{stack.identity.name}-operator", region=False)
-    return Identity(OPERATOR, Principal(arn=arn, account=stack.identity.account), tuple(policies.managed[OPERATOR_POLICY]))
+    return Identity(
+        OPERATOR, Principal(arn=arn, account=stack.identity.account), tuple(policies.managed[OPERATOR_POLICY])
+    )

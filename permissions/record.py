@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import importlib
 import json
 import os
 import random
 import sys
 from collections.abc import Callable, Iterator, Mapping
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,16 @@ ALL_FAULTS = FaultRates(
     overlap=0.05,
     throttling_bursts=0.01,
 )
+SOAK_FAULTS = (
+    "duplicates",
+    "out_of_order",
+    "lost_checkpoint",
+    "crash_after_write",
+    "function_errors",
+    "throttling",
+    "overlap",
+    "throttling_bursts",
+)
 MESSAGES, TRADES, POISON = 2_000, 200, 3
 SOAK_RUNS = 3
 DELTA = Hierarchy(RiskType="Delta", Region="EMEA", TradeDesk="FXSpot")
@@ -72,7 +82,10 @@ def namer_of(deployed: Deployed, stack_name: str = "") -> Namer:
 
 
 def recording_options(recorder: Recorder, **fields: Any) -> PipelineOptions:
-    return PipelineOptions(function_session=lambda function, base: recorder.session(function, base), **fields)
+    def session(function: str, base: boto3.Session) -> Any:
+        return recorder.session(function, base)
+
+    return PipelineOptions(function_session=session, **fields)
 
 
 @contextlib.contextmanager
@@ -92,8 +105,8 @@ def demo(recorder: Recorder) -> str:
 def soak(recorder: Recorder) -> str:
     rng = random.Random(2323)
     for run in range(SOAK_RUNS):
-        rates = FaultRates(**{name: round(rng.uniform(0, 0.2), 3) for name in ALL_FAULTS.__dataclass_fields__
-                              if name != "burst_length"})
+        drawn = {name: round(rng.uniform(0, 0.2), 3) for name in SOAK_FAULTS}
+        rates = dataclasses.replace(ALL_FAULTS, **drawn)  # type: ignore[arg-type]
         plan = FaultPlan(rates, seed=run, poison=rng.randint(0, 3))
         with _stack(recorder) as deployed:
             LocalPipeline(deployed, recording_options(recorder, faults=plan)).run(plan.traffic(500, 50))
@@ -104,9 +117,13 @@ def refused_sums(recorder: Recorder) -> str:
     """Changes DynamoDB refuses (40 significant digits), written to the StateTable as an item from before the numeric
     domain would be: a trade's own change (from 1E+37 to 0.01) set aside by the map; two trades' sums, one change per
     map batch (each partial fits), set aside by the reduce."""
-    scenarios = (
+    scenarios: tuple[tuple[dict[str, Any], list[tuple[str, str]], list[Any]], ...] = (
         ({}, [("OLD-1", "1E+37")], [risk_message("OLD-1", 1, "0.01", hierarchy=DELTA)]),
-        ({"AggregateFunction": {"BatchSize": 1}}, [("OLD-1", "1E+37"), ("OLD-2", "0.01")], [risk_message("T1", 0, "1")]),
+        (
+            {"AggregateFunction": {"BatchSize": 1}},
+            [("OLD-1", "1E+37"), ("OLD-2", "0.01")],
+            [risk_message("T1", 0, "1")],
+        ),
     )
     for overrides, written, sent in scenarios:
         with _stack(recorder) as deployed:
@@ -192,8 +209,9 @@ def operators(recorder: Recorder) -> str:
         for argv in OPERATOR_COMMANDS.values():
             with default_session(recorder.session(OPERATOR)), contextlib.redirect_stdout(sys.stderr):
                 localpipe_main([a.format(stack=name) for a in argv])
-    return "operator commands, on a stack needing every repair (partials pending, an aggregate off, a marker gone): " + (
-        ", ".join(OPERATOR_COMMANDS)
+    return (
+        "operator commands, on a stack needing every repair (partials pending, an aggregate off, a marker gone): "
+        + (", ".join(OPERATOR_COMMANDS))
     )
 
 
@@ -269,7 +287,7 @@ def record_all(args: argparse.Namespace) -> int:
     if args.workshop:
         steps.append(lambda: workshop_clients(recorder, Workshop(args.workshop)))
     for number, step in enumerate(steps, start=1):
-        print(f"recording {number}/{len(steps)}...", file=sys.stderr)  # noqa: T201
+        print(f"recording {number}/{len(steps)}...", file=sys.stderr)
         recording.sources[f"{number}"] = step()
     if not args.workshop:  # the workshop's clients, recorded before with a checkout, stay as they were
         previous = Recording.load(args.recording) if Path(args.recording).exists() else Recording()
@@ -278,5 +296,7 @@ def record_all(args: argparse.Namespace) -> int:
     recording.add(recorder.requests)
     recording.code = code_hashes()
     recording.save(args.recording)
-    print(f"{len(recording.requests):,} distinct requests by {len(recording.principals())} principals: {args.recording}")  # noqa: T201
+    print(
+        f"{len(recording.requests):,} distinct requests by {len(recording.principals())} principals: {args.recording}"
+    )
     return 0

@@ -61,8 +61,8 @@ class Namer:
     def of(
         cls,
         names: Mapping[str, str],
-        arns: Mapping[str, str] = {},  # noqa: B006 - read only
-        attributes: Mapping[str, Mapping[str, str]] = {},  # noqa: B006 - read only
+        arns: Mapping[str, str] = {},
+        attributes: Mapping[str, Mapping[str, str]] = {},
         stack_name: str = "",
     ) -> Namer:
         """From a stack's names (a queue's being its URL), ARNs and other attributes, by logical id."""

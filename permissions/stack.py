@@ -126,16 +126,17 @@ class ConcreteStack:
     def value(self, node: Any) -> Any:
         """``node`` with every intrinsic function replaced by its value (AWS::NoValue items left out)."""
         if isinstance(node, list):
-            return [v for v in (self.value(item) for item in node) if v is not NO_VALUE]
+            return [v for v in map(self.value, node) if v is not NO_VALUE]
         if not isinstance(node, dict):
             return node
-        if len(node) == 1:
-            [(key, argument)] = node.items()
-            function = self._functions().get(key)
-            if function is not None:
-                return function(argument)
-        resolved = {k: self.value(v) for k, v in node.items()}
-        return {k: v for k, v in resolved.items() if v is not NO_VALUE}
+        function = self._functions().get(next(iter(node))) if len(node) == 1 else None
+        if function is not None:
+            return function(next(iter(node.values())))
+        return self._mapping(node)
+
+    def _mapping(self, node: Mapping[str, Any]) -> dict[str, Any]:
+        resolved = {key: self.value(value) for key, value in node.items()}
+        return {key: value for key, value in resolved.items() if value is not NO_VALUE}
 
     def _functions(self) -> dict[str, Callable[[Any], Any]]:
         return {
@@ -188,8 +189,9 @@ class ConcreteStack:
         kind = self.template["Resources"][name]["Type"]
         physical = self.names[name]
         refs: dict[str, Callable[[], str]] = {
-            "AWS::SQS::Queue": lambda: f"https://sqs.{self.identity.region}.{self.identity.url_suffix}/"
-            f"{self.identity.account}/{physical}",
+            "AWS::SQS::Queue": lambda: (
+                f"https://sqs.{self.identity.region}.{self.identity.url_suffix}/{self.identity.account}/{physical}"
+            ),
             "AWS::SNS::Topic": lambda: self.attribute(name, "TopicArn"),
             "AWS::IAM::ManagedPolicy": lambda: self.attribute(name, "PolicyArn"),
             "AWS::Lambda::LayerVersion": lambda: self.identity.arn("lambda", f"layer:{physical}:1"),

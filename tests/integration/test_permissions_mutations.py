@@ -69,7 +69,7 @@ def test_given_a_statement_without_a_reason_when_taken_out_then_the_check_refuse
 
 
 def test_given_a_function_role_without_its_kms_statement_then_the_check_fails_on_the_key():
-    [(where, path)] = [(w, p) for w, p in statements_without_reason() if w.startswith("StateRole policy state, statement 1")]
+    [path] = [p for w, p in statements_without_reason() if w.startswith("StateRole policy state, statement 1")]
     refused = refusals(check(without(path)))
     assert any("StateFunction" in line and "may not kms:" in line for line in refused), refused
     assert any("kms:GenerateDataKey" in line and "SendMessage" in line for line in refused)  # the poison queue's key
@@ -80,7 +80,12 @@ def test_given_a_grant_no_request_uses_then_the_check_names_it_unless_it_has_a_r
         template = copy.deepcopy(template_of(parameters))
         policy = template["Resources"]["StateRole"]["Properties"]["Policies"][0]["PolicyDocument"]
         policy["Statement"].append(
-            {"Sid": "Extra", "Effect": "Allow", "Action": "dynamodb:DeleteItem", "Resource": {"Fn::GetAtt": ["StateTable", "Arn"]}}
+            {
+                "Sid": "Extra",
+                "Effect": "Allow",
+                "Action": "dynamodb:DeleteItem",
+                "Resource": {"Fn::GetAtt": ["StateTable", "Arn"]},
+            }
         )
         return template
 

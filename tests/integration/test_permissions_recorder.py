@@ -25,7 +25,9 @@ class ThreadSpy:
 
     def client(self, *args: Any, **kwargs: Any) -> Any:
         client = self.inner.client(*args, **kwargs)
-        client.meta.events.register("before-parameter-build", lambda **_: self.threads.add(threading.current_thread().name))
+        client.meta.events.register(
+            "before-parameter-build", lambda **_: self.threads.add(threading.current_thread().name)
+        )
         return client
 
 

@@ -60,7 +60,12 @@ def test_given_arn_like_then_each_of_the_six_parts_is_matched_on_its_own():
 def test_given_numeric_date_bool_and_ip_operators_then_they_compare_as_their_types():
     assert met("NumericLessThanEquals", "s3:max-keys", "10", **{"s3:max-keys": ["10"]})
     assert not met("NumericLessThanEquals", "s3:max-keys", "10", **{"s3:max-keys": ["11"]})
-    assert met("DateGreaterThan", "aws:TokenIssueTime", "2020-01-01T00:00:01Z", **{"aws:TokenIssueTime": ["2021-01-01T00:00:00Z"]})
+    assert met(
+        "DateGreaterThan",
+        "aws:TokenIssueTime",
+        "2020-01-01T00:00:01Z",
+        **{"aws:TokenIssueTime": ["2021-01-01T00:00:00Z"]},
+    )
     assert met("Bool", "aws:SecureTransport", "false", **{"aws:SecureTransport": ["false"]})
     assert not met("Bool", "aws:SecureTransport", "false", **{"aws:SecureTransport": ["true"]})
     assert met("IpAddress", "aws:SourceIp", "203.0.113.0/24", **{"aws:SourceIp": ["203.0.113.7"]})
@@ -97,7 +102,9 @@ def test_given_for_any_value_then_one_request_value_must_match_and_an_absent_key
 
 
 def test_given_a_condition_block_then_every_operator_and_every_key_must_be_met_and_keys_ignore_case():
-    block = {"StringEquals": {"kms:CallerAccount": "123456789012", "kms:ViaService": "dynamodb.eu-west-1.amazonaws.com"}}
+    block = {
+        "StringEquals": {"kms:CallerAccount": "123456789012", "kms:ViaService": "dynamodb.eu-west-1.amazonaws.com"}
+    }
     context = {"kms:calleraccount": ["123456789012"], "kms:viaservice": ["dynamodb.eu-west-1.amazonaws.com"]}
     assert conditions_met(block, context)
     assert not conditions_met(block, {**context, "kms:viaservice": ["kinesis.eu-west-1.amazonaws.com"]})

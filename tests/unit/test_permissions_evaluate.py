@@ -59,7 +59,9 @@ def test_given_an_action_that_takes_no_resource_when_the_grant_names_one_then_it
 
 
 def test_given_a_queue_policy_that_denies_every_other_principal_then_only_the_named_roles_may_send():
-    only = deny("sqs:SendMessage", QUEUE, principals={"*": ("*",)}, conditions={"ArnNotEquals": {"aws:PrincipalArn": [ROLE]}})
+    only = deny(
+        "sqs:SendMessage", QUEUE, principals={"*": ("*",)}, conditions={"ArnNotEquals": {"aws:PrincipalArn": [ROLE]}}
+    )
     mine = Policies([allow("sqs:SendMessage", QUEUE)], [only], account_root=ROOT)
     assert evaluate(AuthRequest(ME, "sqs:SendMessage", QUEUE, {"aws:principalarn": (ROLE,)}), mine).allowed
     other = Principal(arn=OTHER, account=ACCOUNT)
@@ -87,10 +89,14 @@ def test_given_a_key_whose_policy_delegates_to_iam_then_the_identity_policy_must
 
 def test_given_a_key_whose_policy_does_not_delegate_then_no_identity_policy_can_allow_it():
     logs_only = allow("kms:Decrypt", "*", principals={"Service": ("logs.eu-west-1.amazonaws.com",)})
-    decision = evaluate(request("kms:Decrypt", KEY), Policies([allow("kms:*", "*")], [logs_only], key_policy=True, account_root=ROOT))
+    decision = evaluate(
+        request("kms:Decrypt", KEY), Policies([allow("kms:*", "*")], [logs_only], key_policy=True, account_root=ROOT)
+    )
     assert not decision.allowed and "neither allows the principal" in decision.missing
     logs = Principal(service="logs.eu-west-1.amazonaws.com")
-    assert evaluate(request("kms:Decrypt", KEY, logs), Policies([], [logs_only], key_policy=True, account_root=ROOT)).allowed
+    assert evaluate(
+        request("kms:Decrypt", KEY, logs), Policies([], [logs_only], key_policy=True, account_root=ROOT)
+    ).allowed
 
 
 def test_given_a_key_policy_condition_then_the_request_context_decides():
@@ -98,10 +104,14 @@ def test_given_a_key_policy_condition_then_the_request_context_decides():
         "kms:Decrypt",
         "*",
         principals={"AWS": ("*",)},
-        conditions={"StringEquals": {"kms:CallerAccount": ACCOUNT, "kms:ViaService": "dynamodb.eu-west-1.amazonaws.com"}},
+        conditions={
+            "StringEquals": {"kms:CallerAccount": ACCOUNT, "kms:ViaService": "dynamodb.eu-west-1.amazonaws.com"}
+        },
     )
     policies = Policies([], [via], key_policy=True, account_root=ROOT)
-    through = request("kms:Decrypt", KEY, **{"kms:CallerAccount": ACCOUNT, "kms:ViaService": "dynamodb.eu-west-1.amazonaws.com"})
+    through = request(
+        "kms:Decrypt", KEY, **{"kms:CallerAccount": ACCOUNT, "kms:ViaService": "dynamodb.eu-west-1.amazonaws.com"}
+    )
     direct = request("kms:Decrypt", KEY, **{"kms:CallerAccount": ACCOUNT})
     assert evaluate(through, policies).allowed
     assert not evaluate(direct, policies).allowed
