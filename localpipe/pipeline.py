@@ -66,7 +66,8 @@ class LocalPipeline:
         self.reduce_recorder = RecordingReducer(self._reduce_service())
         self._wire_mappings()
         producer_kinesis = self._session(PRODUCER_FUNCTION, self.deployed.session).client("kinesis")
-        publisher = KinesisPublisher(ProducerSettings.from_env(self._env(PRODUCER_FUNCTION)).stream_name, producer_kinesis)
+        stream = ProducerSettings.from_env(self._env(PRODUCER_FUNCTION)).stream_name
+        publisher = KinesisPublisher(stream, producer_kinesis)
         self._producer_handler = self.functions.handler(PRODUCER_FUNCTION, publisher)
         self._published = 0  # publish calls so far
         self._polled = (0, 0, 0)  # publish calls, state batches and map batches at the last polls

@@ -249,7 +249,7 @@ def workshop_clients(recorder: Recorder, workshop: Workshop) -> str:
 
             generator = load_generator(workshop.root / GENERATOR_PACKAGE)
             generator.lambda_handler({}, None)
-    return f"the workshop's generator (one round) and frontend, from {workshop.root}"
+    return "the workshop's generator (one round) and frontend, from a checkout of the workshop"
 
 
 def _workshop_resources(session: boto3.Session) -> dict[str, str]:
@@ -276,23 +276,24 @@ def _workshop_resources(session: boto3.Session) -> dict[str, str]:
 def record_all(args: argparse.Namespace) -> int:
     recorder = Recorder(Namer({}))
     recording = Recording()
-    steps: list[Callable[[], str]] = [
-        lambda: demo(recorder),
-        lambda: soak(recorder),
-        lambda: refused_sums(recorder),
-        lambda: cold_starts(recorder, workshop=False),
-        lambda: cold_starts(recorder, workshop=True),
-        lambda: operators(recorder),
-    ]
+    steps: dict[str, Callable[[], str]] = {
+        "demo": lambda: demo(recorder),
+        "soak": lambda: soak(recorder),
+        "refused sums": lambda: refused_sums(recorder),
+        "cold starts": lambda: cold_starts(recorder, workshop=False),
+        "cold starts, workshop mode": lambda: cold_starts(recorder, workshop=True),
+        "operators": lambda: operators(recorder),
+    }
     if args.workshop:
-        steps.append(lambda: workshop_clients(recorder, Workshop(args.workshop)))
-    for number, step in enumerate(steps, start=1):
-        print(f"recording {number}/{len(steps)}...", file=sys.stderr)
-        recording.sources[f"{number}"] = step()
+        steps["workshop clients"] = lambda: workshop_clients(recorder, Workshop(args.workshop))
+    for number, (name, step) in enumerate(steps.items(), start=1):
+        print(f"recording {number}/{len(steps)}: {name}", file=sys.stderr)
+        recording.sources[name] = step()
     if not args.workshop:  # the workshop's clients, recorded before with a checkout, stay as they were
         previous = Recording.load(args.recording) if Path(args.recording).exists() else Recording()
         recorder.extend(r for r in previous.requests if r.principal in (GENERATOR, FRONTEND))
-        recording.sources.update({k: v for k, v in previous.sources.items() if "workshop's generator" in v})
+        if "workshop clients" in previous.sources:
+            recording.sources["workshop clients"] = previous.sources["workshop clients"]
     recording.add(recorder.requests)
     recording.code = code_hashes()
     recording.save(args.recording)
