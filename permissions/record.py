@@ -25,10 +25,9 @@ import contextlib
 import dataclasses
 import importlib
 import json
-import os
 import random
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,7 @@ from localpipe.options import PipelineOptions
 from localpipe.pipeline import LocalPipeline
 from localpipe.resources import Deployed
 from localpipe.scenario import Send
+from localpipe.server import environment
 from localpipe.shapes import risk_message, state_item
 from localpipe.stack import local_aws, local_stack
 from permissions.foreign import FRONTEND, GENERATOR, GENERATOR_PACKAGE, WORKSHOP_RESOURCES, Workshop, frontend_requests
@@ -137,20 +137,6 @@ def refused_sums(recorder: Recorder) -> str:
     return "changes DynamoDB refuses, set aside by the map and by the reduce"
 
 
-@contextlib.contextmanager
-def function_environment(variables: Mapping[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def cold_starts(recorder: Recorder, *, workshop: bool) -> str:
     """Each function's ``lambda_handler`` once, as Lambda runs it: its settings from its environment (the
     template's, with the local stack's names), its clients from boto3's default session, here the recording one."""
@@ -160,7 +146,7 @@ def cold_starts(recorder: Recorder, *, workshop: bool) -> str:
             _set_failure_percentages(deployed)
         for logical, spec in deployed.template.functions().items():
             event = _event(logical)
-            with function_environment(deployed.function_env(spec)), default_session(recorder.session(logical)):
+            with environment(deployed.function_env(spec)), default_session(recorder.session(logical)):
                 module = importlib.import_module(spec.module)
                 importlib.reload(module)  # a fresh cold start: its handler built in this session
                 module.lambda_handler(event, LocalContext(logical))
