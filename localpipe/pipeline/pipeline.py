@@ -1,11 +1,10 @@
 """The whole pipeline on one machine: producer -> Kinesis -> StateLambda -> StateTable -> stream -> aggregate (the
-map) -> PartialTable -> stream -> (combine, with the template's Combining "true") -> reduce -> AggregateTable.
+map) -> PartialTable -> stream -> (combining lanes, with Combining "true") -> reduce -> AggregateTable.
 
-Resources come from template.yaml (created on moto), the functions are the real handlers (built with their own
-``build_service``; where they run: ``backend.py``), and the stream triggers (three, four with the combining level)
-are ``EventSourceMapping`` runners configured from the template's event sources. Every fault comes from one seeded
-``faults.FaultPlan``, so a scenario is reproducible. The traffic is ``faults/scenario.py``'s, the choices of a run
-``options.PipelineOptions``, and what it reports ``report/``'s, from the run's record (``record``).
+Resources come from template.yaml (created on moto), the functions are the real handlers (their own ``build_service``;
+where they run: ``backend.py``), the stream triggers ``EventSourceMapping`` runners configured from the template's
+event sources. Every fault comes from one seeded ``faults.FaultPlan``, so a scenario is reproducible. The traffic is
+``faults/scenario.py``'s, the choices of a run ``options.PipelineOptions``, its report ``report/``'s (``record``).
 """
 
 from __future__ import annotations
@@ -72,13 +71,12 @@ class LocalPipeline:
         self.aggregate_recorder = RecordingApplier(self._aggregate_service())
         self.reduce_recorder = RecordingReducer(self._reduce_service())
         combining = COMBINE_FUNCTION in self.template.functions()  # the template's Combining parameter
-        self.combine_recorder = RecordingReducer(self._combine_service()) if combining else None
-        recorders = (self.state_recorder, self.aggregate_recorder, self.reduce_recorder, self.combine_recorder)
-        self.recorders = Recorders(*recorders)
+        combine = self.combine_recorder = RecordingReducer(self._combine_service()) if combining else None
+        self.recorders = Recorders(self.state_recorder, self.aggregate_recorder, self.reduce_recorder, combine)
         self._wire_mappings()
-        publisher = KinesisPublisher(
-            ProducerSettings.from_env(self._env(PRODUCER_FUNCTION)).stream_name, self.deployed.client("kinesis")
-        )
+        producer_kinesis = self._session(PRODUCER_FUNCTION, self.deployed.session).client("kinesis")
+        stream = ProducerSettings.from_env(self._env(PRODUCER_FUNCTION)).stream_name
+        publisher = KinesisPublisher(stream, producer_kinesis)
         self._producer_handler = self.functions.handler(PRODUCER_FUNCTION, publisher)
         self._published = 0  # publish calls so far
         self._polled = (0, 0, 0, 0)  # publish calls, state, map and combine batches at the last polls
@@ -86,6 +84,12 @@ class LocalPipeline:
         self._run_rng = self.faults.generator(purpose.RUN_LOOP)
 
     # ---------------------------------------------------------------- wiring
+
+    def _session(self, function: str, base: Any = None) -> Any:
+        """The session ``function`` makes its clients with (``PipelineOptions.function_session``)."""
+        base = base or self.function_session
+        hook = self.options.function_session
+        return hook(function, base) if hook else base
 
     def _env(self, function: str) -> dict[str, str]:
         return self.deployed.function_env(self.template.functions()[function])
@@ -95,12 +99,13 @@ class LocalPipeline:
         settings = StateSettings.from_env(self._env(STATE_FUNCTION))
         self.state_table, self.poison_queue_url = settings.state_table_name, settings.poison_queue_url
         factory = self.options.state_service or (naive_state_service if self.options.naive else None)
+        session = self._session(STATE_FUNCTION)
         if factory is not None:
-            return factory(settings, self.function_session)
+            return factory(settings, session)
         # its backoff on throttling runs on the compressed clock of the SDK's own backoff
         clock = self.function_session.time
         pacing = Pacing(clock=clock.now, sleep=clock.sleep, rng=self.faults.generator(purpose.PACING))
-        return self.functions.module(STATE_FUNCTION).build_service(settings, self.function_session, pacing=pacing)
+        return self.functions.module(STATE_FUNCTION).build_service(settings, session, pacing=pacing)
 
     def _aggregate_service(self) -> Any:
         settings = AggregateSettings.from_env(self._env(AGGREGATE_FUNCTION))
@@ -111,17 +116,17 @@ class LocalPipeline:
         if build is None and self.options.naive:
             build = naive_aggregate_service(self.deployed.names["AggregateTable"])
         build = build or self.functions.module(AGGREGATE_FUNCTION).build_service
-        return build(settings, self.function_session)
+        return build(settings, self._session(AGGREGATE_FUNCTION))
 
     def _reduce_service(self) -> Any:
         settings = ReduceSettings.from_env(self._env(REDUCE_FUNCTION))
         self.aggregate_table = settings.aggregate_table_name
         build = self.options.reduce_service or self.functions.module(REDUCE_FUNCTION).build_service
-        return build(settings, self.function_session)
+        return build(settings, self._session(REDUCE_FUNCTION))
 
     def _combine_service(self) -> Any:
         settings = CombineSettings.from_env(self._env(COMBINE_FUNCTION))
-        return self.functions.module(COMBINE_FUNCTION).build_service(settings, self.function_session)
+        return self.functions.module(COMBINE_FUNCTION).build_service(settings, self._session(COMBINE_FUNCTION))
 
     def _wire_mappings(self) -> None:
         """The handlers where the backend runs them, the function faults around them, and their mappings."""
@@ -239,14 +244,12 @@ class LocalPipeline:
         """Deliver one batch of one mapping."""
         self._poll()
         busy = [m for m in self.mappings if m.has_work()]
-        if not busy:
-            return 0
-        self._run_rng.choice(busy).step()
-        return 1
+        if busy:
+            self._run_rng.choice(busy).step()
+        return 1 if busy else 0
 
     def _poll(self) -> None:
-        """A mapping reads its stream only when it may hold new records: the risk stream after a publish, a table's
-        stream after a function writing it handled a batch (the PartialTable's: the map, and the combining lanes)."""
+        """A mapping reads its stream only when it may hold new records: after a publish, or a writer's batch."""
         published, state_polled, map_polled, combine_polled = self._polled
         if self._published != published:
             self.state_mapping.poll()
