@@ -17,8 +17,8 @@ from permissions.recording import Recording
 from permissions.stack import StackIdentity
 
 IDENTITY = StackIdentity("risk-pipeline", "eu-west-1", "123456789012")
-# The policies are the same in every environment of samconfig.toml; workshop mode differs.
-CONFIGURATIONS = [c for c in configurations() if c.name in ("default", "workshop")]
+# The policies are the same in every environment of samconfig.toml; workshop mode and the combining level differ.
+CONFIGURATIONS = [c for c in configurations() if c.name in ("default", "combining", "workshop")]
 
 
 def check(template: Callable[[Any], dict[str, Any]] = template_of, recording: Recording | None = None) -> Outcome:
