@@ -2,9 +2,9 @@
 crashes after the write, a second consumer on a shard, function errors, throttling, poison records), no
 update is lost, no stale version overwrites a newer one, nothing counts twice and nothing is dropped. The
 function-side faults, lost checkpoints and second consumers reach every stream consumer: the StateLambda, the map
-(a crash after its transaction), the combining lanes in the histories that have them (about half, and an explicit
-one with every fault at once: a crash after the transaction, a partial delivered again, an overlapping lane) and
-the reduce (a crash after its transaction, a partial delivered again).
+(a crash after its transaction), the combining lanes in the histories that have them (a third to a half of them,
+and an explicit one with every fault at once: a crash after the transaction, a partial delivered again, an
+overlapping lane) and the reduce (a crash after its transaction, a partial delivered again).
 The same properties find a counterexample in the naive pipeline, so they can fail.
 
 The histories are split in two halves so that ``pytest -n 2`` checks them on both cores (in CI each half has
