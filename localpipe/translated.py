@@ -101,9 +101,18 @@ def lint(parameters: Mapping[str, Any] | None = None, path: Path = TEMPLATE_PATH
         os.unlink(handle.name)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """Lint template.yaml translated with each environment's parameters, or each template named (with its
+    defaults): ``python -m localpipe.translated [TEMPLATE ...]``."""
+    paths = [Path(p) for p in (sys.argv[1:] if argv is None else argv)]
     failed = 0
-    for name, parameters in environments().items():
+    for path in paths:
+        code, output = lint(path=path)
+        print(f"translated template {path}, its default parameters: {'clean' if code == 0 else 'NOT clean'}")  # noqa: T201
+        if code:
+            print(output)  # noqa: T201
+            failed += 1
+    for name, parameters in ({} if paths else environments()).items():
         code, output = lint(parameters)
         status = "clean" if code == 0 else "NOT clean"
         print(f"translated template, {name} parameters {parameters or '(defaults)'}: {status}")  # noqa: T201
