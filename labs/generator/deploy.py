@@ -21,16 +21,16 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from localpipe import localstack
-from localpipe.localstack_model import LocalStack
-from localpipe.localstack_process import LocalStackError
-from localpipe.localstack_sam import DEPLOY_SECONDS, sam
+from localpipe.ministack import state
+from localpipe.ministack.model import MiniStack
+from localpipe.ministack.process import MiniStackError
+from localpipe.ministack.sam import DEPLOY_SECONDS, sam
 
 HERE = Path(__file__).resolve().parent
 BUILD = HERE / ".build"
@@ -66,7 +66,7 @@ def stage(folder: Path, build: Path = BUILD) -> Path:
     return code
 
 
-def workshop_stack(stack: LocalStack | None) -> LocalStack:
+def workshop_stack(stack: MiniStack | None) -> MiniStack:
     """The stack of ``make up``, which must be up and in workshop mode (the generator's names exist only there)."""
     if stack is None:
         raise GeneratorError("no local stack is up: run `make up WORKSHOP=1` first (or AWS=1 to deploy to AWS)")
@@ -77,7 +77,7 @@ def workshop_stack(stack: LocalStack | None) -> LocalStack:
     return stack
 
 
-def deployed(stack: LocalStack) -> bool:
+def deployed(stack: MiniStack) -> bool:
     """Whether the generator's stack is on the local stack's endpoint."""
     try:
         found = stack.client("cloudformation").describe_stacks(StackName=STACK_NAME)["Stacks"]
@@ -86,7 +86,10 @@ def deployed(stack: LocalStack) -> bool:
     return any(s["StackStatus"] not in GONE for s in found)
 
 
-def _sam_on_aws(arguments: Sequence[str]) -> None:
+SamRun = Callable[[list[str]], None]
+
+
+def _sam_on_aws(arguments: list[str]) -> None:
     """SAM against AWS, with the user's own configuration (credentials, region, profile)."""
     say(f"$ sam {' '.join(arguments)}")
     command = [shutil.which("sam") or "sam", *arguments]
@@ -95,38 +98,39 @@ def _sam_on_aws(arguments: Sequence[str]) -> None:
         raise GeneratorError(f"`sam {' '.join(arguments)}` failed (exit {result.returncode}); see its output above")
 
 
-def up(folder: Path, *, aws: bool) -> int:
-    stack = None if aws else workshop_stack(localstack.load())
-    code = stage(folder.resolve())
-    say(f"GeneratorLambda's code: {folder.resolve()} (copied as it is to {code.relative_to(HERE.parents[1])})")
-    arguments = ["deploy", "--template-file", "template.yaml", "--config-env", "default" if aws else "local"]
+def sam_for(stack: MiniStack | None) -> SamRun:
+    """SAM run in this folder (its template and samconfig.toml): against the stack's MiniStack, or AWS (None)."""
     if stack is None:
-        _sam_on_aws(arguments)
-        say("GeneratorLambda plays a round every minute on AWS; its log: /aws/lambda/GeneratorLambda")
-        return 0
-    sam(arguments, stack.endpoint, cwd=HERE)
+        return _sam_on_aws
+    return lambda arguments: sam(arguments, stack.endpoint, cwd=HERE)
+
+
+def up(folder: Path, stack: MiniStack | None, run: SamRun, build: Path = BUILD) -> int:
+    """The participant's folder staged, then ``sam deploy`` of the generator's stack: beside ``stack`` (make up's,
+    in workshop mode) or on AWS (None)."""
+    code = stage(folder.resolve(), build)
+    say(f"GeneratorLambda's code: {folder.resolve()} (copied as it is to {code})")
+    run(["deploy", "--template-file", "template.yaml", "--config-env", "local" if stack else "default"])
+    where = f"on {stack.endpoint}" if stack else "on AWS"
     say(
-        "GeneratorLambda plays a round every minute (its rule's first one within a minute): "
-        "`make workshop-generator-rounds` prints them; `make workshop-generator-down` removes it"
+        f"GeneratorLambda plays a round every minute {where}, the first within a minute: "
+        + ("`make workshop-generator-rounds` prints them; " if stack else "its log: /aws/lambda/GeneratorLambda; ")
+        + f"`make workshop-generator-down{'' if stack else ' AWS=1'}` removes it"
     )
     return 0
 
 
-def down(*, aws: bool) -> int:
-    """The generator's stack deleted (on AWS, or on the local stack when it is up there) and its build folder."""
-    arguments = ["delete", "--config-env", "default" if aws else "local", "--no-prompts"]
-    if aws:
-        _sam_on_aws(arguments)
-    else:
-        stack = localstack.load()
-        if stack is not None and deployed(stack):
-            sam(arguments, stack.endpoint, cwd=HERE)
-            say(f"removed the workshop's generator (stack {STACK_NAME}) from {stack.endpoint}")
-    shutil.rmtree(BUILD, ignore_errors=True)
+def down(stack: MiniStack | None, run: SamRun, *, aws: bool, build: Path = BUILD) -> int:
+    """The generator's stack deleted (on AWS, or beside the local stack when it is up and the generator is there),
+    and its build folder."""
+    if aws or (stack is not None and deployed(stack)):
+        run(["delete", "--config-env", "default" if aws else "local", "--no-prompts"])
+        say(f"removed the workshop's generator (stack {STACK_NAME}) {'from AWS' if aws else ''}".rstrip())
+    shutil.rmtree(build, ignore_errors=True)
     return 0
 
 
-def idle(stack: LocalStack | None) -> int:
+def idle(stack: MiniStack | None) -> int:
     """0 when the generator is not deployed on the local stack (or none is up); 1, saying why, when it is."""
     if stack is None or not deployed(stack):
         return 0
@@ -154,7 +158,7 @@ def round_lines(logs: Any) -> list[tuple[float, str]]:
         arguments["nextToken"] = page["nextToken"]
 
 
-def rounds(stack: LocalStack) -> int:
+def rounds(stack: MiniStack) -> int:
     """The generator's rounds so far (time and its own line) and the ParameterTable's SCORE and SPECIAL_TRADES."""
     if not deployed(stack):
         raise GeneratorError("the workshop's generator is not deployed: make workshop-generator GENERATOR=...")
@@ -175,6 +179,23 @@ def rounds(stack: LocalStack) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "up":
+            stack = None if args.aws else workshop_stack(state.load())
+            return up(args.folder, stack, sam_for(stack))
+        if args.command == "down":
+            stack = None if args.aws else state.load()
+            return down(stack, sam_for(stack), aws=args.aws)
+        if args.command == "rounds":
+            return rounds(workshop_stack(state.load()))
+        return idle(state.load())
+    except (GeneratorError, MiniStackError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m labs.generator.deploy", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     up_parser = commands.add_parser("up", help="deploy the generator from the participant's folder")
@@ -184,18 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         command.add_argument("--aws", action="store_true", help="on AWS (the user's credentials and region)")
     commands.add_parser("rounds", help="the generator's rounds so far, and its SCORE")
     commands.add_parser("idle", help="exit 1 while the generator is deployed on the local stack")
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "up":
-            return up(args.folder, aws=args.aws)
-        if args.command == "down":
-            return down(aws=args.aws)
-        if args.command == "rounds":
-            return rounds(workshop_stack(localstack.load()))
-        return idle(localstack.load())
-    except (GeneratorError, LocalStackError) as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        return 1
+    return parser
 
 
 if __name__ == "__main__":

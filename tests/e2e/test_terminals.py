@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from localpipe import localstack
-from localpipe.localstack_model import REGION
+from localpipe.ministack import state
+from localpipe.ministack.model import REGION
 from tests.conftest import ROOT
 from tests.e2e.test_deployed_stack import send_round, wait_for
 from tests.terminal import NUMBER, Terminal, numbers_by_identifier, terminal, wait_for_screens
@@ -86,7 +86,7 @@ def test_given_the_workshops_frontend_when_it_runs_in_a_terminal_then_it_shows_t
         pytest.skip(f"{WORKSHOP_CHECKOUT} is not set: the workshop's frontend is read from a checkout of the workshop")
     if not deployed.local or deployed["AggregateTableName"] != "AggregateTable":
         pytest.skip("the workshop's frontend reads the table named AggregateTable: run it on `make up WORKSHOP=1`")
-    stack = localstack.require()
+    stack = state.require()
     # Given the frontend from the workshop's page, with its region set to the local stack's, in a temporary folder
     (tmp_path / "frontend.py").write_text(frontend_source(Path(checkout), REGION))
     with terminal([sys.executable, "frontend.py"], cwd=tmp_path, env=stack.environment()) as view:

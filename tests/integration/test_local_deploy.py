@@ -8,8 +8,8 @@ import tomllib
 
 import pytest
 
-from localpipe import localstack
-from localpipe.translated import SAMCONFIG, environments, translate
+from localpipe.ministack.sam import deploy_arguments
+from localpipe.stack.translated import SAMCONFIG, environments, translate
 
 CONDITION = "HasMetricMathAlarms"
 
@@ -63,7 +63,7 @@ def test_given_a_config_env_when_translated_then_the_tracer_is_off_only_on_the_e
 @pytest.mark.parametrize("workshop", [False, True])
 def test_given_make_up_with_or_without_workshop_when_deployed_then_only_workshop_mode_and_shards_differ(workshop):
     # Given the deploy `make up` runs, with and without WORKSHOP=1
-    arguments = localstack.deploy_arguments(workshop)
+    arguments = deploy_arguments(workshop)
     config_env = arguments[arguments.index("--config-env") + 1]
     assert arguments == ["deploy", "--config-env", config_env, "--no-resolve-s3"]
     assert config_env == ("local_workshop" if workshop else "local")

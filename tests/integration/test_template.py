@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from localpipe.template import Template
-from localpipe.translated import environments, lint, translate
+from localpipe.stack.template import Template
+from localpipe.stack.translated import environments, lint, translate
+from permissions.actions import encryption_key
+from permissions.stack import ConcreteStack, StackIdentity
 from tests.conftest import ROOT
 
 ENV = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
@@ -128,14 +130,20 @@ def test_given_the_template_when_checked_then_every_function_has_its_alarms_and_
         assert ("Errors", function) in watched and ("Throttles", function) in watched
     for function in ("StateFunction", "AggregateFunction", "ReduceFunction"):
         assert ("IteratorAge", function) in watched
-    for name, resource in resources.items():
-        props = resource.get("Properties", {})
-        if resource["Type"] == "AWS::DynamoDB::Table":
-            assert props["SSESpecification"]["KMSMasterKeyId"] == {"Ref": "DataKey"}, name
-        if resource["Type"] == "AWS::SQS::Queue":
-            assert props["KmsMasterKeyId"] == {"Ref": "DataKey"}, name
-        if resource["Type"] == "AWS::Logs::LogGroup":
-            assert props["KmsKeyId"] == {"Fn::GetAtt": ["DataKey", "Arn"]}, name
+    # Resolved for a stack: dev and prod keep the customer managed key everywhere; workshop mode puts what the
+    # workshop's own tools touch under the AWS managed keys (docs/deploy.md, "Workshop mode's encryption").
+    workshop_tools = {"RiskStream": "alias/aws/kinesis", "AggregateTable": None, "ParameterTable": None}
+    for mode in ("false", "true"):
+        stack = ConcreteStack.resolve(
+            translate(parameters={"WorkshopMode": mode}), StackIdentity("s", "eu-west-1", "1")
+        )
+        for name, resource in stack.resources.items():
+            expected = workshop_tools.get(name, stack.ref("DataKey")) if mode == "true" else stack.ref("DataKey")
+            key = encryption_key(resource["Type"], resource["Properties"])
+            if resource["Type"] in ("AWS::DynamoDB::Table", "AWS::Kinesis::Stream", "AWS::SQS::Queue"):
+                assert key == (expected or "alias/aws/dynamodb"), (mode, name)
+            if resource["Type"] == "AWS::Logs::LogGroup":
+                assert resource["Properties"]["KmsKeyId"] == stack.arn("DataKey"), name
 
 
 NAME_PROPERTIES = (
@@ -228,6 +236,7 @@ def test_given_the_aggregation_order_parameter_when_deployed_then_it_admits_exac
     from pydantic import ValidationError
 
     from riskpipe.config import GameSettings
+    from riskpipe.identifiers import DEFAULT_AGGREGATION_ORDER, HIERARCHY_LEVELS
 
     def accepted(order: str) -> bool:
         try:
@@ -237,15 +246,14 @@ def test_given_the_aggregation_order_parameter_when_deployed_then_it_admits_exac
         return True
 
     # Given every order of one to three levels, repeats included
-    levels = ("RiskType", "TradeDesk", "Region")
-    candidates = {",".join(p) for n in (1, 2, 3) for p in itertools.product(levels, repeat=n)}
+    candidates = {",".join(p) for n in (1, 2, 3) for p in itertools.product(HIERARCHY_LEVELS, repeat=n)}
 
     # When the template's allowed values are read
     allowed = set(yaml_parse_template()["Parameters"]["AggregationOrder"]["AllowedValues"])
 
     # Then a deploy admits an order exactly when the functions accept it (a repeated level would fail every batch)
     assert allowed == {order for order in candidates if accepted(order)}
-    assert yaml_parse_template()["Parameters"]["AggregationOrder"]["Default"] == "RiskType,TradeDesk,Region"
+    assert yaml_parse_template()["Parameters"]["AggregationOrder"]["Default"] == ",".join(DEFAULT_AGGREGATION_ORDER)
 
 
 DATA_TYPES = ("AWS::DynamoDB::Table", "AWS::Kinesis::Stream", "AWS::KMS::Key")

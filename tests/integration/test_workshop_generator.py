@@ -13,7 +13,7 @@ import pytest
 from samtranslator.yaml_helper import yaml_parse
 
 from labs.generator.deploy import FUNCTION_NAME, HERE
-from localpipe.translated import environments, lint, translate
+from localpipe.stack.translated import environments, lint, translate
 from tests.integration.test_template import yaml_parse_template
 from tests.integration.test_workshop_mode import PSEUDO, Deployed
 

@@ -9,9 +9,9 @@ import pytest
 from samtranslator.yaml_helper import yaml_parse
 
 from labs.generator.deploy import HERE as GENERATOR_FOLDER
-from localpipe.stack import deploy_local
-from localpipe.template import Template
-from localpipe.translated import environments, translate
+from localpipe.stack.local import deploy_local
+from localpipe.stack.template import Template
+from localpipe.stack.translated import environments, translate
 from riskpipe.chaos import InjectedFailure, WorkshopFailureRate
 from riskpipe.config import AggregateSettings, ReduceSettings
 from riskpipe.parameters import ParameterTable, failure_injector

@@ -122,3 +122,90 @@ def test_given_the_generators_log_over_two_pages_when_read_then_each_round_endin
         "Task timed out after 55",
     ]
     assert all(call["logGroupName"] == "/aws/lambda/GeneratorLambda" for call in logs.calls) and len(logs.calls) == 2
+
+
+def generator_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "GeneratorLambdaPackage"
+    folder.mkdir()
+    (folder / "lambda_function.py").write_text("def lambda_handler(event, context):\n    return 1\n")
+    return folder
+
+
+class LocalStackStub(FakeStack):
+    endpoint = "http://127.0.0.1:4599"
+
+
+def test_given_make_up_in_workshop_mode_when_the_generator_is_deployed_then_sam_deploys_its_local_config_env(
+    tmp_path, capsys
+):
+    # Given the participant's folder and the stack of make up
+    runs: list[list[str]] = []
+    build = tmp_path / "build"
+
+    # When it is deployed beside the stack
+    assert deploy.up(generator_folder(tmp_path), LocalStackStub(None), runs.append, build) == 0  # type: ignore[arg-type]
+
+    # Then its code is staged first, then sam deploys this folder's template with the local config env
+    assert (build / "GeneratorLambdaPackage" / "lambda_function.py").is_file()
+    assert runs == [["deploy", "--template-file", "template.yaml", "--config-env", "local"]]
+    assert "on http://127.0.0.1:4599" in capsys.readouterr().out
+
+
+def test_given_aws_when_the_generator_is_deployed_and_removed_then_sam_uses_the_default_config_env(tmp_path):
+    runs: list[list[str]] = []
+    build = tmp_path / "build"
+    deploy.up(generator_folder(tmp_path), None, runs.append, build)
+    deploy.down(None, runs.append, aws=True, build=build)
+
+    assert runs == [
+        ["deploy", "--template-file", "template.yaml", "--config-env", "default"],
+        ["delete", "--config-env", "default", "--no-prompts"],
+    ]
+    assert not build.exists()
+
+
+@pytest.mark.parametrize(
+    ("stack", "deleted"), [(None, False), (LocalStackStub(None), False), (LocalStackStub("CREATE_COMPLETE"), True)]
+)
+def test_given_make_down_when_the_generator_is_or_is_not_there_then_only_a_deployed_one_is_deleted(
+    stack, deleted, tmp_path
+):
+    # Given a build folder left by a deploy, and the local stack with or without the generator (or no stack)
+    build = tmp_path / "build"
+    (build / "GeneratorLambdaPackage").mkdir(parents=True)
+    runs: list[list[str]] = []
+
+    # When it is taken down (make down, make workshop-generator-down)
+    assert deploy.down(stack, runs.append, aws=False, build=build) == 0
+
+    # Then sam deletes the generator's stack only when it is there, and the build folder goes either way
+    assert runs == ([["delete", "--config-env", "local", "--no-prompts"]] if deleted else [])
+    assert not build.exists()
+
+
+class FakeParameters:
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+
+    def get_item(self, TableName: str, Key: dict, ConsistentRead: bool) -> dict[str, Any]:
+        assert TableName == "ParameterTable" and ConsistentRead
+        name = Key["parameter"]["S"]
+        return {"Item": {"parameter": {"S": name}, "value": {"N": self.values[name]}}} if name in self.values else {}
+
+
+def test_given_rounds_played_when_listed_then_each_round_and_the_score_are_printed(capsys):
+    # Given a deployed generator that played two rounds, the second in lab 2
+    stack = LocalStackStub(
+        "CREATE_COMPLETE",
+        FakeLogs([[(60_000, "Scoring completed. Score for this batch: 100. Total score: 300.")]]),
+    )
+    stack.clients["dynamodb"] = FakeParameters({"SCORE": "300", "SPECIAL_TRADES": "1"})
+
+    # When its rounds are listed
+    assert deploy.rounds(stack) == 0  # type: ignore[arg-type]
+
+    # Then each round's line and the ParameterTable's SCORE and SPECIAL_TRADES are printed
+    out = capsys.readouterr().out
+    assert "Score for this batch: 100" in out and "1 rounds ended; SCORE 300, SPECIAL_TRADES 1" in out
+    with pytest.raises(deploy.GeneratorError, match="not deployed"):
+        deploy.rounds(LocalStackStub(None))  # type: ignore[arg-type]
