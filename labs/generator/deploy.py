@@ -92,7 +92,7 @@ SamRun = Callable[[list[str]], None]
 def _sam_on_aws(arguments: list[str]) -> None:
     """SAM against AWS, with the user's own configuration (credentials, region, profile)."""
     say(f"$ sam {' '.join(arguments)}")
-    command = [shutil.which("sam") or "sam", *arguments]
+    command = [shutil.which("sam") or str(Path(sys.executable).with_name("sam")), *arguments]  # else the venv's
     result = subprocess.run(command, cwd=HERE, timeout=DEPLOY_SECONDS, check=False)
     if result.returncode != 0:
         raise GeneratorError(f"`sam {' '.join(arguments)}` failed (exit {result.returncode}); see its output above")
@@ -178,18 +178,19 @@ def rounds(stack: MiniStack) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, load: Callable[[], MiniStack | None] = state.load) -> int:
+    """The command line; ``load`` gives the stack of ``make up`` (None when none is up)."""
     args = _parser().parse_args(argv)
     try:
         if args.command == "up":
-            stack = None if args.aws else workshop_stack(state.load())
+            stack = None if args.aws else workshop_stack(load())
             return up(args.folder, stack, sam_for(stack))
         if args.command == "down":
-            stack = None if args.aws else state.load()
+            stack = None if args.aws else load()
             return down(stack, sam_for(stack), aws=args.aws)
         if args.command == "rounds":
-            return rounds(workshop_stack(state.load()))
-        return idle(state.load())
+            return rounds(workshop_stack(load()))
+        return idle(load())
     except (GeneratorError, MiniStackError) as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 1

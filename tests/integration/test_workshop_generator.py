@@ -129,3 +129,11 @@ def test_given_the_workshops_own_template_when_compared_then_the_generator_is_de
     rule = of_type(generator, "AWS::Events::Rule")
     their_rule = workshop["ScheduledRule"]["Properties"]
     assert (rule["ScheduleExpression"], rule["State"]) == (their_rule["ScheduleExpression"], their_rule["State"])
+
+
+def test_given_sam_on_aws_when_it_fails_then_the_user_is_told_which_command_failed():
+    # The real SAM CLI (offline: it refuses an unknown command before reaching AWS)
+    from labs.generator.deploy import GeneratorError, _sam_on_aws
+
+    with pytest.raises(GeneratorError, match="`sam no-such-command` failed"):
+        _sam_on_aws(["no-such-command"])

@@ -209,3 +209,40 @@ def test_given_rounds_played_when_listed_then_each_round_and_the_score_are_print
     assert "Score for this batch: 100" in out and "1 rounds ended; SCORE 300, SPECIAL_TRADES 1" in out
     with pytest.raises(deploy.GeneratorError, match="not deployed"):
         deploy.rounds(LocalStackStub(None))  # type: ignore[arg-type]
+
+
+class NoLogGroupYet(FakeLogs):
+    def filter_log_events(self, **arguments: Any) -> dict[str, Any]:
+        raise ClientError(
+            {"Error": {"Code": "ResourceNotFoundException", "Message": "no log group"}}, "FilterLogEvents"
+        )
+
+
+def test_given_a_generator_that_has_not_logged_yet_when_its_rounds_are_listed_then_none_are(capsys):
+    stack = LocalStackStub("CREATE_COMPLETE", NoLogGroupYet([]))
+    stack.clients["dynamodb"] = FakeParameters({})
+
+    assert deploy.rounds(stack) == 0  # type: ignore[arg-type]
+    assert "0 rounds ended; SCORE (not set), SPECIAL_TRADES (not set)" in capsys.readouterr().out
+
+
+def test_given_the_command_line_when_the_local_stack_is_missing_or_not_in_workshop_mode_then_it_says_so(
+    tmp_path, capsys
+):
+    # Given no stack of make up, then one outside workshop mode
+    none, plain = (lambda: None), (lambda: LocalStackStub(None, outputs={}))
+
+    # Then nothing plays on no stack, and neither rounds nor a deploy go ahead without workshop mode
+    assert deploy.main(["idle"], load=none) == 0
+    assert deploy.main(["rounds"], load=none) == 1
+    assert "make up WORKSHOP=1" in capsys.readouterr().err
+    assert deploy.main(["up", str(generator_folder(tmp_path))], load=plain) == 1
+    assert "not in workshop mode" in capsys.readouterr().err
+    assert deploy._parser().parse_args(["down", "--aws"]).aws is True
+    workshop = LocalStackStub(None)
+    assert deploy.workshop_stack(workshop) is workshop  # type: ignore[arg-type]
+
+
+def test_given_a_target_when_its_sam_runner_is_chosen_then_aws_has_the_users_own_and_make_up_its_endpoints():
+    assert deploy.sam_for(None) is deploy._sam_on_aws
+    assert deploy.sam_for(LocalStackStub(None)) is not deploy._sam_on_aws  # type: ignore[arg-type]
