@@ -8,8 +8,8 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,13 +37,13 @@ class Terminal:
     """One tmux window running a command; ``screens`` keeps every screen read, for the failure message."""
 
     tmux: str
-    socket: str
+    socket: Path
+    env: Mapping[str, str] = field(default_factory=dict)  # the server's, given when it starts
     screens: list[str] = field(default_factory=list)
 
     def _run(self, *arguments: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [self.tmux, "-L", self.socket, *arguments], capture_output=True, text=True, timeout=20, check=False
-        )
+        command = [self.tmux, "-S", str(self.socket), *arguments]
+        return subprocess.run(command, env=self.env or None, capture_output=True, text=True, timeout=20, check=False)
 
     def screen(self) -> str:
         """What the window shows now (its visible rows)."""
@@ -68,39 +68,19 @@ def clean_environment(extra: Mapping[str, str]) -> dict[str, str]:
 
 @contextmanager
 def terminal(command: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None) -> Iterator[Terminal]:
-    """``command`` in a window of COLUMNS x ROWS of a tmux server of its own, killed on leaving."""
+    """``command`` in a window of COLUMNS x ROWS of a tmux server of its own (its socket in a folder of its own),
+    killed on leaving, its folder removed."""
     tmux = require_tmux()
-    socket = f"risk-pipeline-test-{uuid.uuid4().hex[:12]}"
+    folder = Path(tempfile.mkdtemp(prefix="risk-pipeline-tmux-"))
+    view = Terminal(tmux, folder / "socket", clean_environment(env or {}))
     size = ["-x", str(COLUMNS), "-y", str(ROWS)]
-    started = subprocess.run(
-        [
-            tmux,
-            "-L",
-            socket,
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-s",
-            "view",
-            *size,
-            "-c",
-            str(cwd),
-            "--",
-            *command,
-        ],
-        env=clean_environment(env or {}),
-        capture_output=True,
-        text=True,
-        timeout=20,
-        check=False,
-    )
-    assert started.returncode == 0, f"tmux did not start: {started.stderr}"
-    view = Terminal(tmux, socket)
     try:
+        started = view._run("-f", "/dev/null", "new-session", "-d", "-s", "view", *size, "-c", str(cwd), "--", *command)
+        assert started.returncode == 0, f"tmux did not start: {started.stderr}"
         yield view
     finally:
         view._run("kill-server")  # this test's server only: its window, the command and the command's children
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def wait_for_screens(view: Terminal, done: Callable[[list[str]], bool], seconds: float, every: float = 0.5) -> None:
