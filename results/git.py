@@ -42,13 +42,13 @@ class Freshness:
 
     def sentence(self) -> str:
         if self.changes is None:
-            return "**older than the code, or from another branch**: its commit is not in this checkout's history"
+            return "**Older than the code, or from another branch**: its commit is not in this checkout's history"
         if self.changes:
             later = "1 later commit has" if self.changes == 1 else f"{self.changes} later commits have"
-            return f"**older than the code**: {later} changed the code since"
+            return f"**Older than the code**: {later} changed the code since"
         if self.dirty:
-            return "**measured on uncommitted changes** to the code of that commit"
-        return "the code has not changed since"
+            return "**Measured on uncommitted changes** to the code of that commit"
+        return "The code has not changed since"
 
 
 class Git:

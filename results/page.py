@@ -48,11 +48,11 @@ def machine_line(machine: Mapping[str, Any] | None) -> str:
 def result_lines(kind: Kind, result: Mapping[str, Any], git: Git) -> list[str]:
     freshness = git.freshness(result["commit"], dirty=result["dirty"])
     commit = result["commit"][:12] + ("-dirty" if result["dirty"] else "")
-    took = f" in {result['seconds']:,.0f} s" if result.get("seconds") is not None else ""
+    took = f", in {result['seconds']:,.0f} s" if result.get("seconds") is not None else ""
     lines = [
-        f"## `{kind.command}`",
+        f"## `{kind.command}`{'' if freshness.current else ': older than the code'}",
         "",
-        f"Measured on commit `{commit}`, {_date(result['date'])}{took}: {freshness.sentence()}.",
+        f"Measured on commit `{commit}`, {_date(result['date'])}{took}. {freshness.sentence()}.",
     ]
     if result.get("arguments"):
         lines.append(f"Arguments: `{' '.join(result['arguments'])}`.")

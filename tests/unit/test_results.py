@@ -137,7 +137,7 @@ def test_given_a_measured_commit_when_only_docs_change_then_the_result_is_curren
     commit_file(repo, "tests/test_x.py", "y = 1\n")
     older = checkout.freshness(measured, dirty=False)
     assert older.changes == 2 and not older.current
-    assert older.sentence() == "**older than the code**: 2 later commits have changed the code since"
+    assert older.sentence() == "**Older than the code**: 2 later commits have changed the code since"
 
 
 def test_given_a_commit_not_in_the_history_when_judged_then_it_is_said_older_or_from_another_branch(repo):
@@ -164,7 +164,9 @@ def test_given_no_result_of_a_kind_when_rendered_then_the_page_says_not_run_yet_
 
 def test_given_a_result_when_rendered_then_its_commit_date_and_machine_are_shown():
     page = render({"soak": result("soak", {"totals": {"histories": 50}, "failed_runs": 0})}, CURRENT)
-    assert "## `make soak`\n\nMeasured on commit `aaaaaaaaaaaa`, 2026-12-01 10:15 UTC in 81 s: the code has not" in page
+    assert (
+        "## `make soak`\n\nMeasured on commit `aaaaaaaaaaaa`, 2026-12-01 10:15 UTC, in 81 s. The code has not" in page
+    )
     assert (
         "Machine: 2 cores (Test CPU), 7.8 GiB, load average 1.5 at the start and 3.25 at the end (1 min); "
         "CPython 3.13.0; Linux-x86_64." in page
@@ -174,8 +176,8 @@ def test_given_a_result_when_rendered_then_its_commit_date_and_machine_are_shown
 def test_given_a_result_of_an_older_commit_when_rendered_then_it_is_marked_older_than_the_code():
     older = FixedGit(Freshness(3, dirty=False))
     page = render({"soak": result("soak", {"totals": {"histories": 50}}, dirty=True)}, older)
-    assert "commit `aaaaaaaaaaaa-dirty`" in page
-    assert "**older than the code**: 3 later commits have changed the code since." in page
+    assert "## `make soak`: older than the code\n\nMeasured on commit `aaaaaaaaaaaa-dirty`" in page
+    assert "**Older than the code**: 3 later commits have changed the code since." in page
 
 
 def test_given_an_imported_result_without_a_machine_when_rendered_then_it_says_so():
@@ -332,7 +334,5 @@ def test_given_the_committed_results_when_rendered_then_each_is_a_known_kind_and
     assert set(results) <= set(KINDS)
     page = render(results, CURRENT)
     for name, found in results.items():
-        assert (
-            found["kind"] == name
-            and f"## `{KINDS[name].command}`\n\nMeasured on commit `{found['commit'][:12]}" in page
-        )
+        assert found["kind"] == name
+        assert f"## `{KINDS[name].command}`\n\nMeasured on commit `{found['commit'][:12]}" in page
