@@ -72,7 +72,8 @@ def pipeline_lines(figures: Figures) -> Lines:
         ("StateTable: trades not at their newest version", r["stale_items"]),
         ("aggregates that differ from the sum of what was sent", len(r["aggregate_differences"])),
     ]
-    options = ", ".join(f"{name.replace('_', '-')} {cell(value)}" for name, value in figures["options"].items())
+    given = {name: value for name, value in figures["options"].items() if value is not None}  # None: the template's
+    options = ", ".join(f"{name.replace('_', '-')} {cell(value)}" for name, value in given.items())
     return [*lines, *table(("Figure", "Value"), rows), "", f"Options: {options}."]
 
 
@@ -92,6 +93,15 @@ CAPACITY_COLUMNS = (
 )
 
 
+def _capacity_cell(run: Figures, key: str) -> Any:
+    value = run.get(key)
+    if key == "conflicts_per_transaction" and isinstance(value, float):
+        return f"{value:.1%}"
+    if key == "p99" and run.get("p99_censored"):  # some messages were still in flight at the end: at least this
+        return f"> {cell(value)}"
+    return value
+
+
 def capacity_lines(figures: Figures) -> Lines:
     """Every run of the model (design, quotas, offered load) and what it sustained; the best of each design."""
     runs = figures.get("results")
@@ -107,7 +117,7 @@ def capacity_lines(figures: Figures) -> Lines:
         f"({run['offered']:,.0f} offered)"
         for (design, quotas), run in best.items()
     )
-    rows = [tuple(run.get(key) for key, _ in CAPACITY_COLUMNS) for run in runs]
+    rows = [tuple(_capacity_cell(run, key) for key, _ in CAPACITY_COLUMNS) for run in runs]
     return [f"{headline}.", "", *table(tuple(title for _, title in CAPACITY_COLUMNS), rows)]
 
 
@@ -201,7 +211,9 @@ def soak_lines(figures: Figures) -> Lines:
     failed = figures.get("failed_runs", 0)
     verdict = "0 violations" if not failed else f"**VIOLATED** in {failed} run(s)"
     rows = [(label, totals[key]) for key, label in SOAK_FIGURES if key in totals]
-    return [f"{totals.get('histories', 0):,} histories, {verdict}.", "", *table(("Figure", "Value"), rows)]
+    asked = figures.get("histories_asked")
+    asked = f" (SOAK_HISTORIES={asked}, and the examples every run checks)" if asked else ""
+    return [f"{totals.get('histories', 0):,} histories{asked}, {verdict}.", "", *table(("Figure", "Value"), rows)]
 
 
 def rounds_lines(figures: Figures) -> Lines:

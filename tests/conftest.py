@@ -67,7 +67,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             f"skipped by the reduce, in {figures['reduce_transactions']:,} reduce transactions"
         )
         if os.environ.get("HYPOTHESIS_PROFILE") == "soak":
-            path = publish("soak", {"totals": dict(figures), "failed_runs": failed_runs})
+            asked = settings.default.max_examples  # SOAK_HISTORIES
+            path = publish("soak", {"totals": dict(figures), "failed_runs": failed_runs, "histories_asked": asked})
             write(f"figures published as {path.relative_to(ROOT)} (make results renders them in docs/results.md)")
     for text in counterexamples:
         write("naive pipeline counterexample (the same properties, violated):")

@@ -222,9 +222,8 @@ PIPELINE_REPORT = {
 
 
 def test_given_a_demo_when_rendered_then_its_decisions_verdict_time_and_options_are_read():
-    lines = "\n".join(
-        kinds.pipeline_lines({"options": {"messages": 10_000, "crash_rate": 0.05}, "report": PIPELINE_REPORT})
-    )
+    options = {"messages": 10_000, "crash_rate": 0.05, "shards": None}  # None: the template's value
+    lines = "\n".join(kinds.pipeline_lines({"options": options, "report": PIPELINE_REPORT}))
     assert (
         "EXACT: 10,000 records sent; accepted 7,529, duplicate 233, stale 2,238, poison 3; 0 unaccounted; 72.3 s."
         in lines
@@ -250,8 +249,13 @@ def test_given_a_bench_when_rendered_then_each_figure_shows_its_target_and_wheth
 
 
 def test_given_a_soak_that_found_a_violation_when_rendered_then_the_page_says_so():
-    lines = kinds.soak_lines({"totals": {"histories": 1_004, "records": 8_082}, "failed_runs": 1})
-    assert lines[0] == "1,004 histories, **VIOLATED** in 1 run(s)."
+    lines = kinds.soak_lines(
+        {"totals": {"histories": 1_004, "records": 8_082}, "failed_runs": 1, "histories_asked": 1000}
+    )
+    assert (
+        lines[0]
+        == "1,004 histories (SOAK_HISTORIES=1000, and the examples every run checks), **VIOLATED** in 1 run(s)."
+    )
     assert "| records sent | 8,082 |" in lines
 
 
@@ -296,7 +300,8 @@ def test_given_a_send_when_rendered_then_drain_rate_latency_and_cpu_per_message_
 
 def test_given_a_capacity_run_when_rendered_then_its_table_and_each_designs_best_are_read():
     def run(design: str, quotas: str, offered: int, throughput: float) -> dict[str, Any]:
-        return {"design": design, "quotas": quotas, "offered": offered, "throughput": throughput, "binds": "item"}
+        shown = {"design": design, "quotas": quotas, "offered": offered, "throughput": throughput, "binds": "item"}
+        return shown | {"conflicts_per_transaction": 0.215, "p50": 2.05, "p99": 11.2, "p99_censored": offered > 1_000}
 
     runs = [
         run("new", "default", 1_000, 1_000.0),
@@ -308,7 +313,8 @@ def test_given_a_capacity_run_when_rendered_then_its_table_and_each_designs_best
         "new design, default quotas: up to 24,254 msg/s sustained (50,000 offered); "
         "current design, default quotas: up to 3,394 msg/s sustained (50,000 offered)."
     )
-    assert "| new | default | 50,000 | 24,254 | n/a | n/a | n/a | n/a | item |" in lines
+    assert "| new | default | 50,000 | 24,254 | 21.5% | 2.05 | > 11.2 | n/a | item |" in lines
+    assert "| new | default | 1,000 | 1,000 | 21.5% | 2.05 | 11.2 | n/a | item |" in lines
     # a shape it does not know is shown figure by figure, not refused
     assert "| meta / date | today |" in kinds.capacity_lines({"meta": {"date": "today"}, "default": []})
 
