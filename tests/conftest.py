@@ -66,7 +66,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             f"{figures['partials_written']:,} partials written, {figures['partials_skipped']:,} delivered again and "
             f"skipped by the reduce, in {figures['reduce_transactions']:,} reduce transactions"
         )
-        if os.environ.get("HYPOTHESIS_PROFILE") == "soak":
+        # A soak's totals are published by the session that gathers them all: not by an xdist worker (its share).
+        if os.environ.get("HYPOTHESIS_PROFILE") == "soak" and not os.environ.get("PYTEST_XDIST_WORKER"):
             asked = settings.default.max_examples  # SOAK_HISTORIES
             path = publish("soak", {"totals": dict(figures), "failed_runs": failed_runs, "histories_asked": asked})
             write(f"figures published as {path.relative_to(ROOT)} (make results renders them in docs/results.md)")
