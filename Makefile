@@ -48,7 +48,7 @@ e2e: $(STAMP) ## End-to-end tests: against the stack of make up, or a deployed o
 	@$(PY) -m labs.generator.deploy idle
 	$(PY) -m pytest -q -p no:cacheprovider -rs tests/e2e $(ARGS)
 
-soak: $(STAMP) ## Property-based histories, soak profile: SOAK_HISTORIES (default 1000) fresh random histories
+soak: $(STAMP) ## Property-based histories, soak profile: SOAK_HISTORIES (default 1000) fresh random histories; result published
 	HYPOTHESIS_PROFILE=soak $(PY) -m pytest -q -p no:cacheprovider -n 2 tests/property -k history $(ARGS)
 
 check: $(STAMP) ## The inner loop (under 20 s): ruff, format check, complexity, mypy, the import contracts and the unit tests, side by side
@@ -134,16 +134,18 @@ layer-check: $(STAMP) ## sam build the shared layer and check that it holds exac
 lab%-check: $(STAMP) ## A lab's check on your code in labs/workbench/ (make lab2-check), or the finished code (FINISHED=1)
 	$(PY) -m labs.check $* $(if $(FINISHED),--finished)
 
-bench: $(STAMP) ## Benchmarks side by side in one run: table of figures and targets, JSON in benchmarks/results/
+bench: $(STAMP) ## Benchmarks side by side in one run: table of figures and targets, compared with the last; result published
 	$(PY) -m benchmarks $(ARGS)
 
-results: $(STAMP) ## docs/results.md from the newest JSON result of each run (make bench, make soak), with date and commit
-	$(PY) -m benchmarks.results_page
+# Each command that measures (demo, pipeline, capacity, send, bench, soak, workshop-rounds) publishes its result:
+# docs/results/<kind>.json, the latest of each kind (committed), and docs/results/history/ (every run, git-ignored).
+results: $(STAMP) ## docs/results.md from the latest published result of each command, with its commit, date and machine
+	$(PY) -m results
 
-capacity: $(STAMP) ## Capacity model of both aggregate designs (simulated time): table, JSON and chart in capacity/results/
+capacity: $(STAMP) ## Capacity model of both aggregate designs (simulated time): table, JSON and chart in capacity/results/; result published
 	$(PY) -m capacity $(ARGS)
 
-demo: $(STAMP) ## Run the whole pipeline locally on an embedded moto server and check the aggregates
+demo: $(STAMP) ## Run the whole pipeline locally on an embedded moto server and check the aggregates; result published
 	$(PY) -m localpipe demo $(ARGS)
 
 pipeline: $(STAMP) ## The local pipeline with your own options: make pipeline ARGS="--messages 2000 --crash-rate 0.1"
