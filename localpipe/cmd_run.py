@@ -41,7 +41,7 @@ def pipeline_arguments(parser: argparse.ArgumentParser, defaults: dict[str, Any]
     add("--poison", type=int, default=defaults.get("poison", 0), help="malformed records to mix in")
     add("--shards", type=int, default=None, help="override the template's ShardCount")
     add("--batch-size", type=int, default=None, help="override StateBatchSize")
-    add("--parallelization", type=int, default=None, help="override ParallelizationFactor")
+    add("--parallelization", type=int, default=None, help="override both mappings' ParallelizationFactor")
     add("--max-retries", type=int, default=None, help="override MaximumRetryAttempts")
     add("--naive", action="store_true", help="read-then-write StateLambda and non-idempotent aggregate")
     add("--verbose", action="store_true", help="show the functions' logs and metrics")
@@ -61,7 +61,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     pairs = {
         "ShardCount": args.shards,
         "StateBatchSize": args.batch_size,
-        "ParallelizationFactor": args.parallelization,
+        "StateParallelizationFactor": args.parallelization,
+        "AggregateParallelizationFactor": args.parallelization,
         "MaximumRetryAttempts": args.max_retries,
     }
     return {k: v for k, v in pairs.items() if v is not None}

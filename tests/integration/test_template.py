@@ -114,7 +114,7 @@ def test_given_each_environment_of_samconfig_when_the_translated_template_is_lin
 
 def test_given_a_parallelization_factor_beyond_lambdas_limit_when_linted_after_translation_then_it_is_caught():
     # cfn-lint alone passes it: the parameter's MaxValue is the only guard, and SAM generates the mapping.
-    code, output = lint({"ParallelizationFactor": 20})
+    code, output = lint({"StateParallelizationFactor": 20})
     assert code != 0 and "E3034 20 is greater than the maximum of 10" in output
 
 
@@ -125,7 +125,11 @@ def test_given_the_template_when_checked_then_every_function_has_its_alarms_and_
         (a.get("MetricName"), d["Value"]["Ref"]) for a in alarms for d in a.get("Dimensions", []) if "Ref" in d["Value"]
     }
     for function in ("StateFunction", "AggregateFunction", "ReduceFunction", "ProducerFunction", "GameFunction"):
-        assert ("Errors", function) in watched and ("Throttles", function) in watched
+        assert ("Errors", function) in watched
+    for function in ("StateFunction", "AggregateFunction", "ProducerFunction", "GameFunction"):
+        assert ("Throttles", function) in watched
+    # the one reducer's pollers are throttled whenever it is busy: its alarm is on its busy time, not on throttles
+    assert ("Duration", "ReduceFunction") in watched and ("Throttles", "ReduceFunction") not in watched
     for function in ("StateFunction", "AggregateFunction", "ReduceFunction"):
         assert ("IteratorAge", function) in watched
     for name, resource in resources.items():

@@ -220,7 +220,8 @@ def run_case(case: Case, endpoint: str, *, naive: bool = False) -> Outcome:
     overrides = {
         "ShardCount": case.shards,
         "StateBatchSize": case.batch_size,
-        "ParallelizationFactor": case.parallelization,
+        "StateParallelizationFactor": case.parallelization,
+        "AggregateParallelizationFactor": case.parallelization,
         "MaximumRetryAttempts": case.state_retries,
     }
     with local_stack(endpoint, overrides=overrides) as deployed:
