@@ -12,10 +12,14 @@ _MISSING = object()
 
 
 def matches_filter(pattern: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
-    """Lambda event filtering: every key of the pattern must match; a list holds the allowed values."""
+    """Lambda event filtering: every key of the pattern must match; a list holds the allowed values. A field the
+    record lacks has no leaves: under it only ``{"exists": false}`` matches (as in a DynamoDB image without the
+    attribute: ``{"Combined": {"BOOL": [{"exists": false}]}}``)."""
     for key, rule in pattern.items():
         value = record.get(key, _MISSING)
         if isinstance(rule, Mapping):
+            if value is _MISSING:
+                value = {}
             if not isinstance(value, Mapping) or not matches_filter(rule, value):
                 return False
         elif isinstance(rule, list):
@@ -30,8 +34,8 @@ def _matches_rule(rule: Any, value: Any) -> bool:
     if isinstance(rule, Mapping):
         if "prefix" in rule:
             return isinstance(value, str) and value.startswith(rule["prefix"])
-        if "exists" in rule:
-            return (value is not _MISSING) is bool(rule["exists"])
+        if "exists" in rule:  # on leaves only: an object is not a value that exists (AWS's documented rule)
+            return (value is not _MISSING and not isinstance(value, Mapping)) is bool(rule["exists"])
         if "anything-but" in rule:
             excluded = rule["anything-but"] if isinstance(rule["anything-but"], list) else [rule["anything-but"]]
             return value is not _MISSING and value not in excluded

@@ -141,10 +141,14 @@ class Template:
         }
 
     def resolve_parameters(self, value: Any) -> Any:
-        """Replace ``Ref`` to parameters by their values; leave references to resources for the caller."""
+        """Replace ``Ref`` to parameters by their values and ``Fn::If`` by its branch; leave references to resources
+        for the caller."""
         if isinstance(value, dict):
             if set(value) == {"Ref"} and value["Ref"] in self.parameters:
                 return self.parameters[value["Ref"]]
+            if set(value) == {"Fn::If"}:
+                condition, when_true, when_false = value["Fn::If"]
+                return self.resolve_parameters(when_true if self.condition(condition) else when_false)
             return {k: self.resolve_parameters(v) for k, v in value.items()}
         if isinstance(value, list):
             return [self.resolve_parameters(v) for v in value]

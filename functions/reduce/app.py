@@ -1,20 +1,17 @@
-"""Reduce Lambda, one at a time on the PartialTable's stream: applies the map's partial results to the
-AggregateTable, many in one transaction, each deleted under condition so that none is applied twice."""
+"""Reduce Lambda, one at a time on the PartialTable's stream: applies the map's partial results (or, with the
+combining level on, the combined partials) to the AggregateTable, many in one transaction, each deleted under
+condition so that none is applied twice."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
 
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import EventType
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from riskpipe.aws import dynamodb_client, sqs_client
-from riskpipe.batching import RecordResult, add_counts, batch_handler, report_set_aside
+from riskpipe.batching import add_counts, partials_handler, report_set_aside, to_partial
 from riskpipe.chaos import FailureInjector
 from riskpipe.config import ReduceSettings
 from riskpipe.parameters import injected_failures
@@ -23,6 +20,8 @@ from riskpipe.poison import SetAsideQueue
 from riskpipe.reduce_service import PartialApplier, ReduceOutcome, ReduceService
 from riskpipe.reduce_store import ReduceStore
 from riskpipe.wiring import Handler, Powertools, cold_start
+
+__all__ = ["build_handler", "build_service", "lambda_handler", "to_partial"]
 
 POWERTOOLS = Powertools.of("reduce")
 logger, metrics = POWERTOOLS.logger, POWERTOOLS.metrics
@@ -41,28 +40,17 @@ def build_service(settings: ReduceSettings, session: boto3.Session | None = None
     )
 
 
-def to_partial(record: DynamoDBRecord) -> Partial:
-    assert record.dynamodb is not None and record.dynamodb.new_image is not None
-    return Partial.from_image(record.dynamodb.new_image)
-
-
 def build_handler(service: PartialApplier, failures: FailureInjector | None = None) -> Handler:
-    def decide(event: dict[str, Any], context: LambdaContext) -> RecordResult:
-        partials = [to_partial(DynamoDBRecord(r)) for r in event["Records"]]
-        outcome = service.apply(partials)
-        _report(outcome)
-        _report_latency(partials, outcome)
-        return lambda record: outcome.result_for(to_partial(record).partial_id)
-
-    return batch_handler(POWERTOOLS, EventType.DynamoDBStreams, decide, failures)
+    return partials_handler(POWERTOOLS, service, _report, failures)
 
 
-def _report(outcome: ReduceOutcome) -> None:
+def _report(partials: Sequence[Partial], outcome: ReduceOutcome) -> None:
     report_set_aside(logger, outcome, item="partial", key="partial_id", records="partials")
     if outcome.skipped:
         logger.info("partials applied before skipped", extra={"count": len(outcome.skipped)})
     extra = {"partials_skipped": len(outcome.skipped), "messages_applied": outcome.messages}
     add_counts(metrics, outcome.counts("partials") | extra)
+    _report_latency(partials, outcome)
 
 
 def _report_latency(partials: Sequence[Partial], outcome: ReduceOutcome) -> None:

@@ -33,7 +33,7 @@ def by_function(translated: dict) -> dict[str, dict]:
 
 def test_given_the_template_when_translated_then_each_stream_mapping_is_bounded_and_reports_item_failures(translated):
     found = by_function(translated)
-    assert set(found) == {"StateFunction", "AggregateFunction", "ReduceFunction"}
+    assert set(found) == {"StateFunction", "AggregateFunction", "ReduceFunction", "CombineFunction"}
     for props in found.values():
         assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         assert props["BisectBatchOnFunctionError"] is True
@@ -42,10 +42,10 @@ def test_given_the_template_when_translated_then_each_stream_mapping_is_bounded_
     state, aggregate, reduce = found["StateFunction"], found["AggregateFunction"], found["ReduceFunction"]
     assert state["MaximumRetryAttempts"] == 10 and state["MaximumRecordAgeInSeconds"] == 3600
     # The aggregate stage gives up on nothing that the stream still holds: a dropped change is a wrong total.
-    for stage in (aggregate, reduce):
+    for stage in (aggregate, reduce, found["CombineFunction"]):
         assert stage["MaximumRetryAttempts"] == 10000 and stage["MaximumRecordAgeInSeconds"] == -1
     # Each stage has its own on-failure queue.
-    assert len({str(p["DestinationConfig"]["OnFailure"]["Destination"]) for p in found.values()}) == 3
+    assert len({str(p["DestinationConfig"]["OnFailure"]["Destination"]) for p in found.values()}) == 4
 
 
 def test_given_the_aggregate_mapping_when_translated_then_it_only_passes_inserts_and_modifies(translated):
@@ -61,9 +61,66 @@ def test_given_the_reduce_when_translated_then_it_runs_alone_on_the_partials_ins
     # Then one reducer reads the PartialTable's stream, only the partials put there (not its own deletes)
     assert function["ReservedConcurrentExecutions"] == 1
     assert reduce["EventSourceArn"] == {"Fn::GetAtt": ["PartialTable", "StreamArn"]}
-    [pattern] = [json.loads(f["Pattern"]) for f in reduce["FilterCriteria"]["Filters"]]
-    assert pattern == {"eventName": ["INSERT"]}
+    [pattern] = [json.loads(f["Pattern"]["Fn::If"][2]) for f in reduce["FilterCriteria"]["Filters"]]
+    assert pattern == {"eventName": ["INSERT"]}  # with the combining level off (its default)
     assert reduce["BatchSize"] == 1000 and reduce["MaximumBatchingWindowInSeconds"] >= 1
+
+
+PARTIAL_IMAGES = {  # the PartialTable stream's records, as the mappings' filters see them
+    "a partial of the map put": {"eventName": "INSERT", "dynamodb": {"NewImage": {"pk": {"S": "T#0"}}}},
+    "a combined partial put": {
+        "eventName": "INSERT",
+        "dynamodb": {"NewImage": {"pk": {"S": "T#0#combined"}, "Combined": {"BOOL": True}}},
+    },
+    "a partial deleted": {"eventName": "REMOVE", "dynamodb": {"Keys": {"pk": {"S": "T#0"}}}},
+}
+
+
+@pytest.mark.parametrize(
+    ("combining", "routes"),
+    [
+        ("false", {"a partial of the map put": {"reduce"}, "a combined partial put": {"reduce"}}),
+        ("true", {"a partial of the map put": {"combine"}, "a combined partial put": {"reduce"}}),
+    ],
+)
+def test_given_the_combining_parameter_when_the_partials_stream_is_filtered_then_each_partial_has_one_consumer(
+    combining, routes
+):
+    # Given the template with the combining level on or off, its mappings' filters as Lambda applies them
+    from localpipe.filters import matches_filter
+
+    template = Template.load(overrides={"Combining": combining})
+    consumers = {s.function: s for s in template.event_sources() if s.source == "PartialTable"}
+    assert set(consumers) == ({"ReduceFunction", "CombineFunction"} if combining == "true" else {"ReduceFunction"})
+
+    # When each kind of record of the PartialTable's stream is filtered
+    def taken_by(record: dict) -> set[str]:
+        return {
+            function.removesuffix("Function").lower()
+            for function, source in consumers.items()
+            if any(matches_filter(json.loads(p), record) for p in source.filter_patterns)
+        }
+
+    # Then each partial put reaches exactly one consumer (the map's: the combining lanes when on, else the reducer;
+    # the combined ones: the reducer), and no delete reaches any
+    assert {kind: taken_by(record) for kind, record in PARTIAL_IMAGES.items()} == routes | {"a partial deleted": set()}
+
+
+def test_given_the_combining_level_when_translated_then_its_lanes_are_their_own_and_it_only_deletes_and_puts_partials(
+    translated,
+):
+    # Given the combine's function, mapping and role as CloudFormation receives them
+    resources = translated["Resources"]
+    combine = by_function(translated)["CombineFunction"]
+    # Then they exist only with the combining level on, and its lanes are the stream's shards x its own factor
+    for name in ("CombineFunction", "CombineRole", "CombineLogGroup", "CombineFailureQueue", "CombineErrorsAlarm"):
+        assert resources[name]["Condition"] == "IsCombining", name
+    assert combine["ParallelizationFactor"] == 1  # CombineParallelizationFactor's default, its own parameter
+    assert combine["EventSourceArn"] == {"Fn::GetAtt": ["PartialTable", "StreamArn"]}
+    assert "ReservedConcurrentExecutions" not in resources["CombineFunction"]["Properties"]
+    # and its failure queue takes only this stack's functions' messages, as the others do
+    policy = resources["QueuesPolicy"]["Properties"]
+    assert {"Fn::If": ["IsCombining", {"Ref": "CombineFailureQueue"}, {"Ref": "AWS::NoValue"}]} in policy["Queues"]
 
 
 def test_given_the_roles_when_translated_then_the_map_writes_no_aggregate_and_the_reduce_only_adds_and_deletes():
@@ -94,6 +151,14 @@ def test_given_the_roles_when_translated_then_the_map_writes_no_aggregate_and_th
     assert reduce["dynamodb:UpdateItem"] == {arn("AggregateTable")}
     assert reduce["dynamodb:DeleteItem"] == {arn("PartialTable")}
     assert reduce["dynamodb:GetRecords"] == {arn("PartialTable", "StreamArn")}
+    # The combining lanes delete partials and put the combined ones, on the PartialTable only, and read its stream
+    combine = grants("CombineRole")
+    assert {action for action, arns in combine.items() if arn("PartialTable") in arns} == {
+        "dynamodb:DeleteItem",
+        "dynamodb:PutItem",
+    }
+    assert combine["dynamodb:GetRecords"] == {arn("PartialTable", "StreamArn")}
+    assert not any(arn("AggregateTable") in r or arn("AggregateMarkerTable") in r for r in combine.values())
 
 
 def test_given_the_template_when_linted_by_cfn_lint_then_nothing_is_reported():
@@ -124,14 +189,19 @@ def test_given_the_template_when_checked_then_every_function_has_its_alarms_and_
     watched = {
         (a.get("MetricName"), d["Value"]["Ref"]) for a in alarms for d in a.get("Dimensions", []) if "Ref" in d["Value"]
     }
-    for function in ("StateFunction", "AggregateFunction", "ReduceFunction", "ProducerFunction", "GameFunction"):
+    functions = ("StateFunction", "AggregateFunction", "ReduceFunction", "CombineFunction")
+    for function in (*functions, "ProducerFunction", "GameFunction"):
         assert ("Errors", function) in watched
-    for function in ("StateFunction", "AggregateFunction", "ProducerFunction", "GameFunction"):
+    for function in ("StateFunction", "AggregateFunction", "CombineFunction", "ProducerFunction", "GameFunction"):
         assert ("Throttles", function) in watched
     # the one reducer's pollers are throttled whenever it is busy: its alarm is on its busy time, not on throttles
     assert ("Duration", "ReduceFunction") in watched and ("Throttles", "ReduceFunction") not in watched
-    for function in ("StateFunction", "AggregateFunction", "ReduceFunction"):
+    for function in functions:
         assert ("IteratorAge", function) in watched
+    queues = {
+        d["Value"]["Fn::GetAtt"][0] for a in alarms for d in a.get("Dimensions", []) if "Fn::GetAtt" in d["Value"]
+    }
+    assert {"ReduceFailureQueue", "CombineFailureQueue", "AggregateFailureQueue", "StateFailureQueue"} <= queues
     for name, resource in resources.items():
         props = resource.get("Properties", {})
         if resource["Type"] == "AWS::DynamoDB::Table":

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from decimal import Decimal
+
+from riskpipe.errors import InvalidChangeError, PartialsGoneError, TransactionConflictError
 from riskpipe.models import PoisonRecord, RiskMessage, StoredVersion, WriteOutcome
+from riskpipe.numbers import TOO_MANY_DIGITS
+from riskpipe.partials import CombineTransaction, Partial, ReduceTransaction
 from riskpipe.throttling import ThrottledError
 
 
@@ -59,3 +65,38 @@ class FakeTime:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
+
+
+class InMemoryPartialTable:
+    """The PartialTable and the AggregateTable in memory, with the rules of the reduce's and the combining lanes'
+    transactions: every delete's partial still there and the combined key not yet used, or nothing is written."""
+
+    def __init__(self, *partials: Partial, conflicts: int = 0, fail: Exception | None = None) -> None:
+        self.partials: dict[str, Partial] = {p.partial_id: p for p in partials}
+        self.aggregates: dict[str, Decimal] = defaultdict(Decimal)
+        self.transactions: list[ReduceTransaction | CombineTransaction] = []
+        self.conflicts = conflicts  # the next transactions cancelled by concurrent ones
+        self.fail = fail  # every transaction raises it
+        self.refused: set[str] = set()  # partials whose sums DynamoDB refuses in any transaction
+
+    def apply(self, transaction: ReduceTransaction | CombineTransaction) -> None:
+        assert transaction.items <= 100
+        if self.conflicts:
+            self.conflicts -= 1
+            raise TransactionConflictError("conflict")
+        if self.fail is not None:
+            raise self.fail
+        if self.refused & set(transaction.partial_ids):
+            raise InvalidChangeError(TOO_MANY_DIGITS)
+        gone = set(transaction.partial_ids) - set(self.partials)
+        if gone:
+            raise PartialsGoneError(gone)
+        if isinstance(transaction, CombineTransaction):
+            assert transaction.combined.partial_id not in self.partials, "a combined key written twice"
+            self.partials[transaction.combined.partial_id] = transaction.combined
+        else:
+            for identifier, delta in transaction.deltas.items():
+                self.aggregates[identifier] += delta
+        for partial_id in transaction.partial_ids:
+            del self.partials[partial_id]
+        self.transactions.append(transaction)

@@ -140,3 +140,17 @@ def test_given_a_filter_when_records_do_not_match_then_they_are_dropped():
     assert matches_filter(
         {"dynamodb": {"Keys": {"pk": {"S": [{"prefix": "T"}]}}}}, {"dynamodb": {"Keys": {"pk": {"S": "T1"}}}}
     )
+
+
+def test_given_exists_rules_when_filtering_then_they_apply_to_leaves_as_aws_documents():
+    # Given DynamoDB images with and without a Combined attribute
+    combined = {"dynamodb": {"NewImage": {"pk": {"S": "A#0#combined"}, "Combined": {"BOOL": True}}}}
+    plain = {"dynamodb": {"NewImage": {"pk": {"S": "A#0"}}}}
+    # Then "exists": false on the leaf under an absent attribute matches, and not under a present one
+    absent = {"dynamodb": {"NewImage": {"Combined": {"BOOL": [{"exists": False}]}}}}
+    assert matches_filter(absent, plain) and not matches_filter(absent, combined)
+    # and "exists" on an intermediate node never sees a value (AWS: exists works on leaf nodes only)
+    assert not matches_filter({"dynamodb": {"NewImage": {"Combined": [{"exists": True}]}}}, combined)
+    assert matches_filter({"dynamodb": {"NewImage": {"Combined": {"BOOL": [{"exists": True}]}}}}, combined)
+    assert matches_filter({"dynamodb": {"NewImage": {"Combined": {"BOOL": [True]}}}}, combined)
+    assert not matches_filter({"dynamodb": {"NewImage": {"Combined": {"BOOL": [True]}}}}, plain)

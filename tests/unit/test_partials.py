@@ -281,3 +281,14 @@ def test_given_no_room_for_a_delete_and_the_combined_partial_when_planning_then_
     with pytest.raises(ValueError):
         plan_combine([partial("A#0", 1)], max_items=1)
     assert plan_combine([]) == []
+
+
+def test_given_a_partial_that_fits_alone_but_not_beside_the_others_when_reduced_then_it_starts_the_next_transaction():
+    # Given a partial moving 60 identifiers, then one moving 50 others (a combined partial of a large tree may)
+    wide = partial("A#0", 1, **{f"R{i}": "1" for i in range(60)})
+    other = partial("B#0", 1, **{f"S{i}": "1" for i in range(50)})
+    # When reduced, Then the second goes to a transaction of its own instead of being refused
+    assert [t.partial_ids for t in plan_reduce([wide, other])] == [("A#0",), ("B#0",)]
+    # and only a partial that cannot fit even alone is refused
+    with pytest.raises(ValueError):
+        plan_reduce([partial("C#0", 1, **{f"T{i}": "1" for i in range(99)})])

@@ -89,6 +89,17 @@ class ReduceSettings(StreamFunctionSettings):
     failure_parameters: tuple[str, ...] = ("FAILURE_REDUCE_LAMBDA_PCT",)
 
 
+class CombineSettings(StreamFunctionSettings):
+    """A combining lane of the aggregate stage: the PartialTable it combines in, and where the partials that DynamoDB
+    refuses to combine are set aside (the aggregate stage's poison queue)."""
+
+    partial_table_name: NonEmpty
+    poison_queue_url: NonEmpty
+    transaction_max_attempts: int = Field(default=5, ge=1, le=20)
+    # In the workshop, the combining lanes are a part of its reduce: they fail at its percentage.
+    failure_parameters: tuple[str, ...] = ("FAILURE_REDUCE_LAMBDA_PCT",)
+
+
 def _split_csv(value: object) -> object:
     if isinstance(value, str):
         return tuple(part.strip() for part in value.split(",") if part.strip())

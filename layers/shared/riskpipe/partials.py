@@ -24,7 +24,7 @@ under a key of its own, exactly as a partial of the map.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from typing import Any
@@ -164,12 +164,11 @@ def _reduce_transaction(partials: Sequence[Partial]) -> ReduceTransaction:
     return ReduceTransaction(deltas=deltas, partial_ids=tuple(p.partial_id for p in partials))
 
 
-def plan_reduce(partials: Iterable[Partial], *, max_items: int = TRANSACT_MAX_ITEMS) -> list[ReduceTransaction]:
-    """Consecutive partials summed into transactions of at most ``max_items`` items (the union of their
-    identifiers plus one delete per partial). A partial seen twice is planned once: one transaction may touch
-    an item only once, and a later delivery of it is refused by its delete's condition anyway."""
-    transactions: list[ReduceTransaction] = []
-    current: list[Partial] = []
+def _consecutive_groups(partials: Iterable[Partial], fits: Callable[[int, set[str]], bool]) -> list[list[Partial]]:
+    """Consecutive partials, each once (a transaction touches an item once, and a later delivery of a partial is
+    refused by its delete's condition anyway), cut into groups: a partial joins the current group while ``fits``
+    (the group's partials with it, the union of their identifiers), else starts the next one."""
+    groups: list[list[Partial]] = []
     identifiers: set[str] = set()
     seen: set[str] = set()
     for partial in partials:
@@ -177,16 +176,23 @@ def plan_reduce(partials: Iterable[Partial], *, max_items: int = TRANSACT_MAX_IT
             continue
         seen.add(partial.partial_id)
         wanted = identifiers | partial.identifiers()
-        if len(wanted) + 1 > max_items:
-            raise ValueError(f"partial {partial.partial_id} alone needs more than {max_items} transaction items")
-        if current and len(wanted) + len(current) + 1 > max_items:
-            transactions.append(_reduce_transaction(current))
-            current, wanted = [], partial.identifiers()
-        current.append(partial)
+        if not groups or not fits(len(groups[-1]) + 1, wanted):
+            groups.append([])
+            wanted = partial.identifiers()
+        groups[-1].append(partial)
         identifiers = wanted
-    if current:
-        transactions.append(_reduce_transaction(current))
-    return transactions
+    return groups
+
+
+def plan_reduce(partials: Iterable[Partial], *, max_items: int = TRANSACT_MAX_ITEMS) -> list[ReduceTransaction]:
+    """Consecutive partials summed into transactions of at most ``max_items`` items (the union of their
+    identifiers plus one delete per partial). A partial seen twice is planned once."""
+    listed = list(partials)
+    for partial in listed:
+        if len(partial.identifiers()) + 1 > max_items:
+            raise ValueError(f"partial {partial.partial_id} alone needs more than {max_items} transaction items")
+    groups = _consecutive_groups(listed, lambda count, identifiers: len(identifiers) + count <= max_items)
+    return [_reduce_transaction(group) for group in groups]
 
 
 def without_partials(
@@ -254,28 +260,19 @@ def _combine_transaction(partials: Sequence[Partial]) -> CombineTransaction:
     return CombineTransaction(combine(partials), tuple(p.partial_id for p in partials))
 
 
-def plan_combine(partials: Iterable[Partial], *, max_items: int = TRANSACT_MAX_ITEMS) -> list[CombineTransaction]:
+def plan_combine(
+    partials: Iterable[Partial], *, max_items: int = TRANSACT_MAX_ITEMS, reduce_items: int = TRANSACT_MAX_ITEMS
+) -> list[CombineTransaction]:
     """Consecutive partials turned into combined partials, each in a transaction of at most ``max_items`` items:
     at most ``max_items - 1`` partials deleted and the one combined partial put. A combined partial also keeps the
-    union of its identifiers (``message_count`` included) within ``max_items - 1``, so that the reducer can always
-    apply it, alone if need be, with its delete; a partial that alone exceeds that is combined alone (no worse
-    than itself). A partial seen twice is planned once (a transaction touches an item once)."""
+    union of its identifiers (``message_count`` included) within ``reduce_items - 1`` (a reduce transaction's items
+    less its delete), so that the reducer can always apply it, alone if need be; a partial that alone exceeds that
+    is combined alone (no worse than itself). A partial seen twice is planned once (a transaction touches an item
+    once)."""
     if max_items < 2:
         raise ValueError("a combine transaction needs room for a delete and the combined partial")
-    room = max_items - 1
-    groups: list[list[Partial]] = []
-    identifiers: set[str] = set()
-    seen: set[str] = set()
-    for partial in partials:
-        if partial.partial_id in seen:
-            continue
-        seen.add(partial.partial_id)
-        wanted = identifiers | partial.identifiers()
-        if not groups or len(groups[-1]) >= room or (len(wanted) > room and groups[-1]):
-            groups.append([])
-            wanted = partial.identifiers()
-        groups[-1].append(partial)
-        identifiers = wanted
+    room, reducible = max_items - 1, reduce_items - 1
+    groups = _consecutive_groups(partials, lambda count, identifiers: count <= room and len(identifiers) <= reducible)
     return [_combine_transaction(group) for group in groups]
 
 

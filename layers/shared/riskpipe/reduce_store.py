@@ -4,11 +4,13 @@ deleted under ``attribute_exists(pk)``, in ONE TransactWriteItems.
 A partial delivered again (a lost checkpoint, a crash after the transaction) is gone already: its delete's
 condition fails and cancels the transaction, which says which partials those were; nothing was written. A sum
 DynamoDB cannot store (more than 38 digits, out of range) is refused as invalid: ``InvalidChangeError``.
+``partial_deletes`` and ``raise_for_partials`` are the combining lanes' too (``combine_store.py``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -22,6 +24,36 @@ if TYPE_CHECKING:
     from riskpipe.partials import ReduceTransaction
 
 
+def partial_deletes(partial_table: str, partial_ids: Sequence[str]) -> list[TransactWriteItemTypeDef]:
+    """Each partial deleted under ``attribute_exists(pk)``: a partial applied before cancels the transaction."""
+    return [
+        {
+            "Delete": {
+                "TableName": partial_table,
+                "Key": {"pk": {"S": partial_id}},
+                "ConditionExpression": "attribute_exists(pk)",
+            }
+        }
+        for partial_id in partial_ids
+    ]
+
+
+def raise_for_partials(
+    partial_ids: Sequence[str], reasons: list[dict[str, Any]], exc: ClientError, *, first: int
+) -> None:
+    """Why a transaction whose deletes of ``partial_ids`` start at item ``first`` was cancelled: those partials gone
+    (``PartialsGoneError``), or what ``raise_for_other_reasons`` finds."""
+    delete_reasons = reasons[first : first + len(partial_ids)]
+    gone = {
+        partial_id
+        for partial_id, reason in zip(partial_ids, delete_reasons, strict=False)
+        if reason.get("Code") == "ConditionalCheckFailed"
+    }
+    if gone:
+        raise PartialsGoneError(gone) from exc
+    raise_for_other_reasons(reasons, exc)
+
+
 class ReduceStore:
     def __init__(self, aggregate_table: str, partial_table: str, client: DynamoDBClient) -> None:
         self._aggregate_table = aggregate_table
@@ -30,28 +62,11 @@ class ReduceStore:
 
     def apply(self, transaction: ReduceTransaction) -> None:
         adds = [add_item(self._aggregate_table, k, v) for k, v in sorted(transaction.deltas.items())]
-        deletes: list[TransactWriteItemTypeDef] = [
-            {
-                "Delete": {
-                    "TableName": self._partial_table,
-                    "Key": {"pk": {"S": partial_id}},
-                    "ConditionExpression": "attribute_exists(pk)",
-                }
-            }
-            for partial_id in transaction.partial_ids
-        ]
+        deletes = partial_deletes(self._partial_table, transaction.partial_ids)
         try:
             self._client.transact_write_items(TransactItems=[*adds, *deletes])
         except ClientError as exc:
             reasons = cancellation_reasons(exc)
             if reasons is None:
                 raise
-            delete_reasons = reasons[len(adds) :]  # the deletes come after the adds, in partial order
-            gone = {
-                partial_id
-                for partial_id, reason in zip(transaction.partial_ids, delete_reasons, strict=False)
-                if reason.get("Code") == "ConditionalCheckFailed"
-            }
-            if gone:
-                raise PartialsGoneError(gone) from exc
-            raise_for_other_reasons(reasons, exc)
+            raise_for_partials(transaction.partial_ids, reasons, exc, first=len(adds))  # the deletes after the adds
