@@ -14,7 +14,9 @@ and counts taken from the traffic itself (not from a run):
 * ``item_message_count`` (the one-transaction design): every transaction holds message_count for its duration, and
   holds at most as many trades as fit in 100 items beside the aggregates they move;
 * ``reducer`` (Map/Reduce, Map/Combine/Reduce): one transaction at a time, each at most as many partials as fit
-  beside the aggregates it moves, a partial at most 99 trades (combined: 99 partials of 99).
+  beside the aggregates it moves, a partial at most 99 trades (combined: 99 partials of 99);
+* ``combined_partition_key`` (the combined partials in a table of their own, under one partition key): that key's
+  partition takes 1,000 write units a second, and each combined partial is put and deleted (4 units).
 
 "Messages a trade" converts trades to messages: the messages of the traffic over its distinct trades (a duplicate or
 a stale revision is a message without a write of its own).
@@ -128,7 +130,17 @@ def _aggregate_bounds(design: Design, p: Params, counts: TrafficCounts) -> list[
         ]
     per_partial = MAP_TRADES * (COMBINED if design.combining else 1)
     partials = TRANSACT_MAX_ITEMS - 1 - len(ORDER)  # beside message_count and a partial's aggregates (one a level)
+    own = []
+    if design.own_table:  # one partition key: 1,000 write units a second, a combined partial put and deleted
+        own = [
+            Bound(
+                "combined_partition_key",
+                p.partition_wcu / 4 * COMBINED * MAP_TRADES * m,
+                f"{p.partition_wcu:,} WCU/s / (4 WCU a combined partial of {COMBINED} x {MAP_TRADES} trades) x {m:.3f}",
+            )
+        ]
     return [
+        *own,
         Bound(
             "partial_table_quota",
             p.table_wcu_quota * m * MAP_TRADES / 4,

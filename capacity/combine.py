@@ -53,9 +53,12 @@ def copy_of(partial: Partial, copy: int) -> Partial:
 
 
 class CombiningLevel:
-    def __init__(self, sim: Simulation, partial_table: Table, plan: PlanCombine, reducer: Reducer) -> None:
+    def __init__(
+        self, sim: Simulation, partial_table: Table, plan: PlanCombine, reducer: Reducer, combined_table: Table
+    ) -> None:
         p, d = sim.p, sim.d
         self.sim, self.partial_table, self.plan, self.reducer = sim, partial_table, plan, reducer
+        self.combined_table = combined_table  # the PartialTable itself, or the combined partials' own table
         fleet_shards = d.partitions("PartialTable", p)
         self.k = max(1, round(fleet_shards / d.weight))
         self.copies_in = self.k * d.weight / fleet_shards
@@ -63,8 +66,9 @@ class CombiningLevel:
         self.shards = [Shard() for _ in range(self.k)]
         self.tx = Transactions(sim)
         self.deleted: set[str] = set()
-        reducer.background = self.shards[0]  # the reducer's shards carry these records too (the same table)
-        reducer.on_combined_deleted = self.record_removed
+        if combined_table is partial_table:  # the reducer's shards carry these records too (the same table)
+            reducer.background = self.shards[0]
+            reducer.on_combined_deleted = self.record_removed
 
     # ------------------------------------------------------------------ the map's partials in
     def accept(self, partial: Partial, covers: Covers) -> None:
@@ -153,7 +157,7 @@ class CombiningLevel:
             charges: list[Charge] = [
                 (self.partial_table, pid, put_units(by_id[pid].partial) * scale) for pid in txn.partial_ids
             ]
-            charges.append((self.partial_table, txn.combined.partial_id, put_units(txn.combined) * scale))
+            charges.append((self.combined_table, txn.combined.partial_id, put_units(txn.combined) * scale))
             outcome = yield from self.tx.transact(keys, charges, already, hot=False)
             if outcome == "committed":
                 self.committed(txn, by_id)
@@ -170,7 +174,8 @@ class CombiningLevel:
             self.shards[stable_hash(pid) % self.k].append(at, None, REMOVE_RECORD_BYTES, "remove")
         covers = [c for pid in txn.partial_ids for c in by_id[pid].covers]
         combined = txn.combined
-        self.shards[stable_hash(combined.partial_id) % self.k].append(at, None, partial_size(combined), "combined")
+        if self.combined_table is self.partial_table:
+            self.shards[stable_hash(combined.partial_id) % self.k].append(at, None, partial_size(combined), "combined")
         if sim.in_window():
             sim.stats.count(sim.stats.reduce, "combined", 1)
             sim.stats.count(sim.stats.reduce, "combined_partials", len(txn.partial_ids))

@@ -30,6 +30,8 @@ class Design(Enum):
     ONE_TRANSACTION = "one_transaction"  # today's previous design: markers and aggregates in one transaction
     MAP_REDUCE = "map_reduce"  # the map's partials applied by the one reducer
     MAP_COMBINE_REDUCE = "map_combine_reduce"  # combining lanes between them, on the PartialTable's stream
+    # the combined partials in a table of their own, under one partition key: the reducer's stream has one shard
+    MAP_COMBINE_OWN_TABLE = "map_combine_reduce_own_table"
 
     @property
     def label(self) -> str:
@@ -37,7 +39,12 @@ class Design(Enum):
 
     @property
     def combining(self) -> bool:
-        return self is Design.MAP_COMBINE_REDUCE
+        return self in (Design.MAP_COMBINE_REDUCE, Design.MAP_COMBINE_OWN_TABLE)
+
+    @property
+    def own_table(self) -> bool:
+        """The combined partials go to a table of their own (the reducer reads its stream, not the PartialTable's)."""
+        return self is Design.MAP_COMBINE_OWN_TABLE
 
     @property
     def partials(self) -> bool:
@@ -48,6 +55,7 @@ LABELS = {
     Design.ONE_TRANSACTION: "one transaction (markers + aggregates)",
     Design.MAP_REDUCE: "Map/Reduce",
     Design.MAP_COMBINE_REDUCE: "Map/Combine/Reduce",
+    Design.MAP_COMBINE_OWN_TABLE: "Map/Combine/Reduce, combined partials in a table of their own",
 }
 
 # Write units a message each table is sized for (at most: one conditional write a record; one transactional marker
@@ -59,6 +67,26 @@ WARM_PARAMETERS = {
     "AggregateMarkerTable": "MarkerTableWarmWriteUnits",
     "PartialTable": "PartialTableWarmWriteUnits",
 }
+
+
+def template_design() -> Design:
+    """The Map/Combine/Reduce design template.yaml deploys with ``Combining`` "true": the reducer's mapping on the
+    PartialTable's stream (the combined partials among the map's), or on a table of the combined partials' own."""
+    events = raw_template()["Resources"]["ReduceFunction"]["Properties"]["Events"]
+    streams = [event["Properties"]["Stream"] for event in events.values()]
+    tables = {name for stream in streams for name in _tables_named(stream)}
+    return Design.MAP_COMBINE_REDUCE if tables <= {"PartialTable"} else Design.MAP_COMBINE_OWN_TABLE
+
+
+def _tables_named(node: object) -> set[str]:
+    """The resources a ``Fn::GetAtt`` anywhere in ``node`` names."""
+    if isinstance(node, dict):
+        if "Fn::GetAtt" in node:
+            return {node["Fn::GetAtt"][0]}
+        return {name for value in node.values() for name in _tables_named(value)}
+    if isinstance(node, list):
+        return {name for value in node for name in _tables_named(value)}
+    return set()
 
 
 class DeploymentError(ValueError):
@@ -123,6 +151,11 @@ class Deployment:
         if design.partials:
             lanes["reduce"] = params.reduce_reserved
         return lanes
+
+    def reducer_shards(self, params: Params, design: Design) -> int:
+        """Shards of the stream the reducer's mapping reads (a poller each): the PartialTable's, or one (the combined
+        partials' own table, all of them under one partition key, so in one partition)."""
+        return 1 if design.own_table else self.partitions("PartialTable", params)
 
 
 def warm_units(load: float, units_a_message: float, params: Params) -> int:

@@ -45,17 +45,18 @@ class Clock:
 
 
 class Bucket:
-    """A rate limit: ``rate`` units a second, at most one second's worth banked."""
+    """A rate limit: ``rate`` units a second, at most ``burst`` banked (one second's worth unless told)."""
 
-    __slots__ = ("at", "level", "rate")
+    __slots__ = ("at", "burst", "level", "rate")
 
-    def __init__(self, rate: float) -> None:
+    def __init__(self, rate: float, burst: float | None = None) -> None:
         self.rate = rate
-        self.level = rate
+        self.burst = rate if burst is None else burst
+        self.level = self.burst
         self.at = 0.0
 
     def available(self, now: float) -> float:
-        self.level = min(self.rate, self.level + (now - self.at) * self.rate)
+        self.level = min(self.burst, self.level + (now - self.at) * self.rate)
         self.at = now
         return self.level
 

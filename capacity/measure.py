@@ -18,7 +18,6 @@ one not visible when the simulation ends counts what it waited until then (``>``
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ TABLE_QUOTA_NAMES = {
     "AggregateMarkerTable": "marker_table_quota",
     "PartialTable": "partial_table_quota",
     "AggregateTable": "aggregate_table_quota",
+    "CombinedPartialTable": "combined_table_quota",
 }
 
 
@@ -96,7 +96,9 @@ def visible_events(sim: Simulation) -> list[tuple[float, float]]:
     return [(t, n * per_change) for t, n in sim.applied]
 
 
-def latencies(sent: Sequence[float], done: Sequence[float], window: tuple[float, float], end: float):  # type: ignore[no-untyped-def]
+def latencies(
+    sent: Sequence[float], done: Sequence[float], window: tuple[float, float], end: float
+) -> tuple[float, float, bool]:
     """p50, p99 of the messages sent in the window, and whether the p99 is censored; NaN if none."""
     waited, censored = [], []
     for s, d in zip(sent, done, strict=True):
@@ -118,12 +120,10 @@ def measure(sim: Simulation, end: float) -> Result:
     p50, p99, censored = latencies(sim.sent_at, sim.done_at, sim.window, end)
     busy = {STAGE_NAMES[s]: stats.busy.get(s, 0.0) / (n * span) for s, n in sim.sim_lanes.items() if n}
     busiest = max(busy, key=busy.__getitem__)
-    through = sum(1 for t in sim.done_at if not math.isnan(t)) * d.weight
-    units = {t.name: t.units for t in sim.tables}
     quota_share = {t.name: t.units / end / p.table_wcu_quota for t in sim.tables}
     limits = limits_hit(sim, quota_share)
-    binds, detail = binding(visible, keeps_up, busy, limits)
-    lanes = d.lanes(p, sim.design)
+    binds, detail = binding(keeps_up, busy, limits)
+    total, by_table = write_units(sim)
     return Result(
         design=sim.design.value,
         offered=sim.load,
@@ -143,8 +143,8 @@ def measure(sim: Simulation, end: float) -> Result:
         binds=binds,
         binds_detail=detail,
         limits=[name for name, _ in limits],
-        write_units_per_message=sum(units.values()) / through if through else math.nan,
-        write_units_by_table={k: v / through for k, v in units.items()} if through else {},
+        write_units_per_message=total,
+        write_units_by_table=by_table,
         table_quota_share=quota_share,
         conflicts_per_transaction=stats.conflicts / max(1, stats.transactions),
         retries=stats.conflicts + stats.throttle_retries,
@@ -153,14 +153,30 @@ def measure(sim: Simulation, end: float) -> Result:
         peak_concurrency=dict(stats.peak),
         hot_item_transactions_per_second=stats.hot_commits / span,
         reduce=reduce_figures(sim, span),
-        deployment={
-            **d.template_parameters(),
-            "StateTable stream shards": d.state_partitions,
-            "PartialTable stream shards": d.partitions("PartialTable", p) if sim.design.partials else 0,
-            **{f"{stage} lanes": n for stage, n in lanes.items()},
-            "simulated 1 in": d.weight,
-        },
+        deployment=deployment_figures(sim),
     )
+
+
+def write_units(sim: Simulation) -> tuple[float, dict[str, float]]:
+    """Write units a message of the messages that got through, in all and by table (NaN and {} if none did)."""
+    through = sum(1 for t in sim.done_at if not math.isnan(t)) * sim.d.weight
+    if not through:
+        return math.nan, {}
+    units = {t.name: t.units / through for t in sim.tables}
+    return sum(units.values()), units
+
+
+def deployment_figures(sim: Simulation) -> dict[str, int]:
+    """The template parameters of the run, the streams' shards, each stage's lanes and the slice."""
+    p, d, design = sim.p, sim.d, sim.design
+    return {
+        **d.template_parameters(),
+        "StateTable stream shards": d.state_partitions,
+        "PartialTable stream shards": d.partitions("PartialTable", p) if design.partials else 0,
+        "reducer stream shards": d.reducer_shards(p, design) if design.partials else 0,
+        **{f"{stage} lanes": n for stage, n in d.lanes(p, design).items()},
+        "simulated 1 in": d.weight,
+    }
 
 
 def reduce_figures(sim: Simulation, span: float) -> dict[str, float]:
@@ -180,7 +196,7 @@ def reduce_figures(sim: Simulation, span: float) -> dict[str, float]:
     return figures
 
 
-def binding(visible: float, keeps_up: bool, busy: dict[str, float], limits: list[tuple[str, str]]) -> tuple[str, str]:
+def binding(keeps_up: bool, busy: dict[str, float], limits: list[tuple[str, str]]) -> tuple[str, str]:
     """What stops the pipeline, as one name (a quota, a limit, or a stage), and a sentence; ("nothing", ...) when
     it keeps up."""
     if keeps_up:
@@ -194,26 +210,40 @@ def binding(visible: float, keeps_up: bool, busy: dict[str, float], limits: list
 
 
 def limits_hit(sim: Simulation, quota_share: dict[str, float]) -> list[tuple[str, str]]:
-    """Every quota or hard limit the run ran into, most binding first."""
+    """Every quota or hard limit the run ran into."""
+    return table_limits(sim, quota_share) + service_limits(sim)
+
+
+def table_limits(sim: Simulation, quota_share: dict[str, float]) -> list[tuple[str, str]]:
+    """The tables' write quotas reached, and their partitions (or items) throttled more than now and then."""
     p, stats = sim.p, sim.stats
-    reasons: list[tuple[str, str]] = []
-    for table in sim.tables:
-        if table.quota_throttles or quota_share[table.name] > 0.9:
-            reasons.append((TABLE_QUOTA_NAMES[table.name], f"{table.name}'s write quota ({p.table_wcu_quota:,} WCU/s)"))
-    refused = {s: n for s, n in stats.invocation_throttles.items() if s != "reduce"}
-    if sum(refused.values()) > 0.01 * max(1, len(sim.sent_at)):
+    reasons = [
+        (TABLE_QUOTA_NAMES[t.name], f"{t.name}'s write quota ({p.table_wcu_quota:,} WCU/s)")
+        for t in sim.tables
+        if t.quota_throttles or quota_share[t.name] > 0.9
+    ]
+    reasons += [
+        (f"{TABLE_QUOTA_NAMES[t.name].removesuffix('_quota')}_partition", f"{t.name}'s partitions")
+        for t in sim.tables
+        if t.partition_throttles > 0.01 * max(1, stats.transactions) + 10
+    ]
+    return reasons
+
+
+def service_limits(sim: Simulation) -> list[tuple[str, str]]:
+    """The account's concurrency, the Kinesis shards, the item every one-transaction transaction touches."""
+    p, stats = sim.p, sim.stats
+    reasons = []
+    refused = sum(n for s, n in stats.invocation_throttles.items() if s != "reduce")
+    if refused > 0.01 * max(1, len(sim.sent_at)):
         reasons.append(("lambda_concurrency_quota", f"the account's concurrency ({p.concurrency_quota:,})"))
     if stats.put_retries > 0.01 * len(sim.sent_at):
-        quota = sim.d.shards >= p.shard_quota
         reasons.append(
             ("kinesis_shard_quota", f"the account's Kinesis shards ({p.shard_quota:,})")
-            if quota
+            if sim.d.shards >= p.shard_quota
             else ("kinesis_shard_ingest", "Kinesis shards' ingest (1,000 records a second each)")
         )
     span = sim.window[1] - sim.window[0]
     if sim.design is Design.ONE_TRANSACTION and stats.hot_item_busy / span > 0.9:
         reasons.append(("item_message_count", "item message_count (every transaction touches it)"))
-    for table in sim.tables:
-        if table.partition_throttles > 0.01 * max(1, stats.transactions) + 10:
-            reasons.append((f"{TABLE_QUOTA_NAMES[table.name].removesuffix('_quota')}_partition", table.name))
     return reasons

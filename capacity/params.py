@@ -89,6 +89,7 @@ class Params:
     cancel_latency: float = _p(0.008, ASSUMED, "s before a cancelled transaction answers")
     partition_wcu: int = _p(1000, DOC, "write units a second per partition, so per item")
     table_wcu_quota: int = _p(40_000, DOC, "write units a second per on-demand table (default quota)")
+    quota_burst: float = _p(0.1, ASSUMED, "s of a table's quota it may bank (a quota is a rate; none is documented)")
     new_table_wcu: int = _p(4000, DOC, "write units a second a new on-demand table serves (its warm throughput)")
     warm_headroom: float = _p(2.0, ASSUMED, "deployment: each table pre-warmed (WarmThroughput) to this x its need")
     transaction_max_attempts: int = _p(
@@ -169,7 +170,8 @@ def deployed_template(path: Path = TEMPLATE_PATH) -> Template:
 
 
 def raw_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
-    return load_cfn_yaml(str(path))  # type: ignore[no-any-return]
+    """template.yaml as cfn-lint reads it (the tags as their intrinsic functions)."""
+    return dict(load_cfn_yaml(str(path)))
 
 
 def _memory(raw: Mapping[str, Any], function: str) -> int:

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 class Reducer:
     def __init__(self, sim: Simulation, aggregates: Table, partial_table: Table) -> None:
         self.sim, self.aggregates, self.partial_table = sim, aggregates, partial_table
-        self.shards = [Shard() for _ in range(sim.d.partitions("PartialTable", sim.p))]
+        self.shards = [Shard() for _ in range(sim.d.reducer_shards(sim.p, sim.design))]
         self.tx = Transactions(sim)
         self.deleted: set[str] = set()
         self.background: Shard | None = None  # what else each shard carries (the combining level's records)
@@ -63,7 +63,7 @@ class Reducer:
         for shard in self.shards:
             lane = Lane()
             limits = ReadLimits.stream(p, {kind}, self.background)
-            sim.clock.start(sim.reader(shard, lambda _record, lane=lane: lane, limits), sim.rng.uniform(0, 0.25))
+            sim.clock.start(sim.reader(shard, to_lane(lane), limits), sim.rng.uniform(0, 0.25))
             sim.clock.start(self.poller(shard, lane), sim.rng.uniform(0, p.stream_poll))
         sim.sim_lanes["reduce"] = p.reduce_reserved
 
@@ -148,3 +148,12 @@ class Reducer:
                 self.on_combined_deleted(record.partial)
         if sim.in_window():
             sim.stats.count(sim.stats.reduce, "messages", int(txn.deltas.get(MESSAGE_COUNT_ID, 0)))
+
+
+def to_lane(lane: Lane) -> Callable[[object], Lane]:
+    """A route that puts every record read on ``lane`` (one lane a shard: the reducer's mapping has no parallelism)."""
+
+    def route(_record: object) -> Lane:
+        return lane
+
+    return route

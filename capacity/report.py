@@ -43,10 +43,29 @@ def find(runs: list[dict[str, Any]], design: Design, offered: float) -> dict[str
     return next(r for r in runs if r["design"] == design.value and r["offered"] == offered)
 
 
+def deployed(payload: dict[str, Any]) -> Design:
+    """The Map/Combine/Reduce design the template deploys (``capacity.deployment.template_design``)."""
+    return Design(payload["meta"]["template_design"])
+
+
+def figures(run: dict[str, Any]) -> str:
+    return (
+        f"sustains {run['throughput']:,.0f} msg/s of {run['offered']:,.0f} offered (busiest stage {run['busiest']} at "
+        f"{run['busiest_share'] * 100:.0f}%, p99 {p99(run)} s, bound by {binding(run)})"
+    )
+
+
+def other_design(payload: dict[str, Any]) -> str:
+    """The line on the Map/Combine/Reduce design the template does not deploy, at the target."""
+    other = next(d for d in (Design.MAP_COMBINE_REDUCE, Design.MAP_COMBINE_OWN_TABLE) if d is not deployed(payload))
+    run = find(payload["raised"], other, TARGET)
+    return f"{label(other.value)} (not what the template deploys), quotas raised, pessimistic: {figures(run)}"
+
+
 def summary(payload: dict[str, Any]) -> str:
-    """The last line."""
-    top = find(payload["raised"], Design.MAP_COMBINE_REDUCE, TARGET)
-    default = find(payload["default"], Design.MAP_COMBINE_REDUCE, DEFAULT_TARGET)
+    """The last line: the design the template deploys."""
+    top = find(payload["raised"], deployed(payload), TARGET)
+    default = find(payload["default"], deployed(payload), DEFAULT_TARGET)
     return (
         f"capacity: sustains {top['throughput']:,.0f} msg/s of {TARGET:,} offered, quotas raised, pessimistic "
         f"(busiest stage {top['busiest']} at {top['busiest_share'] * 100:.0f}%, p99 {top['p99']:.1f} s); "
@@ -108,37 +127,45 @@ def reducer_lines(payload: dict[str, Any]) -> list[str]:
             else ""
         )
         lines.append(
-            f"* {label(r['design'])} at {n(r['offered'])}: {r['deployment']['PartialTable stream shards']:,} stream "
+            f"* {label(r['design'])} at {n(r['offered'])}: {r['deployment']['reducer stream shards']:,} stream "
             f"shards (a poller each), {f['invocations_per_second']:.1f} invocations/s, "
             f"{f['partials_per_second']:,.0f} partials/s in {f['transactions_per_second']:.1f} transactions/s "
-            f"({f['partials_per_transaction']:.0f} each){combined}; its time: transactions {f['share_transactions']:.0%}"
-            f", CPU {f['share_cpu']:.0%}, invocation overhead {f['share_overhead']:.0%}; pollers throttled "
-            f"{r['throttles'].get('reduce', 0):,} times"
+            f"({f['partials_per_transaction']:.0f} each){combined}; its time: transactions "
+            f"{f['share_transactions']:.0%}, CPU {f['share_cpu']:.0%}, invocation overhead "
+            f"{f['share_overhead']:.0%}; pollers throttled {r['throttles'].get('reduce', 0):,.0f} times"
         )
     return lines
 
 
 def sensitivity_rows(payload: dict[str, Any]) -> list[str]:
-    top = find(payload["raised"], Design.MAP_COMBINE_REDUCE, TARGET)
-    lines = [
-        f"Map/Combine/Reduce at {TARGET:,} offered, quotas raised, one parameter at a time from the pessimistic corner:",
+    lines = []
+    for design in sorted({r["design"] for r in payload["sensitivity"]}):
+        top = find(payload["raised"], Design(design), TARGET)
+        lines += [
+            f"{label(design)} at {TARGET:,} offered, quotas raised, one parameter at a time from the pessimistic "
+            "corner:",
+            "",
+            "| change | sustained | p50 / p99 (s) | busiest stage | binds |",
+            "|---|---|---|---|---|",
+            f"| none (the pessimistic corner) | {n(top['throughput'])} | {top['p50']:.1f} / {p99(top)} | "
+            f"{top['busiest']} {top['busiest_share']:.0%} | {binding(top)} |",
+        ]
+        for r in (r for r in payload["sensitivity"] if r["design"] == design):
+            lines.append(
+                f"| {r['change']} | {n(r['throughput'])} | {r['p50']:.1f} / {p99(r)} | {r['busiest']} "
+                f"{r['busiest_share']:.0%} | {binding(r)} |"
+            )
+        lines.append("")
+    lines += [
+        f"The one-transaction design at {n(payload['old'][0]['offered'])} offered (its ceiling; 20 ms overhead):",
         "",
-        "| change | sustained | p50 / p99 (s) | busiest stage | binds |",
-        "|---|---|---|---|---|",
-        f"| none (the pessimistic corner) | {n(top['throughput'])} | {top['p50']:.1f} / {p99(top)} | "
-        f"{top['busiest']} {top['busiest_share']:.0%} | {binding(top)} |",
     ]
-    for r in payload["sensitivity"]:
-        lines.append(
-            f"| {r['change']} | {n(r['throughput'])} | {r['p50']:.1f} / {p99(r)} | {r['busiest']} "
-            f"{r['busiest_share']:.0%} | {binding(r)} |"
-        )
-    lines += ["", f"The one-transaction design at {n(payload['old'][0]['offered'])} offered (its ceiling):", ""]
     lines += ["| transaction | sustained | message_count's transactions a second | hand bound |", "|---|---|---|---|"]
     for r in payload["old"]:
         lines.append(
             f"| {r['transaction_duration'] * 1000:.0f} ms | {n(r['throughput'])} | "
-            f"{r['hot_item_transactions_per_second']:.1f} | {r['bound']['name']} {n(r['bound']['messages_per_second'])} |"
+            f"{r['hot_item_transactions_per_second']:.1f} | {r['bound']['name']} "
+            f"{n(r['bound']['messages_per_second'])} |"
         )
     return lines
 
@@ -205,6 +232,8 @@ def render(payload: dict[str, Any]) -> str:
         "#### Every parameter, with its source",
         "",
         *parameter_rows(payload),
+        "",
+        other_design(payload),
         "",
         summary(payload),
     ]

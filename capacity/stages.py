@@ -229,8 +229,7 @@ class AggregateLanes:
     def apply_unblocked(
         self, planned: SubBatch, failed_trades: set[str], replica: int
     ) -> Generator[float, None, list[TradeChain]]:
-        blocked = [c for c in planned.chains if c.trade_id in failed_trades] if failed_trades else []
-        batch = SubBatch([c for c in planned.chains if c not in blocked], planned.order) if blocked else planned
+        blocked, batch = without_trades(planned, failed_trades)
         ok = True
         if batch.chains:
             apply = self.apply_map(batch) if self.sim.design.partials else self.apply_current(batch, replica)
@@ -292,6 +291,16 @@ class AggregateLanes:
         return (yield from self.tx.apply_with_retries(attempt, marked.drop))
 
 
+def without_trades(planned: SubBatch, trades: set[str]) -> tuple[list[TradeChain], SubBatch]:
+    """The chains of ``planned`` whose trade is in ``trades`` (they fail too), and the sub-batch without them."""
+    if not trades:
+        return [], planned
+    blocked = [c for c in planned.chains if c.trade_id in trades]
+    if not blocked:
+        return [], planned
+    return blocked, SubBatch([c for c in planned.chains if c not in blocked], planned.order)
+
+
 def partial_size(partial: Partial) -> int:
     """The partial item's size by DynamoDB's rules, as the map and the combining lanes write it."""
     from capacity.sizes import partial_item_size
@@ -322,11 +331,11 @@ def build_stages(sim: Simulation, plan_combine: Callable | None) -> Stages:
     from capacity.reduce import Reducer
 
     p, d = sim.p, sim.d
-    aggregates = Table("AggregateTable", Bucket(p.table_wcu_quota), [Bucket(p.new_table_wcu)], hot_items=True)
+    aggregates = Table("AggregateTable", sim.quota(), [Bucket(p.new_table_wcu)], hot_items=True)
     if not sim.design.partials:  # every aggregate lane of the fleet runs: its markers are the fleet's
         markers = Table(
             "AggregateMarkerTable",
-            Bucket(p.table_wcu_quota),
+            sim.quota(),
             [Bucket(p.partition_wcu) for _ in range(d.partitions("AggregateMarkerTable", p))],
         )
         lanes = AggregateLanes(sim, markers, aggregates, None)
@@ -335,20 +344,25 @@ def build_stages(sim: Simulation, plan_combine: Callable | None) -> Stages:
     markers = sim.sliced_table("AggregateMarkerTable", marker_partitions)
     # the PartialTable is charged for the fleet: its partitions, hashed evenly, as one capacity
     partition_capacity = d.partitions("PartialTable", p) * p.partition_wcu
-    partial_table = Table("PartialTable", Bucket(p.table_wcu_quota), [Bucket(partition_capacity)])
+    partial_table = Table("PartialTable", sim.quota(), [Bucket(partition_capacity)])
     lanes = AggregateLanes(sim, markers, aggregates, partial_table)
-    reducer = Reducer(sim, aggregates, partial_table)
+    tables = [markers, aggregates, partial_table]
+    combined_table = partial_table
+    if sim.design.own_table:  # one partition key: one partition, its 1,000 write units a second
+        combined_table = Table("CombinedPartialTable", sim.quota(), [Bucket(p.partition_wcu)])
+        tables.append(combined_table)
+    reducer = Reducer(sim, aggregates, combined_table)
     components: list[Any] = [lanes]
     if sim.design.combining:
         if plan_combine is None:
             raise ValueError("the combining level needs its planning function")
-        combining = CombiningLevel(sim, partial_table, plan_combine, reducer)
+        combining = CombiningLevel(sim, partial_table, plan_combine, reducer, combined_table)
         lanes.sink = combining.accept
         components.append(combining)
     else:
         lanes.sink = reducer.accept_map_partial
     components.append(reducer)
-    return Stages([markers, aggregates, partial_table], components)
+    return Stages(tables, components)
 
 
 def shards_of(count: int) -> list[Shard]:
