@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from capacity.engine import Charge, Lane, Shard, Table, stable_hash
-from capacity.model import ReadLimits
+from capacity.model import Mapping, ReadLimits
 from capacity.stages import Transactions, partial_size, put_units
 from riskpipe.partials import CombineTransaction, Partial, combine_without
 
@@ -103,19 +103,9 @@ class CombiningLevel:
         sim.sim_lanes["combine"] = self.k * p.combine_parallelization
 
     def lane(self, lane: Lane) -> Generator[float, None, None]:
-        sim, p = self.sim, self.sim.p
-        cursor = refusals = 0
-        while True:
-            ready = sim.gather(lane, cursor, p.combine_batch_size, p.combine_window, p.stream_poll)
-            if isinstance(ready, float):
-                yield ready
-                continue
-            if not sim.acquire("combine", self.copies_out):
-                refusals += 1
-                yield sim.throttled(refusals)
-                continue
-            refusals = 0
-            cursor = yield from self.invocation(lane, cursor, ready)
+        p = self.sim.p
+        mapping = Mapping("combine", self.copies_out, p.combine_batch_size, p.combine_window, p.stream_poll)
+        return self.sim.lane(lane, mapping, self.invocation)
 
     def invocation(self, lane: Lane, cursor: int, ready: int) -> Generator[float, None, int]:
         """One combine invocation: every transaction of its plan; the lane's next cursor (the batch again if one
@@ -137,33 +127,24 @@ class CombiningLevel:
         return cursor + ready
 
     def apply(self, transaction: CombineTransaction, by_id: dict[str, PartialRecord]) -> Generator[float, None, bool]:
-        state = {"txn": transaction}
-        partials = [by_id[i].partial for i in transaction.partial_ids]
+        """The partials deleted and the combined partial put in one transaction (the partials gone already
+        dropped: ``combine_without``)."""
+        scale = self.copies_out
 
-        def already() -> list[str]:
-            return [pid for pid in state["txn"].partial_ids if pid in self.deleted]
-
-        def drop() -> bool:
-            rest = combine_without(state["txn"], partials, already())
-            if rest is None:
-                return False
-            state["txn"] = rest
-            return True
-
-        def attempt() -> Generator[float, None, str]:
-            txn = state["txn"]
+        def prepare(txn: CombineTransaction) -> tuple[list[tuple], list[Charge]]:
             keys: list[tuple] = [("p", pid) for pid in txn.partial_ids] + [("p", txn.combined.partial_id)]
-            scale = self.copies_out
             charges: list[Charge] = [
                 (self.partial_table, pid, put_units(by_id[pid].partial) * scale) for pid in txn.partial_ids
             ]
             charges.append((self.combined_table, txn.combined.partial_id, put_units(txn.combined) * scale))
-            outcome = yield from self.tx.transact(keys, charges, already, hot=False)
-            if outcome == "committed":
-                self.committed(txn, by_id)
-            return outcome
+            return keys, charges
 
-        return (yield from self.tx.apply_with_retries(attempt, drop))
+        partials = [by_id[i].partial for i in transaction.partial_ids]
+        return (
+            yield from self.tx.apply_partials(
+                transaction, partials, self.deleted, combine_without, prepare, lambda t: self.committed(t, by_id)
+            )
+        )
 
     def committed(self, txn: CombineTransaction, by_id: dict[str, PartialRecord]) -> None:
         """The partials are gone (their REMOVE records on their shards), the combined partial is on its way."""

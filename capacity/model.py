@@ -285,22 +285,28 @@ class Simulation:
         self.stats.put_retries += len(refused)
         return refused
 
-    # ------------------------------------------------------------------ the state stage
-    def state_lane(self, lane: Lane) -> Process:
-        """A lane of the Kinesis stream's mapping: the StateLambda, one invocation after another."""
+    def lane(self, lane: Lane, mapping: Mapping, invoke: Invoke) -> Process:
+        """A lane of a mapping (or a shard's poller): a batch gathered, a unit of concurrency taken (or the lane backs
+        off and tries again), the function invoked (``invoke`` gives the lane's next cursor), and again."""
         cursor = refusals = 0
-        p, w = self.p, self.d.weight
         while True:
-            ready = self.gather(lane, cursor, p.state_batch_size, p.state_window, p.kinesis_busy_poll)
+            ready = self.gather(lane, cursor, mapping.batch_size, mapping.window, mapping.poll)
             if isinstance(ready, float):
                 yield ready
                 continue
-            if not self.acquire("state", w):
+            if not self.acquire(mapping.stage, mapping.units):
                 refusals += 1
                 yield self.throttled(refusals)
                 continue
             refusals = 0
-            cursor = yield from self.state_invocation(lane, cursor, ready)
+            cursor = yield from invoke(lane, cursor, ready)
+
+    # ------------------------------------------------------------------ the state stage
+    def state_lane(self, lane: Lane) -> Process:
+        """A lane of the Kinesis stream's mapping: the StateLambda, one invocation after another."""
+        p = self.p
+        mapping = Mapping("state", self.d.weight, p.state_batch_size, p.state_window, p.kinesis_busy_poll)
+        return self.lane(lane, mapping, self.state_invocation)
 
     def state_invocation(self, lane: Lane, cursor: int, ready: int) -> Generator[float, None, int]:
         """One StateLambda invocation over ``ready`` records from ``cursor``: the newest version of each trade
@@ -386,6 +392,21 @@ class Simulation:
         end = self.p.load_seconds + self.p.drain_seconds
         self.clock.run(end)
         return measure(self, end)
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """What a lane of an event source mapping gathers and takes: its stage (its function's concurrency), the units
+    of concurrency an invocation takes (the fleet's lanes it stands for), BatchSize, the batching window, polling."""
+
+    stage: str
+    units: float
+    batch_size: int
+    window: float
+    poll: float
+
+
+Invoke = Callable[[Lane, int, int], Generator[float, None, int]]  # (lane, cursor, ready) -> the lane's next cursor
 
 
 @dataclass

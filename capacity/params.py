@@ -6,6 +6,7 @@ figure is read at the pessimistic corner (``Params.pessimistic``)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -169,8 +170,9 @@ def deployed_template(path: Path = TEMPLATE_PATH) -> Template:
     return Template.load(path, overrides={k: v for k, v in overrides.items() if k in parameters})
 
 
+@functools.cache
 def raw_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
-    """template.yaml as cfn-lint reads it (the tags as their intrinsic functions)."""
+    """template.yaml as cfn-lint reads it (the tags as their intrinsic functions), read once: not to be changed."""
     return dict(load_cfn_yaml(str(path)))
 
 

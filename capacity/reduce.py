@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from capacity.combine import REMOVE_RECORD_BYTES, Covers, PartialRecord, copies, copy_of
 from capacity.engine import Charge, Lane, Shard, Table, stable_hash
-from capacity.model import TRANSACTION_ITEM_WCU, ReadLimits
+from capacity.model import TRANSACTION_ITEM_WCU, Mapping, ReadLimits
 from capacity.stages import Transactions, partial_size, put_units
 from riskpipe.aggregation import MESSAGE_COUNT_ID
 from riskpipe.partials import Partial, ReduceTransaction, plan_reduce, without_partials
@@ -69,19 +69,13 @@ class Reducer:
 
     def poller(self, shard: Shard, lane: Lane) -> Generator[float, None, None]:
         """One shard's poller of the reduce's mapping: a batch, then an invocation if the reducer is free."""
-        sim, p = self.sim, self.sim.p
-        cursor = refusals = 0
-        while True:
-            ready = sim.gather(lane, cursor, p.reduce_batch_size, p.reduce_window, p.stream_poll)
-            if isinstance(ready, float):
-                yield ready
-                continue
-            if not sim.acquire("reduce", 1):
-                refusals += 1
-                yield sim.throttled(refusals)
-                continue
-            refusals = 0
-            cursor = yield from self.invocation(shard, lane, cursor, ready)
+        p = self.sim.p
+        mapping = Mapping("reduce", 1, p.reduce_batch_size, p.reduce_window, p.stream_poll)
+
+        def invoke(lane: Lane, cursor: int, ready: int) -> Generator[float, None, int]:
+            return self.invocation(shard, lane, cursor, ready)
+
+        return self.sim.lane(lane, mapping, invoke)
 
     def invocation(self, shard: Shard, lane: Lane, cursor: int, ready: int) -> Generator[float, None, int]:
         """One reduce invocation over ``ready`` partials: every transaction of its plan; the next cursor (the same
@@ -109,30 +103,26 @@ class Reducer:
     def apply(
         self, shard: Shard, transaction: ReduceTransaction, by_id: dict[str, PartialRecord]
     ) -> Generator[float, None, bool]:
-        state = {"txn": transaction}
-        partials = [by_id[i].partial for i in transaction.partial_ids]
+        """The aggregates moved and the partials deleted in one transaction (those gone already dropped:
+        ``without_partials``)."""
 
-        def already() -> list[str]:
-            return [pid for pid in state["txn"].partial_ids if pid in self.deleted]
-
-        def drop() -> bool:
-            rest = without_partials(state["txn"], partials, already())
-            if rest is None:
-                return False
-            state["txn"] = rest
-            return True
-
-        def attempt() -> Generator[float, None, str]:
-            txn = state["txn"]
+        def prepare(txn: ReduceTransaction) -> tuple[list[tuple], list[Charge]]:
             keys: list[tuple] = [("a", i) for i in txn.deltas] + [("p", pid) for pid in txn.partial_ids]
             charges: list[Charge] = [(self.aggregates, i, TRANSACTION_ITEM_WCU) for i in txn.deltas]
             charges += [(self.partial_table, pid, put_units(by_id[pid].partial)) for pid in txn.partial_ids]
-            outcome = yield from self.tx.transact(keys, charges, already, hot=True)
-            if outcome == "committed":
-                self.committed(shard, txn, by_id)
-            return outcome
+            return keys, charges
 
-        return (yield from self.tx.apply_with_retries(attempt, drop))
+        partials = [by_id[i].partial for i in transaction.partial_ids]
+        return (
+            yield from self.tx.apply_partials(
+                transaction,
+                partials,
+                self.deleted,
+                without_partials,
+                prepare,
+                lambda t: self.committed(shard, t, by_id),
+            )
+        )
 
     def committed(self, shard: Shard, txn: ReduceTransaction, by_id: dict[str, PartialRecord]) -> None:
         sim = self.sim

@@ -62,6 +62,16 @@ def other_design(payload: dict[str, Any]) -> str:
     return f"{label(other.value)} (not what the template deploys), quotas raised, pessimistic: {figures(run)}"
 
 
+def units_a_message(payload: dict[str, Any], run: dict[str, Any]) -> float:
+    """The design's write units a message: at the target if it keeps up there (the whole run's units over its
+    messages), else through one lane with batches of 1,000 (a run that falls behind wrote for messages it did not
+    make visible)."""
+    if run["keeps_up"]:
+        return float(run["write_units_per_message"])
+    name = f"{run['design']}, map batches of 1,000"
+    return float(next(r["total"] for r in payload["write_units"]["rows"] if r["name"] == name))
+
+
 def summary(payload: dict[str, Any]) -> str:
     """The last line: the design the template deploys."""
     top = find(payload["raised"], deployed(payload), TARGET)
@@ -70,7 +80,7 @@ def summary(payload: dict[str, Any]) -> str:
         f"capacity: sustains {top['throughput']:,.0f} msg/s of {TARGET:,} offered, quotas raised, pessimistic "
         f"(busiest stage {top['busiest']} at {top['busiest_share'] * 100:.0f}%, p99 {top['p99']:.1f} s); "
         f"{default['throughput']:,.0f} msg/s of {DEFAULT_TARGET:,} at default quotas (bound by {binding(default)}); "
-        f"{top['write_units_per_message']:.2f} write units a message"
+        f"{units_a_message(payload, top):.2f} write units a message"
     )
 
 
@@ -112,6 +122,20 @@ def stage_rows(runs: list[dict[str, Any]]) -> list[str]:
             f"{k.removesuffix(' lanes')} {v:,}" for k, v in r["deployment"].items() if k.endswith("lanes")
         )
         lines.append(f"| {label(r['design'])} | {n(r['offered'])} | {r['quotas']} | {busy} | {lanes} |")
+    return lines
+
+
+def scaling_lines(payload: dict[str, Any]) -> list[str]:
+    """Each function's concurrency at the target (its lanes' busy share x its lanes), and how long Lambda's scaling
+    rate (1,000 execution environments every 10 seconds per function) takes to reach it from cold: the model starts
+    with its functions scaled (sustained throughput is about the steady state), a burst from cold would wait that."""
+    lines = []
+    for r in (r for r in payload["raised"] if r["offered"] == TARGET):
+        lanes = {k.removesuffix(" lanes"): v for k, v in r["deployment"].items() if k.endswith(" lanes")}
+        names = {"state": "state_lanes", "map": "map_lanes", "combine": "combine_lanes", "reduce": "reducer"}
+        mean = {stage: r["busy"].get(names[stage], 0.0) * n for stage, n in lanes.items()}
+        parts = [f"{stage} {c:,.0f} ({math.ceil(c / 1000) * 10} s)" for stage, c in mean.items()]
+        lines.append(f"* {label(r['design'])}: " + ", ".join(parts))
     return lines
 
 
@@ -216,6 +240,11 @@ def render(payload: dict[str, Any]) -> str:
         "How busy each stage's lanes were (the mean over its lanes, in the steady window):",
         "",
         *stage_rows(payload["default"] + payload["raised"]),
+        "",
+        "Concurrent executions at the target, each function's (and the time to reach it from cold at Lambda's "
+        "documented scaling rate):",
+        "",
+        *scaling_lines(payload),
         "",
         "#### The one reducer",
         "",

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from capacity.engine import Bucket, Charge, Lane, Shard, Table, stable_hash, try_charge
-from capacity.model import TRANSACTION_ITEM_WCU, ReadLimits, sdk_backoff
+from capacity.model import TRANSACTION_ITEM_WCU, Mapping, ReadLimits, sdk_backoff
 from riskpipe.aggregation import MESSAGE_COUNT_ID, SubBatch, TradeChain, TradeChange, plan_sub_batches, split_repeats
 from riskpipe.config import AggregateSettings
 from riskpipe.partials import Partial, partial_of, plan_map
@@ -66,6 +66,38 @@ class Transactions:
         if hot and sim.in_window():
             sim.stats.hot_commits += 1
         return "committed"
+
+    def apply_partials(
+        self,
+        transaction: Any,
+        partials: list[Partial],
+        deleted: set[str],
+        replan: Callable[[Any, list[Partial], list[str]], Any],
+        prepare: Callable[[Any], tuple[list[tuple], list[Charge]]],
+        committed: Callable[[Any], None],
+    ) -> Generator[float, None, bool]:
+        """A transaction that deletes partials under ``attribute_exists`` (the combining lanes', the reducer's): one
+        that finds some gone already is cancelled and planned again without them (``replan``: None if none is left)."""
+        state = {"txn": transaction}
+
+        def already() -> list[str]:
+            return [pid for pid in state["txn"].partial_ids if pid in deleted]
+
+        def drop() -> bool:
+            rest = replan(state["txn"], partials, already())
+            if rest is None:
+                return False
+            state["txn"] = rest
+            return True
+
+        def attempt() -> Generator[float, None, str]:
+            keys, charges = prepare(state["txn"])
+            outcome = yield from self.transact(keys, charges, already, hot=any(k[0] == "a" for k in keys))
+            if outcome == "committed":
+                committed(state["txn"])
+            return outcome
+
+        return (yield from self.apply_with_retries(attempt, drop))
 
     def backoff(self, conflicts: int) -> float:
         return self.sim.rng.uniform(0, min(1.0, 0.02 * 2**conflicts))  # AggregateService's full jitter
@@ -176,28 +208,31 @@ class AggregateLanes:
         sim.sim_lanes["map"] = len(sim.state_stream) * p.aggregate_parallelization * replicas
 
     def lane(self, lane: Lane, replica: int) -> Generator[float, None, None]:
+        p = self.sim.p
+        units = self.sim.d.weight if self.sim.design.partials else 1
+        mapping = Mapping("map", units, p.aggregate_batch_size, p.aggregate_window, p.stream_poll)
+
+        def invoke(lane: Lane, cursor: int, ready: int) -> Generator[float, None, int]:
+            return self.invocation(lane, replica, units, cursor, ready)
+
+        return self.sim.lane(lane, mapping, invoke)
+
+    def invocation(
+        self, lane: Lane, replica: int, units: float, cursor: int, ready: int
+    ) -> Generator[float, None, int]:
+        """One invocation of the map (or the one-transaction design's function): its plan applied; the lane's next
+        cursor (the lowest change reported failed, delivered again with everything after it)."""
         sim, p = self.sim, self.sim.p
-        cursor = refusals = 0
-        units = sim.d.weight if sim.design.partials else 1
-        while True:
-            ready = sim.gather(lane, cursor, p.aggregate_batch_size, p.aggregate_window, p.stream_poll)
-            if isinstance(ready, float):
-                yield ready
-                continue
-            if not sim.acquire("map", units):
-                refusals += 1
-                yield sim.throttled(refusals)
-                continue
-            refusals = 0
-            started = sim.clock.now
-            yield p.invoke_overhead + sim.cpu("aggregate", p.aggregate_cpu_per_record, ready)
-            plan, position, count = self.plans.plan(lane, cursor, ready)
-            lowest_failed = yield from self.apply_plan(plan, position, replica)
-            sim.busy("map", started)
-            sim.release("map", units)
-            if lowest_failed is not None:
-                sim.stats.failed_batches += 1
-            cursor += count if lowest_failed is None else lowest_failed
+        started = sim.clock.now
+        yield p.invoke_overhead + sim.cpu("aggregate", p.aggregate_cpu_per_record, ready)
+        plan, position, count = self.plans.plan(lane, cursor, ready)
+        lowest_failed = yield from self.apply_plan(plan, position, replica)
+        sim.busy("map", started)
+        sim.release("map", units)
+        if lowest_failed is None:
+            return cursor + count
+        sim.stats.failed_batches += 1
+        return cursor + lowest_failed
 
     def apply_plan(
         self, plan: list[SubBatch], position: dict[str, int], replica: int

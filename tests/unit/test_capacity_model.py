@@ -95,7 +95,7 @@ def test_given_one_item_every_transaction_touches_when_saturated_then_it_seriali
         warm=dict.fromkeys(("StateTable", "AggregateMarkerTable", "PartialTable"), 32_000),
         state_partitions=32,
     )
-    result = Simulation(Design.ONE_TRANSACTION, 6000, params, traffic, deployment=deployment).run()
+    result = Simulation(Design.ONE_TRANSACTION, 4000, params, traffic, deployment=deployment).run()
     assert result.hot_item_transactions_per_second == pytest.approx(1 / duration, rel=0.15)
     assert "item_message_count" in result.limits
     bound = next(

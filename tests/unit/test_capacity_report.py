@@ -24,3 +24,13 @@ def test_given_the_last_run_when_summed_up_then_its_last_line_has_the_asked_form
     payload = json.loads(RESULTS.read_text())
     assert LAST_LINE.fullmatch(summary(payload)), summary(payload)
     assert render(payload).splitlines()[-1] == summary(payload)
+
+
+def test_given_the_last_run_when_each_figure_is_read_then_none_is_above_its_hand_bound():
+    payload = json.loads(RESULTS.read_text())
+    runs = payload["default"] + payload["raised"] + payload["sensitivity"] + payload["old"]
+    assert runs
+    for run in runs:
+        bound = min(b["messages_per_second"] for b in run["bounds"])
+        assert run["visible_per_second"] <= 1.01 * bound, (run["design"], run["offered"], run["bound"])
+        assert run["throughput"] <= 1.01 * bound, (run["design"], run["offered"], run["bound"])
