@@ -14,8 +14,8 @@ from typing import Any
 
 from cfnlint.decode.cfn_yaml import load as load_cfn_yaml
 
-from localpipe.template import TEMPLATE_PATH, EventSource, Template
-from localpipe.translated import environments
+from localpipe.stack.template import TEMPLATE_PATH, EventSource, Template
+from localpipe.stack.translated import environments
 from riskpipe.config import AggregateSettings, StateSettings
 
 DOC = "AWS documentation"

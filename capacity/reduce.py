@@ -21,7 +21,7 @@ from capacity.combine import REMOVE_RECORD_BYTES, Covers, PartialRecord, copies,
 from capacity.engine import Charge, Lane, Shard, Table, stable_hash
 from capacity.model import TRANSACTION_ITEM_WCU, Mapping, ReadLimits
 from capacity.stages import Transactions, partial_size, put_units
-from riskpipe.aggregation import MESSAGE_COUNT_ID
+from riskpipe.identifiers import MESSAGE_COUNT_ID
 from riskpipe.partials import Partial, ReduceTransaction, plan_reduce, without_partials
 
 if TYPE_CHECKING:

@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 
-from localpipe.latency import latency_since
-from localpipe.readback import read_aggregates, read_state
-from localpipe.shapes import risk_message
-from riskpipe.aggregation import MESSAGE_COUNT_ID, compare_aggregates, expected_aggregates
+from localpipe.report.latency import latency_since
+from localpipe.stack.readback import read_aggregates, read_state
+from localpipe.stack.shapes import risk_message
+from riskpipe.aggregation import compare_aggregates, expected_aggregates
 from riskpipe.game import check_round, plan_round
+from riskpipe.identifiers import MESSAGE_COUNT_ID
 from riskpipe.models import RiskMessage
 from riskpipe.publisher import KinesisPublisher
 
@@ -179,9 +180,35 @@ def test_given_an_aggregate_lambda_failing_until_fixed_when_a_burst_is_sent_then
 
 def test_given_the_stack_when_described_then_its_alarms_and_dashboard_exist(deployed):
     cloudwatch = deployed.client("cloudwatch")
-    stack_functions = {deployed[k] for k in ("StateFunctionName", "AggregateFunctionName", "ReduceFunctionName")}
+    names = ["StateFunctionName", "AggregateFunctionName", "ReduceFunctionName"]
+    names += ["CombineFunctionName"] if deployed.outputs.get("Combining") == "true" else []
+    stack_functions = {deployed[k] for k in names}
     pages = cloudwatch.get_paginator("describe_alarms").paginate(AlarmTypes=["MetricAlarm"])
     alarms = [alarm for page in pages for alarm in page["MetricAlarms"]]  # an account has more than one page
     iterator_age = {d["Value"] for a in alarms if a.get("MetricName") == "IteratorAge" for d in a.get("Dimensions", [])}
     assert stack_functions <= iterator_age
     assert deployed["DashboardUrl"].startswith("https://")
+
+
+def test_given_the_combining_level_on_when_a_burst_is_sent_then_partials_are_combined_and_the_aggregates_exact(
+    deployed,
+):
+    if deployed.outputs.get("Combining") != "true":
+        pytest.skip("the stack runs without the combining level (deploy with Combining=true: make up ARGS=--combining)")
+    # Given the combining lanes on the PartialTable's stream
+    combine = deployed["CombineFunctionName"]
+    [mapping] = deployed.client("lambda").list_event_source_mappings(FunctionName=combine)["EventSourceMappings"]
+    assert ":table/" in mapping["EventSourceArn"] and "/stream/" in mapping["EventSourceArn"]
+    # When a burst of the workshop's traffic is sent
+    started = time.time()
+    exact = send_round(deployed, calls=5, seed=31)
+    # Then the aggregates move by exactly its values, the map's partials having gone through the combining lanes
+    assert wait_for(exact), "the aggregates did not move by exactly the latest values of the burst"
+    logs = deployed.client("logs").filter_log_events(
+        logGroupName=f"/aws/lambda/{combine}", startTime=int(started * 1000), filterPattern='"partials_combined"'
+    )
+    assert logs.get("events"), "the combining lanes published no partials_combined: they combined nothing"
+    dynamodb = deployed.client("dynamodb")
+    assert wait_for(lambda: dynamodb.scan(TableName=deployed["PartialTableName"], Select="COUNT")["Count"] == 0, 60), (
+        "partials are left in the PartialTable"
+    )

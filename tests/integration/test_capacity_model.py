@@ -19,10 +19,10 @@ from capacity.params import Params
 from capacity.traffic import record_of
 from functions.combine import app as combine_app
 from functions.reduce import app as reduce_app
-from localpipe.resources import Deployed
-from localpipe.shapes import stream_records
-from localpipe.stack import function_env, local_stack
-from localpipe.streams import DynamoDBStreamReader
+from localpipe.esm.streams import DynamoDBStreamReader
+from localpipe.stack.local import function_env, local_stack
+from localpipe.stack.resources import Deployed
+from localpipe.stack.shapes import stream_records
 from riskpipe.config import AggregateSettings, CombineSettings
 from riskpipe.partials import plan_combine
 from riskpipe.producer import generate_messages, workshop_calls

@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from functions.combine import app as combine_app
-from localpipe.filters import matches_filter
-from localpipe.lambda_context import LocalContext
-from localpipe.resources import Deployed
-from localpipe.stack import deploy_local, function_env, local_stack
+from localpipe.esm.filters import matches_filter
+from localpipe.stack.lambda_context import LocalContext
+from localpipe.stack.local import deploy_local, function_env, local_stack
+from localpipe.stack.resources import Deployed
 from riskpipe.aggregate_store import read_aggregates
 from riskpipe.combine_service import CombineService
 from riskpipe.combine_store import CombineStore
@@ -94,7 +94,7 @@ def test_given_the_maps_partials_when_combined_then_the_reducer_sees_only_combin
     assert int(item["MessageCount"]["N"]) == len(mapped) and "TimestampMin" in item
     # and the reducer's mapping passes it (and none of the map's), the combining lanes' mapping does not take it back
     assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in passed_to(stack, "ReduceFunction")] == [key]
-    assert all("Combined" not in r["dynamodb"]["NewImage"] for r in passed_to(stack, "CombineFunction"))
+    assert all(r["dynamodb"]["NewImage"]["Combined"] == {"BOOL": False} for r in passed_to(stack, "CombineFunction"))
     # When the reducer applies it, Then every aggregate is exact and no partial is left
     once(stack, reducer, passed_to(stack, "ReduceFunction"))
     assert differences(stack, mapped) == {}

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from localpipe.template import Template
-from localpipe.translated import environments, lint, translate
+from localpipe.stack.template import Template
+from localpipe.stack.translated import environments, lint, translate
 from tests.conftest import ROOT
 
 ENV = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
@@ -67,7 +67,11 @@ def test_given_the_reduce_when_translated_then_it_runs_alone_on_the_partials_ins
 
 
 PARTIAL_IMAGES = {  # the PartialTable stream's records, as the mappings' filters see them
-    "a partial of the map put": {"eventName": "INSERT", "dynamodb": {"NewImage": {"pk": {"S": "T#0"}}}},
+    "a partial of the map put": {
+        "eventName": "INSERT",
+        "dynamodb": {"NewImage": {"pk": {"S": "T#0"}, "Combined": {"BOOL": False}}},
+    },
+    "a partial of an earlier map put": {"eventName": "INSERT", "dynamodb": {"NewImage": {"pk": {"S": "T#0"}}}},
     "a combined partial put": {
         "eventName": "INSERT",
         "dynamodb": {"NewImage": {"pk": {"S": "T#0#combined"}, "Combined": {"BOOL": True}}},
@@ -79,15 +83,15 @@ PARTIAL_IMAGES = {  # the PartialTable stream's records, as the mappings' filter
 @pytest.mark.parametrize(
     ("combining", "routes"),
     [
-        ("false", {"a partial of the map put": {"reduce"}, "a combined partial put": {"reduce"}}),
-        ("true", {"a partial of the map put": {"combine"}, "a combined partial put": {"reduce"}}),
+        ("false", {"a partial of the map put": {"reduce"}, "a partial of an earlier map put": {"reduce"}}),
+        ("true", {"a partial of the map put": {"combine"}, "a partial of an earlier map put": {"combine"}}),
     ],
 )
 def test_given_the_combining_parameter_when_the_partials_stream_is_filtered_then_each_partial_has_one_consumer(
     combining, routes
 ):
     # Given the template with the combining level on or off, its mappings' filters as Lambda applies them
-    from localpipe.filters import matches_filter
+    from localpipe.esm.filters import matches_filter
 
     template = Template.load(overrides={"Combining": combining})
     consumers = {s.function: s for s in template.event_sources() if s.source == "PartialTable"}
@@ -103,7 +107,8 @@ def test_given_the_combining_parameter_when_the_partials_stream_is_filtered_then
 
     # Then each partial put reaches exactly one consumer (the map's: the combining lanes when on, else the reducer;
     # the combined ones: the reducer), and no delete reaches any
-    assert {kind: taken_by(record) for kind, record in PARTIAL_IMAGES.items()} == routes | {"a partial deleted": set()}
+    wanted = routes | {"a combined partial put": {"reduce"}, "a partial deleted": set()}
+    assert {kind: taken_by(record) for kind, record in PARTIAL_IMAGES.items()} == wanted
 
 
 def test_given_the_combining_level_when_translated_then_its_lanes_are_their_own_and_it_only_deletes_and_puts_partials(
@@ -302,6 +307,7 @@ def test_given_the_aggregation_order_parameter_when_deployed_then_it_admits_exac
     from pydantic import ValidationError
 
     from riskpipe.config import GameSettings
+    from riskpipe.identifiers import DEFAULT_AGGREGATION_ORDER, HIERARCHY_LEVELS
 
     def accepted(order: str) -> bool:
         try:
@@ -311,15 +317,14 @@ def test_given_the_aggregation_order_parameter_when_deployed_then_it_admits_exac
         return True
 
     # Given every order of one to three levels, repeats included
-    levels = ("RiskType", "TradeDesk", "Region")
-    candidates = {",".join(p) for n in (1, 2, 3) for p in itertools.product(levels, repeat=n)}
+    candidates = {",".join(p) for n in (1, 2, 3) for p in itertools.product(HIERARCHY_LEVELS, repeat=n)}
 
     # When the template's allowed values are read
     allowed = set(yaml_parse_template()["Parameters"]["AggregationOrder"]["AllowedValues"])
 
     # Then a deploy admits an order exactly when the functions accept it (a repeated level would fail every batch)
     assert allowed == {order for order in candidates if accepted(order)}
-    assert yaml_parse_template()["Parameters"]["AggregationOrder"]["Default"] == "RiskType,TradeDesk,Region"
+    assert yaml_parse_template()["Parameters"]["AggregationOrder"]["Default"] == ",".join(DEFAULT_AGGREGATION_ORDER)
 
 
 DATA_TYPES = ("AWS::DynamoDB::Table", "AWS::Kinesis::Stream", "AWS::KMS::Key")

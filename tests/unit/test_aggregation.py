@@ -4,15 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from localpipe.shapes import trade_image as image
-from riskpipe.aggregation import (
-    SubBatch,
-    TradeChange,
-    contribution_of,
-    items_needed,
-    plan_sub_batches,
-    split_repeats,
-)
+from localpipe.stack.shapes import trade_image as image
+from riskpipe.aggregation import SubBatch, TradeChange, contribution_of, items_needed, plan_sub_batches, split_repeats
 
 ORDER = ("RiskType", "TradeDesk", "Region")
 

@@ -11,9 +11,9 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from riskpipe.aggregation import MESSAGE_COUNT_ID
 from riskpipe.combine_service import CombineService
 from riskpipe.errors import InvalidChangeError
+from riskpipe.identifiers import MESSAGE_COUNT_ID
 from riskpipe.partials import CombineTransaction, Partial, SetAsidePartial, combined_key
 from riskpipe.reduce_service import ReduceService
 from tests.unit.fakes import FakeTime, InMemoryPartialTable, ListSink

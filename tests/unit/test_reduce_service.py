@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from riskpipe.aggregation import MESSAGE_COUNT_ID
 from riskpipe.errors import InvalidChangeError
+from riskpipe.identifiers import MESSAGE_COUNT_ID
 from riskpipe.numbers import TOO_MANY_DIGITS
 from riskpipe.partials import Partial, SetAsidePartial
 from riskpipe.reduce_service import ReduceService

@@ -6,13 +6,13 @@ its delete's condition fails and cancels the transaction, which says which parti
 (``PartialsGoneError``); nothing was written. The combined partial's key is the first deleted partial's plus a
 suffix (``riskpipe.partials.combined_key``): only this transaction, which deletes that partial, writes it, so its
 ``attribute_not_exists`` condition never fails while the deletes hold; if it ever did, the error is raised as it is
-and the partials are delivered again. The combined partial carries ``Combined``: the reducer's mapping takes only
-the partials that do, the combining lanes' mapping only those that do not.
+and the partials are delivered again. The combined partial carries ``Combined`` true (``Partial.to_item``): the
+reducer's mapping takes only those, the combining lanes' mapping only the others.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
@@ -21,27 +21,8 @@ from riskpipe.reduce_store import partial_deletes, raise_for_partials
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
-    from riskpipe.partials import CombineTransaction, Partial
-
-
-def partial_item(partial: Partial) -> dict[str, AttributeValueTypeDef]:
-    """A partial as the PartialTable holds it (what ``Partial.from_image`` reads back)."""
-    item: dict[str, Any] = {
-        "pk": {"S": partial.partial_id},
-        "Deltas": {"M": {k: {"N": str(v)} for k, v in sorted(partial.deltas.items())}},
-        "MessageCount": {"N": str(partial.message_count)},
-    }
-    if partial.timestamps is not None:  # the reduce reports end-to-end latency from them
-        stamps = partial.timestamps
-        item["TimestampMin"] = {"N": str(stamps.earliest)}
-        item["TimestampMax"] = {"N": str(stamps.latest)}
-        item["TimestampSum"] = {"N": str(stamps.total)}
-        item["TimestampCount"] = {"N": str(stamps.count)}
-    if partial.combined:
-        item["Combined"] = {"BOOL": True}
-    return item
+    from riskpipe.partials import CombineTransaction
 
 
 class CombineStore:
@@ -54,7 +35,7 @@ class CombineStore:
         put = {
             "Put": {
                 "TableName": self._partial_table,
-                "Item": partial_item(transaction.combined),
+                "Item": transaction.combined.to_item(),
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         }

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from typing import Any
 
-from riskpipe.aggregation import MESSAGE_COUNT_ID, TRANSACT_MAX_ITEMS, SubBatch, TradeChain, TradeChange
+from riskpipe.aggregation import TRANSACT_MAX_ITEMS, SubBatch, TradeChain, TradeChange
+from riskpipe.identifiers import MESSAGE_COUNT_ID
 from riskpipe.numbers import DYNAMODB_ARITHMETIC
 
 PARTIAL_KEY_SEPARATOR = "#"
@@ -98,6 +99,25 @@ class Partial:
             timestamps=stamps,
             combined=bool(image.get("Combined", False)),
         )
+
+    def to_item(self) -> dict[str, Any]:
+        """The partial-table item, in DynamoDB's typed form: what ``from_image`` reads back."""
+        item: dict[str, Any] = {
+            "pk": {"S": self.partial_id},
+            "Deltas": {"M": {k: {"N": str(v)} for k, v in sorted(self.deltas.items())}},
+            "MessageCount": {"N": str(self.message_count)},
+        }
+        if self.timestamps is not None:  # the reduce reports end-to-end latency from them
+            stamps = self.timestamps
+            item["TimestampMin"] = {"N": str(stamps.earliest)}
+            item["TimestampMax"] = {"N": str(stamps.latest)}
+            item["TimestampSum"] = {"N": str(stamps.total)}
+            item["TimestampCount"] = {"N": str(stamps.count)}
+        # The mappings' filters read it: the combining lanes take the partials not combined, the reducer (with the
+        # combining level on) the combined ones. Written on every partial, so that a filter can match a value (a
+        # local AWS without AWS's rule for "exists" on an absent parent matches only values).
+        item["Combined"] = {"BOOL": self.combined}
+        return item
 
 
 def partial_of(batch: SubBatch) -> Partial:
