@@ -21,6 +21,8 @@ ARGS ?=
 FN ?= state
 EVENT ?= events/state/kinesis-batch.json
 
+
+.PHONY: permissions permissions-record
 .PHONY: help venv test e2e soak bench local-image sam-local-check invoke-docker unit integration lint demo pipeline invoke build watch clean complexity ruff types python-lint format check unit-check hooks lock results reconcile layer-lock layer-check capacity up down send imports
 
 help: ## List the targets
@@ -100,8 +102,24 @@ lint: python-lint $(CHECKOV_STAMP) ## python-lint, then cfn-lint, sam validate -
 	$(VENV)/bin/cfn-lint template.yaml
 	$(VENV)/bin/sam validate --lint --template template.yaml
 	$(PY) -m localpipe.stack.translated
+	$(MAKE) --no-print-directory permissions
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet
 	$(PY) -m localpipe.stack.layerlock
+
+# make permissions judges every request of the recording (permissions/recording.json) against the template
+# resolved for one concrete stack: these say which (any name, region and account give the same answers; the
+# account is an example). A checkout of the workshop (GENERATOR=<its GeneratorLambdaPackage>, as make
+# workshop-rounds takes it, or WORKSHOP=<the checkout>) adds its generator and frontend.
+PERMISSIONS_STACK ?= risk-pipeline-dev
+PERMISSIONS_ACCOUNT ?= 123456789012
+WORKSHOP_CHECKOUT = $(or $(if $(GENERATOR),$(abspath $(GENERATOR)/../..)),$(if $(wildcard $(WORKSHOP)/event-driven),$(abspath $(WORKSHOP))))
+
+permissions: $(STAMP) ## Every recorded AWS request allowed by the template's policies, every grant used (run by make lint)
+	$(PY) -m permissions check --stack-name $(PERMISSIONS_STACK) --region $(AWS_DEFAULT_REGION) \
+		--account $(PERMISSIONS_ACCOUNT) $(if $(WORKSHOP_CHECKOUT),--workshop $(WORKSHOP_CHECKOUT))
+
+permissions-record: $(STAMP) ## Record again every AWS request each principal makes (local runs on moto; GENERATOR=... adds the workshop's)
+	$(PY) -m permissions record $(if $(WORKSHOP_CHECKOUT),--workshop $(WORKSHOP_CHECKOUT))
 
 layer-lock: $(STAMP) ## Re-lock the shared layer: layers/shared/requirements.in -> requirements.txt (every pin, hashes)
 	$(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
