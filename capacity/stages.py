@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 from capacity.engine import Bucket, Charge, Lane, Shard, Table, stable_hash, try_charge
 from capacity.model import TRANSACTION_ITEM_WCU, Mapping, ReadLimits, sdk_backoff
 from riskpipe.aggregation import SubBatch, TradeChain, TradeChange, plan_sub_batches, split_repeats
-from riskpipe.identifiers import MESSAGE_COUNT_ID
 from riskpipe.config import AggregateSettings
+from riskpipe.identifiers import MESSAGE_COUNT_ID
 from riskpipe.partials import Partial, partial_of, plan_map
 
 if TYPE_CHECKING:
