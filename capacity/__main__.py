@@ -182,7 +182,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="processes (default 2)")
     parser.add_argument("--no-page", action="store_true", help="leave docs/performance.md as it is")
+    parser.add_argument(
+        "--render", action="store_true", help="no run: the report and the page again from the last run's JSON"
+    )
     args = parser.parse_args()
+    if args.render:
+        last: dict[str, Any] = json.loads((args.out / "capacity.json").read_text())
+        write(args.out, last, page=not args.no_page)
+        print(render(last))
+        return
     started, times = time.perf_counter(), os.times()
     cpu_started = times.user + times.system + times.children_user + times.children_system
     params = Params.from_template(deployed_template())

@@ -69,13 +69,25 @@ WARM_PARAMETERS = {
 }
 
 
+class DeploymentError(ValueError):
+    """A deployment the template refuses (a parameter above its MaxValue)."""
+
+
 def template_design() -> Design:
     """The Map/Combine/Reduce design template.yaml deploys with ``Combining`` "true": the reducer's mapping on the
-    PartialTable's stream (the combined partials among the map's), or on a table of the combined partials' own."""
-    events = raw_template()["Resources"]["ReduceFunction"]["Properties"]["Events"]
+    PartialTable's stream (the combined partials among the map's), or on a table of the combined partials' own. The
+    model takes such a table to hold them under one partition key (so in one partition, its stream's one shard): it
+    wants a sort key there, and refuses to guess a table without one (its items spread over its partitions)."""
+    resources = raw_template()["Resources"]
+    events = resources["ReduceFunction"]["Properties"]["Events"]
     streams = [event["Properties"]["Stream"] for event in events.values()]
-    tables = {name for stream in streams for name in _tables_named(stream)}
-    return Design.MAP_COMBINE_REDUCE if tables <= {"PartialTable"} else Design.MAP_COMBINE_OWN_TABLE
+    tables = {name for stream in streams for name in _tables_named(stream)} - {"PartialTable"}
+    if not tables:
+        return Design.MAP_COMBINE_REDUCE
+    keys = [k["KeyType"] for t in tables for k in resources[t]["Properties"]["KeySchema"]]
+    if "RANGE" not in keys:
+        raise DeploymentError(f"the reducer reads {sorted(tables)} without a sort key: model its partitions first")
+    return Design.MAP_COMBINE_OWN_TABLE
 
 
 def _tables_named(node: object) -> set[str]:
@@ -87,10 +99,6 @@ def _tables_named(node: object) -> set[str]:
     if isinstance(node, list):
         return {name for value in node for name in _tables_named(value)}
     return set()
-
-
-class DeploymentError(ValueError):
-    """A deployment the template refuses (a parameter above its MaxValue)."""
 
 
 @dataclass(frozen=True)
