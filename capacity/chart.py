@@ -8,6 +8,15 @@ from typing import Any
 from capacity.report import label
 
 
+def series(runs: list[dict[str, Any]]) -> dict[tuple[str, str], list[tuple[float, float]]]:
+    """(design, quotas) -> its (offered, sustained) points, a collapse to 0 left out (a log scale has no 0)."""
+    points: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for r in sorted(runs, key=lambda r: r["offered"]):
+        if r["throughput"] >= 1:
+            points.setdefault((r["design"], r["quotas"]), []).append((r["offered"], r["throughput"]))
+    return points
+
+
 def chart(payload: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -18,13 +27,9 @@ def chart(payload: dict[str, Any], path: Path) -> None:
     runs = payload["default"] + payload["raised"]
     loads = sorted({r["offered"] for r in runs})
     axes.plot(loads, loads, linestyle=":", color="grey", label="offered")
-    series = sorted({(r["design"], r["quotas"]) for r in runs})
-    for design, quotas in series:
-        points = sorted((r["offered"], r["throughput"]) for r in runs if (r["design"], r["quotas"]) == (design, quotas))
-        shown = [(x, y) for x, y in points if y >= 1]  # a log scale has no 0
-        if shown:
-            style = "--s" if quotas == "raised" else "-o"
-            axes.plot(*zip(*shown, strict=True), style, label=f"{label(design)}, {quotas} quotas")
+    for (design, quotas), points in sorted(series(runs).items()):
+        style = "--s" if quotas == "raised" else "-o"
+        axes.plot(*zip(*points, strict=True), style, label=f"{label(design)}, {quotas} quotas")
     axes.set_xscale("log")
     axes.set_yscale("log")
     axes.set_xlabel("offered load (messages/s)")
