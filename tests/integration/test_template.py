@@ -374,3 +374,13 @@ def test_given_an_environment_when_translated_then_the_data_is_retained_in_prod_
     # And the log groups go with the stack whatever the environment
     logs = [r for r in resources.values() if r["Type"] == "AWS::Logs::LogGroup"]
     assert logs and all(value(r.get("DeletionPolicy", "Delete")) == "Delete" for r in logs)
+
+
+def test_given_one_parallelization_factor_per_mapping_when_set_then_each_mapping_and_the_local_esm_read_their_own():
+    # Given the two parameters set apart (the local ESM model builds its lanes from EventSource.parallelization_factor)
+    template = Template.load(overrides={"StateParallelizationFactor": 3, "AggregateParallelizationFactor": 2})
+    # Then the Kinesis mapping has 3 lanes a shard, the StateTable stream's 2, and the reduce's stays at one
+    assert template.event_source("StateFunction").parallelization_factor == 3
+    assert template.event_source("AggregateFunction").parallelization_factor == 2
+    reduce = [s for s in template.event_sources() if s.function == "ReduceFunction"]
+    assert [s.parallelization_factor for s in reduce] == [1]
