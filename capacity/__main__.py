@@ -1,33 +1,59 @@
-"""``make capacity``: both aggregate designs at every offered load, the quotas raised, the sensitivity to the two
-least certain parameters, write units per message at batches of 100 and 1,000; a table, JSON and a PNG chart in
-capacity/results/, and one last line that sums it up."""
+"""``make capacity``: the three designs of the aggregate stage at every offered load, at default quotas and with
+them raised, every headline figure at the pessimistic corner (50 ms transactions, 100 ms of invocation overhead)
+with the sensitivity beside it, the hand bounds, write units and cost per million messages; a markdown report, JSON
+and a chart in capacity/results/, the report's block of docs/performance.md rendered from them, and one last line
+that sums it up."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import subprocess
 import time
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from capacity.model import CURRENT, NEW, Result, Simulation, one_lane
-from capacity.params import Params
+from capacity.bounds import TrafficCounts, bounds, lowest
+from capacity.costs import PRICE_SOURCE, WorkshopSettings, dollars_per_million, workshop_units
+from capacity.deployment import Deployment, Design, template_design
+from capacity.measure import Result
+from capacity.model import Simulation, one_lane
+from capacity.params import ENVIRONMENT, Params, deployed_template, parameter_table
+from capacity.report import PAGE, render, render_page_block, summary
 from capacity.traffic import WorkshopTraffic
 from results.record import publish
+from riskpipe.partials import plan_combine
 
 RESULTS = Path(__file__).resolve().parent / "results"
-LOADS = (1_000, 5_000, 10_000, 50_000, 100_000, 200_000)
-RAISED_LOADS = (50_000, 100_000, 200_000)
-TARGET_LOAD = 50_000
-SENSITIVITY: dict[str, tuple[float, ...]] = {
-    "transaction_duration": (0.010, 0.025, 0.050),
-    "invoke_overhead": (0.005, 0.020, 0.100),
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_LOADS = (1_000, 5_000, 10_000, 50_000, 100_000)  # the one-transaction design binds from 5,000 on
+RAISED_LOADS = {
+    Design.MAP_REDUCE: (50_000, 100_000, 200_000),
+    Design.MAP_COMBINE_REDUCE: (50_000, 100_000, 200_000, 500_000, 1_000_000),
+    Design.MAP_COMBINE_OWN_TABLE: (200_000, 500_000, 1_000_000),
 }
-COLLAPSE_NOTE_OFFSET = {NEW: -16, CURRENT: -6}  # points left of a load where the design collapsed: side by side
-NAMES = {CURRENT: "current (one transaction: markers + aggregates)", NEW: "new (map: markers + partial; reduce)"}
-
+SENSITIVE = (Design.MAP_COMBINE_REDUCE, Design.MAP_COMBINE_OWN_TABLE)
+# of the design the reducer binds at the target (its figures are all bound by it), the rows that show how far a
+# kinder parameter moves it; every row for the other (to show that none of them makes it bind)
+BOUND_ROWS = ("base corner (25 ms, 20 ms)", "invocation overhead 20 ms", "throttled pollers back off from 0.1 s")
+TARGET = 1_000_000
+DEFAULT_TARGET = 50_000
+OLD_LOAD = 10_000  # the one-transaction design's ceiling is read here (it binds far below)
+# one parameter at a time from the pessimistic corner (and the base corner), at the target, quotas raised
+SENSITIVITY: tuple[tuple[str, dict[str, float]], ...] = (
+    ("base corner (25 ms, 20 ms)", {"transaction_duration": 0.025, "invoke_overhead": 0.020}),
+    ("transactions 10 ms", {"transaction_duration": 0.010}),
+    ("transactions 25 ms", {"transaction_duration": 0.025}),
+    ("invocation overhead 5 ms", {"invoke_overhead": 0.005}),
+    ("invocation overhead 20 ms", {"invoke_overhead": 0.020}),
+    ("throttled pollers back off from 0.1 s", {"throttle_backoff": 0.1}),
+    ("stream records readable after 1 s", {"stream_propagation": 1.0}),
+)
+OLD_SENSITIVITY = (0.010, 0.025, 0.050)  # the one-transaction design's ceiling against the transaction's duration
 
 _TRAFFIC: WorkshopTraffic | None = None
 
@@ -40,279 +66,170 @@ def traffic() -> WorkshopTraffic:
     return _TRAFFIC
 
 
-def run(design: str, load: float, params: Params, quotas: str = "default") -> Result:
-    return Simulation(design, load, params, traffic(), quotas=quotas).run()
+def run(design: Design, load: float, params: Params, quotas: str) -> Result:
+    return Simulation(design, load, params, traffic(), quotas=quotas, plan_combine=plan_combine).run()
 
 
-def one_lane_write_units(design: str, batch_size: int, params: Params) -> dict[str, float]:
-    """Write units per message of each table, for the first 60 workshop calls through one lane."""
+def lane_units(design: Design, batch_size: int, params: Params) -> dict[str, float]:
+    """Write units a message of each table, the first 60 workshop calls through one lane."""
     burst = [record for _, call in zip(range(60), traffic().calls(), strict=False) for record in call]
-    result = one_lane(design, burst, batch_size, params, traffic())
-    return {table: units / len(burst) for table, units in result.write_units_total.items()}
-
-
-def p99_text(result: Result) -> str:
-    return f"{'>' if result.p99_censored else ''}{result.p99:.1f}"
-
-
-def fmt_latency(result: Result) -> str:
-    return f"{result.p50:5.1f} {p99_text(result):>6}"
-
-
-def table_row(result: Result) -> str:
-    return (
-        f"{result.design:8} {result.quotas:8} {result.offered:>9,.0f} {result.throughput:>10,.0f} "
-        f"{result.conflicts_per_transaction:>8.1%} {result.retries:>8,} {result.failed_batches:>7,} "
-        f"{fmt_latency(result)} {result.write_units_per_message:>6.2f}  {result.binds}".replace("   nan", "   n/a")
-    )
-
-
-HEADER = (
-    f"{'design':8} {'quotas':8} {'offered':>9} {'sustained':>10} {'conflict':>8} {'retries':>8} {'failed':>7} "
-    f"{'p50':>5} {'p99':>6} {'WCU/m':>6}  binds"
-)
-
-
-def chart(results: list[Result], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(8, 5))
-    axes.plot(LOADS, LOADS, linestyle=":", color="grey", label="offered")
-    for design, quotas, style in ((NEW, "default", "-o"), (NEW, "raised", "--s"), (CURRENT, "default", "-^")):
-        runs = sorted((r.offered, r.throughput) for r in results if r.design == design and r.quotas == quotas)
-        points = [(x, y) for x, y in runs if y >= 1]  # a log scale has no 0: a collapse is written beside the axis
-        if points:
-            axes.plot(*zip(*points, strict=True), style, label=f"{NAMES[design]}, {quotas} quotas")
-        for x, y in runs:
-            if y < 1:
-                axes.annotate(
-                    f"{design}: ~0 (quotas exceeded)",
-                    (x, LOADS[0]),
-                    xytext=(COLLAPSE_NOTE_OFFSET[design], 0),
-                    textcoords="offset points",
-                    fontsize=7,
-                    rotation=90,
-                    va="bottom",
-                )
-    axes.set_xscale("log")
-    axes.set_yscale("log")
-    axes.set_xlabel("offered load (messages/s)")
-    axes.set_ylabel("sustained throughput (messages/s)")
-    axes.set_title("Capacity model: sustained throughput against offered load")
-    axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-
-
-Varied = list[tuple[str, float, Params]]  # parameter, value, the parameters with it
+    result = one_lane(design, burst, batch_size, params, traffic(), plan_combine)
+    return result.write_units_by_table
 
 
 @dataclass
 class Runs:
-    """Every run of the model, submitted at once (each is seeded, so the order of execution changes nothing)."""
+    """Every run, submitted at once (each is seeded: the order of execution changes nothing)."""
 
-    table: list[Future[Result]]  # both designs at every load, default quotas
-    raised: list[Future[Result]]  # the new design, quotas raised
-    sensitive: list[tuple[str, float, Future[Result], Future[Result]]]  # new at the target load, current at 10,000
-    sensitive_top: list[tuple[str, float, Future[Result]]]  # new at the highest load
-    lanes: dict[tuple[str, int], Future[dict[str, float]]]  # (design, batch size) -> write units per message
+    default: list[Future[Result]]
+    raised: list[Future[Result]]
+    sensitivity: list[tuple[str, Future[Result]]]  # the designs of SENSITIVE, each change
+    old: list[tuple[float, Future[Result]]]
+    lanes: dict[tuple[str, int], Future[dict[str, float]]]
 
     @classmethod
-    def submit(cls, pool: Executor, params: Params, varied: Varied) -> Runs:
-        table = [pool.submit(run, d, load, params) for d in (NEW, CURRENT) for load in LOADS]
-        raised = [pool.submit(run, NEW, load, params.raised(), "raised") for load in RAISED_LOADS]
-        sensitive = [
-            (
-                name,
-                value,
-                pool.submit(run, NEW, TARGET_LOAD, p.raised(), "raised"),
-                pool.submit(run, CURRENT, 10_000, p),
-            )
-            for name, value, p in varied
+    def submit(cls, pool: Executor, params: Params) -> Runs:
+        corner = params.pessimistic()
+        default = [
+            pool.submit(run, d, load, corner, "default")
+            for d in Design
+            for load in DEFAULT_LOADS
+            if d is not Design.ONE_TRANSACTION or load <= DEFAULT_TARGET
         ]
-        sensitive_top = [(n, v, pool.submit(run, NEW, max(LOADS), p.raised(), "raised")) for n, v, p in varied]
-        lanes = {(d, b): pool.submit(one_lane_write_units, d, b, params) for d in (NEW, CURRENT) for b in (100, 1000)}
-        return cls(table, raised, sensitive, sensitive_top, lanes)
+        raised = [
+            pool.submit(run, d, load, corner.raised(), "raised") for d, loads in RAISED_LOADS.items() for load in loads
+        ]
+        lanes = {(d.value, b): pool.submit(lane_units, d, b, params) for d in Design for b in (100, 1000)}
+        return cls(default, raised, submit_sensitivity(pool, corner), submit_old(pool, params), lanes)
 
 
-def varied_parameters(params: Params) -> Varied:
-    """The parameters with each value of SENSITIVITY other than the one they have."""
+def submit_sensitivity(pool: Executor, corner: Params) -> list[tuple[str, Future[Result]]]:
+    """The SENSITIVE designs at the target, quotas raised, each parameter of SENSITIVITY changed in turn."""
     return [
-        (name, value, replace(params, **{name: value}))  # type: ignore[arg-type]
-        for name, values in SENSITIVITY.items()
-        for value in values
-        if value != getattr(params, name)
+        (name, pool.submit(run, design, TARGET, replace(corner, **change).raised(), "raised"))  # type: ignore[arg-type]
+        for design in SENSITIVE
+        for name, change in SENSITIVITY
+        if design is Design.MAP_COMBINE_OWN_TABLE or name in BOUND_ROWS
     ]
 
 
-def find(results: list[Result], design: str, offered: float, quotas: str = "default") -> Result:
-    return next(r for r in results if r.design == design and r.offered == offered and r.quotas == quotas)
+def submit_old(pool: Executor, params: Params) -> list[tuple[float, Future[Result]]]:
+    """The one-transaction design at the base corner's overhead: its ceiling is the transaction's duration."""
+    return [
+        (t, pool.submit(run, Design.ONE_TRANSACTION, OLD_LOAD, replace(params, transaction_duration=t), "default"))
+        for t in OLD_SENSITIVITY
+    ]
 
 
-def current_ceiling(results: list[Result]) -> Result:
-    """Today's design at its highest throughput, among the runs bound by an item if there are any."""
-    current = [r for r in results if r.design == CURRENT and r.binds.startswith("item")]
-    return max(current or [r for r in results if r.design == CURRENT], key=lambda r: r.throughput)
-
-
-def print_rows(submitted: list[Future[Result]]) -> list[Result]:
-    """A row of the table for each run, as it ends; the runs' results."""
-    results = []
-    for future in submitted:
-        results.append(future.result())
-        print(table_row(results[-1]), flush=True)
-    return results
-
-
-def print_table(runs: Runs) -> list[Result]:
-    """Both designs at every load, default quotas."""
-    print("Capacity model: the pipeline as deployed, in simulated time (see README, Performance)")
-    print(HEADER)
-    return print_rows(runs.table)
-
-
-def print_raised(runs: Runs) -> list[Result]:
-    """The new design with the quotas raised."""
-    print("\nQuotas raised (table write quota, Lambda concurrency); per-partition and per-item limits unchanged:")
-    return print_rows(runs.raised)
-
-
-def print_reducer(results: list[Result]) -> None:
-    """What the one reducer does at the highest load, quotas raised, and where its time goes."""
-    top = find(results, NEW, max(LOADS), "raised")
-    r = top.reduce
-    if not r:
-        return
-    print(
-        f"The reducer at {top.offered:,.0f} (raised): {r['partials_per_second']:,.0f} partials/s in "
-        f"{r['transactions_per_second']:.1f} transactions/s ({r['partials_per_transaction']:.0f} partials each: a "
-        f"delete per partial beside the aggregates it moves, 100 items at most), {r['invocations_per_second']:.1f} "
-        f"invocations/s; its time: transactions {r['share_transactions']:.0%}, CPU {r['share_cpu']:.0%}, "
-        f"invocation overhead {r['share_overhead']:.0%}"
+def with_bound(result: Result, params: Params, counts: TrafficCounts) -> dict[str, Any]:
+    """A run's figures, with every hand bound that applies and the lowest."""
+    corner = replace(
+        params.raised() if result.quotas == "raised" else params,
+        transaction_duration=result.transaction_duration,
+        invoke_overhead=result.invoke_overhead,
     )
+    deployment = Deployment.for_load(result.offered, corner, counts.record_bytes)
+    found = bounds(Design(result.design), corner, deployment, counts)
+    return asdict(result) | {"bounds": [asdict(b) for b in found], "bound": asdict(lowest(found))}
 
 
-def print_hot_item(ceiling: Result, params: Params) -> None:
-    print(
-        "\nOne item every transaction touches (today's message_count): "
-        f"{ceiling.hot_item_transactions_per_second:.1f} transactions/s at {ceiling.offered:,.0f} offered; "
-        f"1 / transaction duration = {1 / params.transaction_duration:.1f}"
-    )
+def deployments(params: Params) -> list[dict[str, Any]]:
+    """The template parameters each offered load is deployed with, at default quotas and raised."""
+    rows = []
+    for quotas, loads in (("default", DEFAULT_LOADS), ("raised", RAISED_LOADS[Design.MAP_COMBINE_REDUCE])):
+        p = params.raised() if quotas == "raised" else params
+        for load in loads:
+            d = Deployment.for_load(load, p, traffic().record_bytes)
+            d.check_template()
+            rows.append({"offered": load, "quotas": quotas, **d.template_parameters()})
+    return rows
 
 
-def print_sensitivity(results: list[Result], runs: Runs) -> list[dict[str, object]]:
-    """The base runs, then each varied parameter's; the varied runs for the JSON."""
-    new_raised = find(results, NEW, TARGET_LOAD, "raised")
-    old_base = find(results, CURRENT, 10_000)
-    top = find(results, NEW, max(LOADS), "raised")
-    print("\nSensitivity to the two least certain parameters (everything else as above; base 25 ms and 20 ms):")
-    print(
-        f"  base: new at 50,000 (quotas raised) {new_raised.throughput:,.0f} msg/s, p99 {p99_text(new_raised)} s; "
-        f"current at 10,000 {old_base.throughput:,.0f} msg/s; new at 200,000 (raised) {top.throughput:,.0f} msg/s, "
-        f"reduce {top.utilisation['reduce']:.0%} busy"
-    )
-    sensitivity: list[dict[str, object]] = []
-    for (name, value, new_future, old_future), (_, _, top_future) in zip(
-        runs.sensitive, runs.sensitive_top, strict=True
-    ):
-        new, old, high = new_future.result(), old_future.result(), top_future.result()
-        sensitivity.append(
-            {"parameter": name, "value": value, "new": asdict(new), "current": asdict(old), "new_200k": asdict(high)}
-        )
-        print(
-            f"  {name} {value * 1000:>3.0f} ms: new at 50,000 {new.throughput:,.0f} msg/s, p99 {p99_text(new)} s, "
-            f"conflicts {new.conflicts_per_transaction:.1%}; current at 10,000 {old.throughput:,.0f} msg/s; "
-            f"new at 200,000 {high.throughput:,.0f} msg/s, p99 {p99_text(high)} s, reduce "
-            f"{high.utilisation['reduce']:.0%} busy ({high.binds})",
-            flush=True,
-        )
-    return sensitivity
+def write_units(runs: Runs, counts: TrafficCounts) -> dict[str, Any]:
+    """Write units a message and cost per million, each design and batch size, and the workshop's own."""
+    designs = {f"{design}, map batches of {batch:,}": future.result() for (design, batch), future in runs.lanes.items()}
+    changes = counts.trades / counts.messages
+    settings = WorkshopSettings()
+    workshop = {f"workshop, map batches of {b:,}": workshop_units(b, changes) for b in (100, 1000)}
+    rows = []
+    for name, units in (designs | workshop).items():
+        total = sum(units.values())
+        rows.append({"name": name, "units": units, "total": total, "dollars": dollars_per_million(total)})
+    return {"rows": rows, "price": PRICE_SOURCE, "workshop_settings": asdict(settings)}
 
 
-def print_write_units(lanes: dict[tuple[str, int], Future[dict[str, float]]]) -> dict[str, dict[str, float]]:
-    """Write units per message of each design and batch size through one lane; them by table for the JSON."""
-    print("\nWrite units per message, one shard and one lane, no contention, batches filled to the size:")
-    write_units: dict[str, dict[str, float]] = {}
-    for (design, batch), lane in lanes.items():
-        units = write_units[f"{design}, batches of {batch}"] = lane.result()
-        detail = ", ".join(f"{table} {value:.2f}" for table, value in units.items() if value)
-        print(f"  {design:7} batches of {batch:>5,}: {sum(units.values()):.2f} ({detail})")
-    print(
-        "  The markers (2 write units a trade change: a transactional write) and the StateTable's one conditional "
-        "write a trade and batch are the floor of exactly-once here; the new design adds only its partials."
-    )
-    return write_units
+def meta(started: float, cpu_started: float) -> dict[str, Any]:
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+    dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, cwd=ROOT)
+    children = os.times()
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": commit.stdout.strip() + (" (dirty tree)" if dirty.stdout.strip() else ""),
+        "wall_seconds": round(time.perf_counter() - started),
+        "cpu_seconds": round(
+            children.user + children.system + children.children_user + children.children_system - cpu_started
+        ),
+        "load_average": [round(x, 1) for x in os.getloadavg()],
+        "environment": ENVIRONMENT,
+    }
 
 
-def print_targets(results: list[Result], ceiling: Result) -> None:
-    new_default = find(results, NEW, TARGET_LOAD)
-    new_raised = find(results, NEW, TARGET_LOAD, "raised")
-    top = find(results, NEW, max(LOADS), "raised")
-    print("\nTargets, side by side:")
-    print(
-        f"  new design >= 50,000 msg/s at default quotas: {new_default.throughput:,.0f} (binds: {new_default.binds}); "
-        f"quotas raised: {new_raised.throughput:,.0f}"
-    )
-    print(
-        f"  < 1% conflicting transactions: {new_raised.conflicts_per_transaction:.2%}; p99 <= 5 s: "
-        f"{p99_text(new_raised)} s"
-    )
-    print(f"  200,000 msg/s with quotas raised: {top.throughput:,.0f} (binds: {top.binds})")
-    print(f"  current design ceiling: {ceiling.throughput:,.0f} msg/s (bound by {ceiling.binds})")
+def collect(runs: Runs, params: Params, counts: TrafficCounts) -> dict[str, Any]:
+    def done(futures: list[Future[Result]]) -> list[dict[str, Any]]:
+        return [with_bound(f.result(), params, counts) for f in futures]
 
-
-def write_results(out: Path, payload: dict[str, object], results: list[Result]) -> None:
-    """The JSON and the chart in ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "capacity.json").write_text(json.dumps(payload, indent=1, default=str))
-    chart(results, out / "capacity.png")
-
-
-def print_summary(results: list[Result], ceiling: Result) -> None:
-    """The one last line that sums it up."""
-    new_default = find(results, NEW, TARGET_LOAD)
-    print(
-        f"capacity: new design sustains {new_default.throughput:,.0f} msg/s at 50,000 offered "
-        f"(conflicts {new_default.conflicts_per_transaction:.1%}, p99 {p99_text(new_default)} s); "
-        f"current design ceiling {ceiling.throughput:,.0f} msg/s (bound by {ceiling.binds.split(' (')[0]})"
-    )
+    return {
+        "default": done(runs.default),
+        "raised": done(runs.raised),
+        "sensitivity": [{"change": name} | with_bound(f.result(), params, counts) for name, f in runs.sensitivity],
+        "old": [with_bound(f.result(), params, counts) for _, f in runs.old],
+        "write_units": write_units(runs, counts),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m capacity", description=__doc__)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="processes (default 2)")
-    args = parser.parse_args()
-    started = time.perf_counter()
-    params = Params.from_template()
-    traffic()  # generated before the workers start: they inherit it (fork, Linux's default), not generate it again
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        runs = Runs.submit(pool, params, varied_parameters(params))
-        results = print_table(runs) + print_raised(runs)
-        print_reducer(results)
-        ceiling = current_ceiling(results)
-        print_hot_item(ceiling, params)
-        sensitivity = print_sensitivity(results, runs)
-        write_units = print_write_units(runs.lanes)
-    print_targets(results, ceiling)
-    payload = {
-        "parameters": asdict(params),
-        "results": [asdict(r) for r in results],
-        "sensitivity": sensitivity,
-        "write_units_per_message_one_lane": write_units,
-        "seconds": time.perf_counter() - started,
-    }
-    write_results(args.out, payload, results)
-    publish("capacity", payload)
-    print(
-        f"\nWrote {args.out / 'capacity.json'} and {args.out / 'capacity.png'} in {time.perf_counter() - started:.0f} s"
+    parser.add_argument("--no-page", action="store_true", help="leave docs/performance.md as it is")
+    parser.add_argument(
+        "--render", action="store_true", help="no run: the report and the page again from the last run's JSON"
     )
-    print_summary(results, ceiling)
+    args = parser.parse_args()
+    if args.render:
+        last: dict[str, Any] = json.loads((args.out / "capacity.json").read_text())
+        write(args.out, last, page=not args.no_page)
+        print(render(last))
+        return
+    started, times = time.perf_counter(), os.times()
+    cpu_started = times.user + times.system + times.children_user + times.children_system
+    params = Params.from_template(deployed_template())
+    counts = TrafficCounts.of(traffic())  # generated before the workers start: they inherit it (fork)
+    payload: dict[str, Any] = {
+        "parameters": parameter_table(params),
+        "deployments": deployments(params),
+        "traffic": asdict(counts) | {"messages_per_trade": counts.messages_per_trade},
+    }
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        runs = Runs.submit(pool, params)
+        payload |= collect(runs, params, counts)
+    payload["meta"] = meta(started, cpu_started) | {"template_design": template_design().value}
+    write(args.out, payload, page=not args.no_page)
+    report = render(payload)
+    publish("capacity", payload | {"summary": summary(payload), "report": report})
+    print(report)
+
+
+def write(out: Path, payload: dict[str, Any], *, page: bool) -> None:
+    """The JSON, the markdown report and the chart in ``out``; the report's block of docs/performance.md."""
+    from capacity.chart import chart
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "capacity.json").write_text(json.dumps(payload, indent=1, default=str) + "\n")
+    (out / "capacity.md").write_text(render(payload) + "\n")
+    chart(payload, out / "capacity.png")
+    if page:
+        PAGE.write_text(render_page_block(PAGE.read_text(), payload))
 
 
 if __name__ == "__main__":

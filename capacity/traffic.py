@@ -15,6 +15,7 @@ from riskpipe.models import RiskMessage
 from riskpipe.producer import workshop_calls
 
 HASH_SPACE = 2**128
+EPOCH = 1_700_000_000.0  # the messages' Timestamps start here: epoch seconds, as sizes on the wire and in partials
 
 
 class KnownContribution(Contribution):
@@ -38,6 +39,7 @@ class Record:
     contribution: Contribution
     hash_key: int  # Kinesis hash key of the record's partition key
     size: int  # bytes on the stream
+    timestamp: Decimal  # the message's Timestamp (epoch seconds): the partials carry it (their sizes)
 
     def shard(self, shards: int) -> int:
         return self.hash_key * shards // HASH_SPACE
@@ -52,6 +54,7 @@ def record_of(message: RiskMessage, trade_id: str | None = None) -> Record:
         contribution=KnownContribution(Decimal(message.Value), message.Hierarchy.model_dump()),
         hash_key=int.from_bytes(hashlib.md5(partition_key.encode(), usedforsecurity=False).digest()),
         size=len(wire) + len(partition_key),
+        timestamp=message.Timestamp,
     )
 
 
@@ -60,7 +63,7 @@ class WorkshopTraffic:
     (``<trade>/<lap>``) so that every lap is new trades with the same shape."""
 
     def __init__(self, calls: int = 300, seed: int = 16, messages: Sequence[Sequence[RiskMessage]] | None = None):
-        source = messages if messages is not None else workshop_calls(seed=seed, calls=calls, now=0.0)
+        source = messages if messages is not None else workshop_calls(seed=seed, calls=calls, now=EPOCH)
         self._calls = [[record_of(m) for m in call] for call in source]
 
     @property
@@ -87,6 +90,7 @@ class WorkshopTraffic:
                             r.contribution,
                             (r.hash_key * 7919 + lap) % HASH_SPACE,
                             r.size,
+                            r.timestamp,
                         )
                         for r in call
                     ]

@@ -80,45 +80,12 @@ def pipeline_lines(figures: Figures) -> Lines:
 # ------------------------------------------------------------------ make capacity
 
 
-CAPACITY_COLUMNS = (
-    ("design", "design"),
-    ("quotas", "quotas"),
-    ("offered", "offered (msg/s)"),
-    ("throughput", "sustained (msg/s)"),
-    ("conflicts_per_transaction", "conflicting"),
-    ("p50", "p50 (s)"),
-    ("p99", "p99 (s)"),
-    ("write_units_per_message", "write units / msg"),
-    ("binds", "binds"),
-)
-
-
-def _capacity_cell(run: Figures, key: str) -> Any:
-    value = run.get(key)
-    if key == "conflicts_per_transaction" and isinstance(value, float):
-        return f"{value:.1%}"
-    if key == "p99" and run.get("p99_censored"):  # some messages were still in flight at the end: at least this
-        return f"> {cell(value)}"
-    return value
-
-
 def capacity_lines(figures: Figures) -> Lines:
-    """Every run of the model (design, quotas, offered load) and what it sustained; the best of each design."""
-    runs = figures.get("results")
-    if not isinstance(runs, list):  # a shape this page does not know: every figure, as they are
+    """The model's own report (capacity/report.py renders it: the deployment, every run, the sensitivity, the write
+    units), its last line first; a shape this page does not know is shown figure by figure."""
+    if not isinstance(figures.get("report"), str):
         return figure_lines(figures)
-    best: dict[tuple[str, str], Any] = {}
-    for run in runs:
-        key = (run["design"], run["quotas"])
-        if key not in best or run["throughput"] > best[key]["throughput"]:
-            best[key] = run
-    headline = "; ".join(
-        f"{design} design, {quotas} quotas: up to {run['throughput']:,.0f} msg/s sustained "
-        f"({run['offered']:,.0f} offered)"
-        for (design, quotas), run in best.items()
-    )
-    rows = [tuple(_capacity_cell(run, key) for key, _ in CAPACITY_COLUMNS) for run in runs]
-    return [f"{headline}.", "", *table(tuple(title for _, title in CAPACITY_COLUMNS), rows)]
+    return [f"`{figures['summary']}`", "", *figures["report"].splitlines()]
 
 
 # ------------------------------------------------------------------ make send

@@ -45,7 +45,7 @@ def pipeline_arguments(parser: argparse.ArgumentParser, defaults: dict[str, Any]
     add("--poison", type=int, default=defaults.get("poison", 0), help="malformed records to mix in")
     add("--shards", type=int, default=None, help="override the template's ShardCount")
     add("--batch-size", type=int, default=None, help="override StateBatchSize")
-    add("--parallelization", type=int, default=None, help="override ParallelizationFactor")
+    add("--parallelization", type=int, default=None, help="override both mappings' ParallelizationFactor")
     add("--max-retries", type=int, default=None, help="override MaximumRetryAttempts")
     add("--naive", action="store_true", help="read-then-write StateLambda and non-idempotent aggregate")
     add("--combining", action="store_true", help="the template's Combining=true: the combining lanes before the reduce")
@@ -66,7 +66,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     pairs = {
         "ShardCount": args.shards,
         "StateBatchSize": args.batch_size,
-        "ParallelizationFactor": args.parallelization,
+        "StateParallelizationFactor": args.parallelization,
+        "AggregateParallelizationFactor": args.parallelization,
         "MaximumRetryAttempts": args.max_retries,
         "Combining": "true" if args.combining else None,
     }

@@ -186,7 +186,7 @@ def test_given_each_environment_of_samconfig_when_the_translated_template_is_lin
 
 def test_given_a_parallelization_factor_beyond_lambdas_limit_when_linted_after_translation_then_it_is_caught():
     # cfn-lint alone passes it: the parameter's MaxValue is the only guard, and SAM generates the mapping.
-    code, output = lint({"ParallelizationFactor": 20})
+    code, output = lint({"StateParallelizationFactor": 20})
     assert code != 0 and "E3034 20 is greater than the maximum of 10" in output
 
 
@@ -198,7 +198,11 @@ def test_given_the_template_when_checked_then_every_function_has_its_alarms_and_
     }
     functions = ("StateFunction", "AggregateFunction", "ReduceFunction", "CombineFunction")
     for function in (*functions, "ProducerFunction", "GameFunction"):
-        assert ("Errors", function) in watched and ("Throttles", function) in watched
+        assert ("Errors", function) in watched
+    for function in ("StateFunction", "AggregateFunction", "CombineFunction", "ProducerFunction", "GameFunction"):
+        assert ("Throttles", function) in watched
+    # the one reducer's pollers are throttled whenever it is busy: its alarm is on its busy time, not on throttles
+    assert ("Duration", "ReduceFunction") in watched and ("Throttles", "ReduceFunction") not in watched
     for function in functions:
         assert ("IteratorAge", function) in watched
     queues = {
@@ -370,3 +374,13 @@ def test_given_an_environment_when_translated_then_the_data_is_retained_in_prod_
     # And the log groups go with the stack whatever the environment
     logs = [r for r in resources.values() if r["Type"] == "AWS::Logs::LogGroup"]
     assert logs and all(value(r.get("DeletionPolicy", "Delete")) == "Delete" for r in logs)
+
+
+def test_given_one_parallelization_factor_per_mapping_when_set_then_each_mapping_and_the_local_esm_read_their_own():
+    # Given the two parameters set apart (the local ESM model builds its lanes from EventSource.parallelization_factor)
+    template = Template.load(overrides={"StateParallelizationFactor": 3, "AggregateParallelizationFactor": 2})
+    # Then the Kinesis mapping has 3 lanes a shard, the StateTable stream's 2, and the reduce's stays at one
+    assert template.event_source("StateFunction").parallelization_factor == 3
+    assert template.event_source("AggregateFunction").parallelization_factor == 2
+    reduce = [s for s in template.event_sources() if s.function == "ReduceFunction"]
+    assert [s.parallelization_factor for s in reduce] == [1]

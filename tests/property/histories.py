@@ -239,7 +239,8 @@ def run_case(case: Case, endpoint: str, *, naive: bool = False) -> Outcome:
     overrides = {
         "ShardCount": case.shards,
         "StateBatchSize": case.batch_size,
-        "ParallelizationFactor": case.parallelization,
+        "StateParallelizationFactor": case.parallelization,
+        "AggregateParallelizationFactor": case.parallelization,
         "MaximumRetryAttempts": case.state_retries,
         "Combining": "true" if case.combining else "false",
         "CombineParallelizationFactor": case.combine_parallelization,

@@ -298,24 +298,16 @@ def test_given_a_send_when_rendered_then_drain_rate_latency_and_cpu_per_message_
     )
 
 
-def test_given_a_capacity_run_when_rendered_then_its_table_and_each_designs_best_are_read():
-    def run(design: str, quotas: str, offered: int, throughput: float) -> dict[str, Any]:
-        shown = {"design": design, "quotas": quotas, "offered": offered, "throughput": throughput, "binds": "item"}
-        return shown | {"conflicts_per_transaction": 0.215, "p50": 2.05, "p99": 11.2, "p99_censored": offered > 1_000}
+def test_given_a_capacity_run_when_rendered_then_its_last_line_leads_its_own_report():
+    # Given the model's payload as make capacity publishes it: its summary line and its rendered report
+    figures = {"summary": "capacity: sustains 1 msg/s", "report": "#### The deployment\n\n| a |\n|---|", "default": []}
 
-    runs = [
-        run("new", "default", 1_000, 1_000.0),
-        run("new", "default", 50_000, 24_254.2),
-        run("current", "default", 50_000, 3_394.0),
-    ]
-    lines = kinds.capacity_lines({"results": runs})
-    assert lines[0] == (
-        "new design, default quotas: up to 24,254 msg/s sustained (50,000 offered); "
-        "current design, default quotas: up to 3,394 msg/s sustained (50,000 offered)."
-    )
-    assert "| new | default | 50,000 | 24,254 | 21.5% | 2.05 | > 11.2 | n/a | item |" in lines
-    assert "| new | default | 1,000 | 1,000 | 21.5% | 2.05 | 11.2 | n/a | item |" in lines
-    # a shape it does not know is shown figure by figure, not refused
+    # When rendered
+    lines = kinds.capacity_lines(figures)
+
+    # Then the last line comes first, then the report line by line
+    assert lines == ["`capacity: sustains 1 msg/s`", "", "#### The deployment", "", "| a |", "|---|"]
+    # and a shape it does not know is shown figure by figure, not refused
     assert "| meta / date | today |" in kinds.capacity_lines({"meta": {"date": "today"}, "default": []})
 
 
