@@ -607,6 +607,7 @@ class Simulation:
             new_version=record.Version,
             new=record.contribution,
             old=stored.contribution if stored is not None else None,
+            old_version=stored.Version if stored is not None else None,
         )
         key = stable_hash(record.TradeID)
         lanes = self.stream[key % len(self.stream)]

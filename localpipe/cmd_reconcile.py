@@ -58,7 +58,6 @@ def _reconcile_stack(name: str, cloudformation: Any, dynamodb: Any, repair: bool
         marker_table=outputs["AggregateMarkerTableName"],
         partial_table=outputs["PartialTableName"],
         order=tuple(level.strip() for level in order.split(",")),
-        marker_ttl_seconds=defaults["marker_ttl_seconds"].default,
     )
     return _reconcile(dynamodb, tables, repair=repair)
 

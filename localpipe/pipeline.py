@@ -240,7 +240,6 @@ class LocalPipeline:
             marker_table=self.marker_table,
             partial_table=self.partial_table,
             order=self.aggregation_order,
-            marker_ttl_seconds=AggregateSettings.model_fields["marker_ttl_seconds"].default,
         )
 
     def failure_queue(self, function: str) -> str:

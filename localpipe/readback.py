@@ -18,28 +18,29 @@ def read_state(client: Any, table: str) -> dict[str, RiskMessage]:
     return scan_state(client, table)[0]
 
 
-def scan_state(client: Any, table: str) -> tuple[dict[str, RiskMessage], int]:
-    """Every trade in the StateTable, and the number of versions it accepted (the sum of ``AcceptedVersions``;
-    an item written before that attribute existed counts 1).
+def scan_state(client: Any, table: str) -> tuple[dict[str, RiskMessage], dict[str, int | None]]:
+    """Every trade in the StateTable, and how many versions of it the table accepted (its ``AcceptedVersions``;
+    None for an item written before that attribute existed: it counts 1).
 
     Items are read as stored: the StateTable is the source of truth, so an item is not checked against today's
     message rules (one written before them still counts). An item without a Version (none is ever written so)
     is skipped."""
     items: dict[str, RiskMessage] = {}
-    accepted_versions = 0
+    accepted: dict[str, int | None] = {}
     for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
         for item in page["Items"]:
             if "Version" not in item:
                 continue
-            items[item["pk"]["S"]] = RiskMessage.model_construct(
-                TradeID=item["pk"]["S"],
+            trade = item["pk"]["S"]
+            items[trade] = RiskMessage.model_construct(
+                TradeID=trade,
                 Value=Decimal(item["Value"]["N"]),
                 Version=int(item["Version"]["N"]),
                 Timestamp=Decimal(item["Timestamp"]["N"]),
                 Hierarchy=Hierarchy.model_construct(**json.loads(item["Hierarchy"]["S"])),
             )
-            accepted_versions += int(item.get("AcceptedVersions", {"N": "1"})["N"])
-    return items, accepted_versions
+            accepted[trade] = int(item["AcceptedVersions"]["N"]) if "AcceptedVersions" in item else None
+    return items, accepted
 
 
 def queue_bodies(client: Any, queue_url: str, *, delete: bool = False) -> list[dict[str, Any]]:
