@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING, Any
 
@@ -130,6 +130,23 @@ class TradeChange:
         return AppliedState(self.new_version, self.new, self.new_accepted)
 
     @classmethod
+    def between(
+        cls,
+        sequence_number: str,
+        trade_id: str,
+        old: AppliedState | None,
+        new: AppliedState | None,
+        timestamp: Decimal | None = None,
+    ) -> TradeChange:
+        """The change of a trade from ``old`` to ``new`` (None: no trade state on that side)."""
+        change = cls(sequence_number, trade_id, None, None, None, timestamp)
+        if new is not None:
+            change = replace(change, new_version=new.version, new=new.contribution, new_accepted=new.accepted)
+        if old is not None:
+            change = replace(change, old_version=old.version, old=old.contribution, old_accepted=old.accepted)
+        return change
+
+    @classmethod
     def gap(cls, trade_id: str, marker: AppliedState | None, state: Mapping[str, Any]) -> TradeChange:
         """A change from what the trade's marker holds to what the StateTable holds (``state``, an item as a stream
         image carries it): what the map would apply on the trade's next change, made now (the redrive). Its
@@ -139,17 +156,7 @@ class TradeChange:
             raise ValueError(f"the StateTable item of {trade_id} holds no trade state")
         if marker is not None and marker.contribution is None:
             raise ValueError(f"the marker of {trade_id} keeps its version only: what it applied is not known")
-        old = None if marker is None else marker.contribution
-        return cls(
-            sequence_number=f"gap:{trade_id}:{new.version}",
-            trade_id=trade_id,
-            new_version=new.version,
-            new=new.contribution,
-            old=old,
-            old_version=None if old is None or marker is None else marker.version,
-            new_accepted=new.accepted,
-            old_accepted=None if marker is None else marker.accepted,
-        )
+        return cls.between(f"gap:{trade_id}:{new.version}", trade_id, marker, new)
 
     @classmethod
     def from_images(
@@ -161,19 +168,9 @@ class TradeChange:
         old_image: Mapping[str, Any] | None,
     ) -> TradeChange:
         new = state_of(new_image) if event_name in ("INSERT", "MODIFY") else None
-        old = state_of(old_image)
-        stamp = new_image.get("Timestamp") if new is not None and new_image is not None else None
-        return cls(
-            sequence_number=sequence_number,
-            trade_id=str(keys["pk"]),
-            new_version=None if new is None else new.version,
-            new=None if new is None else new.contribution,
-            old=None if old is None else old.contribution,
-            timestamp=None if stamp is None else Decimal(str(stamp)),
-            old_version=None if old is None else old.version,
-            new_accepted=None if new is None else new.accepted,
-            old_accepted=None if old is None else old.accepted,
-        )
+        stamp = None if new is None or new_image is None else new_image.get("Timestamp")
+        timestamp = None if stamp is None else Decimal(str(stamp))
+        return cls.between(sequence_number, str(keys["pk"]), state_of(old_image), new, timestamp)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,5 @@
+import sys
+
+from localpipe.redrive.command import main
+
+sys.exit(main())
