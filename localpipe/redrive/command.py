@@ -54,8 +54,14 @@ def print_report(report: RedriveReport, out: Console = console) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from localpipe.localstack_process import LocalStackError
+
     args = arguments(argparse.ArgumentParser(prog="make redrive", description=__doc__)).parse_args(argv)
-    stack, client, wait = _target(args.stack)
+    try:
+        stack, client, wait = _target(args.stack)
+    except LocalStackError as exc:
+        console.print(f"{exc} (or name a deployed stack: ARGS=\"--stack NAME\")")
+        return 2
     edits = edited_records(args.records.read_text()) if args.records else {}
     mode = " (dry run: nothing is written)" if args.dry_run else ""
     console.print(f"redriving stack {stack.name}{mode}")

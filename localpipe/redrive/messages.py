@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -67,6 +67,47 @@ class BatchInfo:
     def stream_name(self) -> str:
         """A Kinesis stream's name, from its ARN (``arn:aws:kinesis:<region>:<account>:stream/<name>``)."""
         return self.stream_arn.rsplit("/", 1)[-1]
+
+
+def invocation_record(
+    info: BatchInfo,
+    *,
+    function_arn: str,
+    last_arrival: datetime,
+    condition: str = "RetryAttemptsExhausted",
+    attempts: int = 1,
+    now: datetime,
+    request_id: str,
+) -> dict[str, Any]:
+    """The invocation record Lambda sends to a stream mapping's on-failure destination (SQS or SNS) when it gives a
+    batch up, as AWS documents it: ``KinesisBatchInfo`` for a Kinesis stream, ``DDBStreamBatchInfo`` for a DynamoDB
+    stream, times in ISO 8601 (UTC, milliseconds), sequence numbers as strings; never the records."""
+    kinesis = info.stream_arn.split(":")[2] == "kinesis"
+    first = info.first_arrival or last_arrival
+    return {
+        "requestContext": {
+            "requestId": request_id,
+            "functionArn": function_arn,
+            "condition": condition,
+            "approximateInvokeCount": attempts,
+        },
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "version": "1.0",
+        "timestamp": _iso(now),
+        "KinesisBatchInfo" if kinesis else "DDBStreamBatchInfo": {
+            "shardId": info.shard_id,
+            "startSequenceNumber": info.start,
+            "endSequenceNumber": info.end,
+            "approximateArrivalOfFirstRecord": _iso(first),
+            "approximateArrivalOfLastRecord": _iso(last_arrival),
+            "batchSize": info.size,
+            "streamArn": info.stream_arn,
+        },
+    }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def batch_info(message: QueueMessage) -> BatchInfo:

@@ -6,11 +6,19 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import datetime
 from decimal import Decimal
 
 import pytest
 
-from localpipe.redrive.messages import MalformedMessageError, QueueMessage, batch_info, poison_record, set_aside
+from localpipe.redrive.messages import (
+    MalformedMessageError,
+    QueueMessage,
+    batch_info,
+    invocation_record,
+    poison_record,
+    set_aside,
+)
 from localpipe.redrive.plan import (
     FAILED,
     PAST_RETENTION,
@@ -92,6 +100,31 @@ def test_given_awss_invocation_records_when_read_then_they_name_the_shard_and_th
     dynamodb = batch_info(message(DYNAMODB_RECORD, "map"))
     assert dynamodb.start == dynamodb.end == "800000000003126276362"
     assert dynamodb.first_arrival is not None and dynamodb.first_arrival.year == 2019
+
+
+@pytest.mark.parametrize("documented", [KINESIS_RECORD, DYNAMODB_RECORD], ids=["Kinesis", "DynamoDB"])
+def test_given_a_range_when_its_invocation_record_is_built_then_it_is_awss_documented_one(documented):
+    # Given the range AWS's example names
+    info = batch_info(message(documented))
+    kind = next(key for key in documented if key.endswith("BatchInfo"))
+    # When the record is built for it, at AWS's example times
+    built = invocation_record(
+        info,
+        function_arn=documented["requestContext"]["functionArn"],
+        last_arrival=datetime.fromisoformat(documented[kind]["approximateArrivalOfLastRecord"]),
+        now=datetime.fromisoformat(documented["timestamp"]),
+        request_id=documented["requestContext"]["requestId"],
+    )
+    # Then it is AWS's, key for key and value for value (times to the millisecond), and reads back as the range
+    assert built.keys() == documented.keys() and built[kind].keys() == documented[kind].keys()
+    assert built["requestContext"] == documented["requestContext"]
+    assert built["responseContext"] == documented["responseContext"]
+    assert {k: v for k, v in built[kind].items() if not k.startswith("approximate")} == {
+        k: v for k, v in documented[kind].items() if not k.startswith("approximate")
+    }
+    for key in ("approximateArrivalOfFirstRecord", "approximateArrivalOfLastRecord"):
+        assert datetime.fromisoformat(built[kind][key]) == datetime.fromisoformat(documented[kind][key])
+    assert batch_info(message(built)) == info
 
 
 @pytest.mark.parametrize(
