@@ -1,5 +1,5 @@
 """What every benchmark shares: a row of the result table, a fresh stack from template.yaml in moto, batches and
-scratch tables. The records to send are built by ``localpipe.shapes``."""
+scratch tables. The records to send are built by ``localpipe.stack.shapes``."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 
 import boto3
 
-from localpipe.resources import Deployed
-from localpipe.stack import local_stack
+from localpipe.stack.local import local_stack
+from localpipe.stack.resources import Deployed
 
 
 @dataclass

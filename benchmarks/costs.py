@@ -10,17 +10,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks.capacity import CapacityMeter
 from benchmarks.common import Row, batches, create_table, moto_stack
+from benchmarks.units import CapacityMeter
 from benchmarks.variants import IdempotentStateService, MapReduceAggregate, one_transaction_aggregate
 from functions.aggregate import app as aggregate_app
 from functions.reduce import app as reduce_app
 from functions.state import app as state_app
-from localpipe.naive import NaiveAggregateService, NaiveStateService
-from localpipe.resources import Deployed
-from localpipe.shapes import stream_records
-from localpipe.stack import function_env
-from localpipe.streams import DynamoDBStreamReader
+from localpipe.esm.streams import DynamoDBStreamReader
+from localpipe.pipeline.naive import NaiveAggregateService, NaiveStateService
+from localpipe.stack.local import function_env
+from localpipe.stack.resources import Deployed
+from localpipe.stack.shapes import stream_records
 from riskpipe.aggregation import TradeChange
 from riskpipe.config import AggregateSettings, ReduceSettings, StateSettings
 from riskpipe.poison import PoisonQueue

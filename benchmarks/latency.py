@@ -18,8 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from statistics import median
 
 from benchmarks.common import Row
-from localpipe.server import local_aws_environment
-from localpipe.shapes import risk_message, stream_records
+from localpipe.stack.server import local_aws_environment
+from localpipe.stack.shapes import risk_message, stream_records
 from riskpipe.aws import dynamodb_client
 from riskpipe.models import RiskMessage, decode_risk_message
 from riskpipe.state_service import StateService

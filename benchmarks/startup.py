@@ -20,8 +20,8 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 
 from benchmarks.common import Row
-from localpipe.stack import function_env, local_stack
-from localpipe.template import ROOT
+from localpipe.stack.local import function_env, local_stack
+from localpipe.stack.template import ROOT
 
 HANDLERS = {
     "state": "functions.state.app",
@@ -113,8 +113,8 @@ def start_cold_start(pool: Executor) -> Callable[[], list[Row]]:
 # real entry point. The event is built first, then the peak is read before and after the one invocation.
 _MEMORY = """
 import json
-from localpipe.lambda_context import LocalContext
-from localpipe.shapes import kinesis_event
+from localpipe.stack.lambda_context import LocalContext
+from localpipe.stack.shapes import kinesis_event
 from riskpipe.producer import generate_messages
 
 

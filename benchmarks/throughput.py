@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import time
 
-from benchmarks.capacity import CallTimer
 from benchmarks.common import Row, create_table
-from localpipe.pipeline import LocalPipeline
-from localpipe.scenario import Send
-from localpipe.stack import deploy_local, local_aws
+from benchmarks.units import CallTimer
+from localpipe.faults.scenario import Send
+from localpipe.pipeline.pipeline import LocalPipeline
+from localpipe.stack.local import deploy_local, local_aws
 from riskpipe.models import RiskMessage
 from riskpipe.producer import generate_messages
 from riskpipe.state_store import CONDITION_EXPRESSION, EXPRESSION_NAMES, UPDATE_EXPRESSION, expression_values

@@ -3,7 +3,7 @@
 * ``IdempotentStateService``: the StateLambda built on Powertools' ``@idempotent_function``, one idempotency
   record per stream record (keyed by trade and version), around the same versioned write. Idempotency alone
   cannot order versions, so the conditional write stays; the idempotency layer adds its own writes.
-* The naive versions are ``localpipe.naive`` (read-then-write; ADD per record).
+* The naive versions are ``localpipe.pipeline.naive`` (read-then-write; ADD per record).
 * ``one_transaction_aggregate``: this project's previous aggregate stage, the markers and the batch's deltas (an
   ``ADD`` per aggregate, ``message_count`` included) in one TransactWriteItems. Exact, but every transaction
   touches the root aggregates and ``message_count``: the items that bind (see the README's Performance).
@@ -24,7 +24,8 @@ from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from riskpipe.aggregate_service import AggregateOutcome, AggregateService
 from riskpipe.aggregate_store import Effect, MarkerStore, add_item
-from riskpipe.aggregation import MESSAGE_COUNT_ID, SubBatch, TradeChange, plan_sub_batches
+from riskpipe.aggregation import SubBatch, TradeChange, plan_sub_batches
+from riskpipe.identifiers import MESSAGE_COUNT_ID
 from riskpipe.models import PoisonRecordError, RiskMessage, WriteOutcome, decode_risk_message
 from riskpipe.state_service import BatchDecisions, Decision, StateStore, StreamRecord
 

@@ -43,18 +43,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field, replace
 
-from benchmarks.capacity import item_size, write_units
+from benchmarks.units import item_size, write_units
 from capacity.params import Params
 from capacity.traffic import Record, WorkshopTraffic
-from riskpipe.aggregation import (
-    MESSAGE_COUNT_ID,
-    SubBatch,
-    TradeChain,
-    TradeChange,
-    plan_sub_batches,
-    split_repeats,
-)
+from riskpipe.aggregation import SubBatch, TradeChain, TradeChange, plan_sub_batches, split_repeats
 from riskpipe.config import AggregateSettings
+from riskpipe.identifiers import MESSAGE_COUNT_ID
 from riskpipe.partials import Partial, ReduceTransaction, partial_of, plan_map, plan_reduce, without_partials
 from riskpipe.versions import newest_per_trade
 
@@ -1151,14 +1145,8 @@ def share(arrived: Counted, completed: Counted, window: tuple[float, float]) -> 
 
 
 def partial_size(partial: Partial) -> int:
-    """The partial item's size by DynamoDB's rules (``benchmarks.capacity``)."""
-    return item_size(
-        {
-            "pk": {"S": partial.partial_id},
-            "Deltas": {"M": {k: {"N": str(v)} for k, v in partial.deltas.items()}},
-            "MessageCount": {"N": str(partial.message_count)},
-        }
-    )
+    """The partial item's size by DynamoDB's rules (``benchmarks.units``)."""
+    return item_size(partial.to_item())
 
 
 def one_lane(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from localpipe.template import Template
+from localpipe.stack.template import Template
 from riskpipe.config import AggregateSettings, StateSettings
 
 DOC = "AWS documentation"

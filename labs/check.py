@@ -18,15 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from labs.workbench import lab1, lab2, lab3, lab4, lab5
-from localpipe.faults import FaultRates
-from localpipe.metrics import emf_totals
-from localpipe.pipeline import LocalPipeline
-from localpipe.readback import queue_bodies
-from localpipe.report import PipelineReport
-from localpipe.resources import Deployed
-from localpipe.scenario import scenario_sends
-from localpipe.shapes import risk_message
-from localpipe.stack import local_stack
+from localpipe.faults.rates import FaultRates
+from localpipe.faults.scenario import scenario_sends
+from localpipe.pipeline.pipeline import LocalPipeline
+from localpipe.report.metrics import emf_totals
+from localpipe.report.model import PipelineReport
+from localpipe.stack.local import local_stack
+from localpipe.stack.readback import queue_bodies
+from localpipe.stack.resources import Deployed
+from localpipe.stack.shapes import risk_message
 from riskpipe.aggregate_service import AggregateService
 from riskpipe.aggregation import SubBatch
 from riskpipe.config import AggregateSettings, ReduceSettings, StateSettings

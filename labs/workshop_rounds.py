@@ -28,7 +28,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from localpipe import localstack
+from localpipe.ministack import state as ministack
 
 DRAIN_SECONDS = 300.0
 CLOCK_SECONDS = 30.0  # the generator's time.sleep(30) between its last put and its check
@@ -138,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("generator", type=Path, help="the workshop's GeneratorLambdaPackage folder")
     parser.add_argument("--rounds", type=int, default=4)
     args = parser.parse_args(argv)
-    stack = localstack.require()
+    stack = ministack.require()
     os.environ.update(stack.environment())  # before the generator makes its clients, at import
     generator = load_generator(args.generator)
     observer = Observer(generator)

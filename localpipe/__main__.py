@@ -1,5 +1,5 @@
 import sys
 
-from localpipe.cli import main
+from localpipe.commands.cli import main
 
 sys.exit(main())

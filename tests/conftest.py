@@ -18,10 +18,10 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from benchmarks.results_page import write_result
-from localpipe.lambda_context import LocalContext
-from localpipe.resources import Deployed
-from localpipe.server import moto_server
-from localpipe.stack import deploy_local, local_aws, local_stack
+from localpipe.stack.lambda_context import LocalContext
+from localpipe.stack.local import deploy_local, local_aws, local_stack
+from localpipe.stack.resources import Deployed
+from localpipe.stack.server import moto_server
 
 HYPOTHESIS_COMMON: dict[str, Any] = {
     "deadline": None,

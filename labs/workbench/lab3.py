@@ -2,9 +2,9 @@
 
 The map (``map_transaction``) gets ``batch``: per trade, the changes to apply (``batch.chains``: ``chain.trade_id``,
 ``chain.first_version``, ``chain.last_version``); ``partial_of(batch)`` is its partial result (``partial_id``,
-``deltas``: Identifier -> Decimal, ``message_count``). The reduce (``reduce_transaction``) gets ``transaction``: the
-summed deltas of some partials (``transaction.deltas``, ``message_count`` included) and their ids
-(``transaction.partial_ids``).
+``deltas``: Identifier -> Decimal, ``message_count``; ``.to_item()``: its partial-table item). The reduce
+(``reduce_transaction``) gets ``transaction``: the summed deltas of some partials (``transaction.deltas``,
+``message_count`` included) and their ids (``transaction.partial_ids``).
 
 This starts as the naive version: the map puts its partial with no marker, the reduce ADDs, then deletes the
 partials with no condition. A map batch delivered again (a re-cut retry, a crash after the write) writes its
@@ -31,15 +31,7 @@ from riskpipe.partials import ReduceTransaction, partial_of
 
 def map_transaction(client: Any, partial_table: str, marker_table: str, batch: SubBatch) -> None:
     # --- LAB 3 (map): your change starts here -------------------------------------------------------
-    partial = partial_of(batch)
-    client.put_item(
-        TableName=partial_table,
-        Item={
-            "pk": {"S": partial.partial_id},
-            "Deltas": {"M": {k: {"N": str(v)} for k, v in partial.deltas.items()}},
-            "MessageCount": {"N": str(partial.message_count)},
-        },
-    )
+    client.put_item(TableName=partial_table, Item=partial_of(batch).to_item())
     # --- LAB 3 (map): your change ends here ---------------------------------------------------------
 
 

@@ -13,7 +13,7 @@ import boto3
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError
 
-from localpipe import localstack
+from localpipe.ministack import state as ministack
 
 STACK_VARIABLE = "RISK_PIPELINE_STACK"
 
@@ -42,7 +42,7 @@ def deployed() -> DeployedStack:
             )
         outputs = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
         return DeployedStack(stack, outputs, session.client, local=False)
-    local = localstack.load()
+    local = ministack.load()
     if local is None:
         pytest.skip(f"no stack: run `make up` (a local AWS), or set {STACK_VARIABLE} to a stack made by `sam deploy`")
     if os.environ.get("PYTEST_XDIST_WORKER"):

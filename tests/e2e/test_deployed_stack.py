@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 
-from localpipe.latency import latency_since
-from localpipe.readback import read_aggregates, read_state
-from localpipe.shapes import risk_message
-from riskpipe.aggregation import MESSAGE_COUNT_ID, compare_aggregates, expected_aggregates
+from localpipe.report.latency import latency_since
+from localpipe.stack.readback import read_aggregates, read_state
+from localpipe.stack.shapes import risk_message
+from riskpipe.aggregation import compare_aggregates, expected_aggregates
 from riskpipe.game import check_round, plan_round
+from riskpipe.identifiers import MESSAGE_COUNT_ID
 from riskpipe.models import RiskMessage
 from riskpipe.publisher import KinesisPublisher
 

@@ -7,9 +7,9 @@ from typing import Any
 import boto3
 
 from functions.state import app as state_app
-from localpipe.readback import queue_bodies, read_state
-from localpipe.resources import Deployed
-from localpipe.stack import function_env
+from localpipe.stack.local import function_env
+from localpipe.stack.readback import queue_bodies, read_state
+from localpipe.stack.resources import Deployed
 from riskpipe.config import StateSettings
 from riskpipe.models import RiskMessage
 

@@ -17,16 +17,17 @@ from hypothesis import strategies as st
 
 from functions.aggregate import app as aggregate_app
 from functions.reduce import app as reduce_app
-from localpipe.lambda_context import LocalContext
-from localpipe.naive import NaiveAggregateService
-from localpipe.reconcile import read_markers
-from localpipe.resources import Deployed
-from localpipe.shapes import kinesis_event, risk_message
-from localpipe.stack import local_stack
-from localpipe.streams import DynamoDBStreamReader
+from localpipe.redrive.drift import read_markers
+from localpipe.esm.streams import DynamoDBStreamReader
+from localpipe.pipeline.naive import NaiveAggregateService
+from localpipe.stack.lambda_context import LocalContext
+from localpipe.stack.local import local_stack
+from localpipe.stack.resources import Deployed
+from localpipe.stack.shapes import kinesis_event, risk_message
 from riskpipe.aggregate_service import AggregateService
 from riskpipe.aggregate_store import MarkerStore, partial_put, read_aggregates
-from riskpipe.aggregation import MESSAGE_COUNT_ID, Contribution, compare_aggregates, expected_aggregates
+from riskpipe.aggregation import Contribution, compare_aggregates, expected_aggregates
+from riskpipe.identifiers import MESSAGE_COUNT_ID
 from riskpipe.models import Hierarchy, RiskMessage
 from riskpipe.reduce_service import ReduceService
 from riskpipe.reduce_store import ReduceStore

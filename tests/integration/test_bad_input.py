@@ -3,7 +3,7 @@ goes to the poison queue with a clear reason, the valid records of its batch are
 
 from decimal import Decimal
 
-from localpipe.shapes import kinesis_event, risk_message
+from localpipe.stack.shapes import kinesis_event, risk_message
 from riskpipe.models import Hierarchy, RiskMessage
 from tests.bad_records import BAD_RECORDS
 from tests.integration.helpers import queue_messages, state_handler, state_items

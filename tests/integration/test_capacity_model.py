@@ -1,19 +1,19 @@
 """The capacity model against real calls: with one lane and no contention, the write units per message that the
 model charges are within 20% of what the project's own handlers spend on moto, counted by the benchmarks'
-CapacityMeter (``benchmarks.capacity``) from the requests themselves."""
+CapacityMeter (``benchmarks.units``) from the requests themselves."""
 
 from __future__ import annotations
 
 import pytest
 
 from benchmarks import costs
-from benchmarks.capacity import CapacityMeter
 from benchmarks.common import batches, moto_stack
+from benchmarks.units import CapacityMeter
 from benchmarks.variants import one_transaction_aggregate
 from capacity.model import CURRENT, NEW, one_lane
 from capacity.params import Params
 from capacity.traffic import record_of
-from localpipe.shapes import stream_records
+from localpipe.stack.shapes import stream_records
 from riskpipe.config import AggregateSettings
 from riskpipe.producer import generate_messages, workshop_calls
 

@@ -1,10 +1,11 @@
 """The commands users run: ``python -m localpipe pipeline`` reports an exact run and ``watch`` draws the tree."""
 
 import json
+import threading
 
 import pytest
 
-from localpipe.cli import main
+from localpipe.commands.cli import main
 
 
 @pytest.mark.timeout(120)
@@ -26,3 +27,16 @@ def test_given_the_local_pipeline_when_watched_then_the_aggregate_tree_and_rate_
     assert code == 0
     assert "message_count" in out and "changes/s" in out
     assert "Delta" in out or "PV" in out
+
+
+@pytest.mark.timeout(120)
+def test_given_a_local_run_longer_than_the_watch_when_the_watch_ends_then_no_thread_of_it_outlives_its_moto_server():
+    # Given the threads before, and a run far longer than the watch (3,000 messages watched for 1 second)
+    before = set(threading.enumerate())
+
+    # When the watch ends
+    code = main(["watch", "--local-pipeline", "--seconds", "1", "--messages", "3000", "--trades", "100"])
+
+    # Then its run stopped with it: no thread of it is left to talk to the stopped moto server
+    assert code == 0
+    assert set(threading.enumerate()) - before == set()

@@ -2,9 +2,9 @@
 and aggregate, faults on) drains the stream; the round is scored exact. Without the pipeline it is scored 0."""
 
 from functions.game import app as game_app
-from localpipe.faults import FaultRates
-from localpipe.lambda_context import LocalContext
-from localpipe.pipeline import LocalPipeline
+from localpipe.faults.rates import FaultRates
+from localpipe.pipeline.pipeline import LocalPipeline
+from localpipe.stack.lambda_context import LocalContext
 from riskpipe.aggregate_store import read_aggregates
 from riskpipe.config import GameSettings
 from riskpipe.publisher import KinesisPublisher

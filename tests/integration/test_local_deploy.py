@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from localpipe import localstack
-from localpipe.translated import environments, translate
+from localpipe.ministack.sam import deploy_arguments
+from localpipe.stack.translated import environments, translate
 
 CONDITION = "HasMetricMathAlarms"
 
@@ -54,7 +54,7 @@ def test_given_a_config_env_when_translated_then_the_tracer_is_off_only_on_the_e
 
 @pytest.mark.parametrize("workshop", [False, True])
 def test_given_make_up_with_or_without_workshop_when_deployed_then_only_workshop_mode_differs(workshop):
-    arguments = localstack.deploy_arguments(workshop)
+    arguments = deploy_arguments(workshop)
 
     assert arguments[:4] == ["deploy", "--config-env", "local", "--no-resolve-s3"]
     if not workshop:

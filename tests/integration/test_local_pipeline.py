@@ -2,10 +2,10 @@
 
 import pytest
 
-from localpipe.faults import FaultRates
-from localpipe.pipeline import LocalPipeline
-from localpipe.scenario import scenario_sends
-from localpipe.stack import local_stack
+from localpipe.faults.rates import FaultRates
+from localpipe.faults.scenario import scenario_sends
+from localpipe.pipeline.pipeline import LocalPipeline
+from localpipe.stack.local import local_stack
 
 RATES = FaultRates(duplicates=0.15, out_of_order=0.1, function_errors=0.1, crash_after_write=0.1, lost_checkpoint=0.05)
 

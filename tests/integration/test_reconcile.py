@@ -9,16 +9,17 @@ from decimal import Decimal
 
 import pytest
 
-from localpipe.cli import main
-from localpipe.faults import FaultRates
-from localpipe.lambda_context import AGGREGATE_FUNCTION
-from localpipe.pipeline import LocalPipeline
-from localpipe.readback import read_aggregates
-from localpipe.reconcile import reconcile, repair
-from localpipe.scenario import Send, scenario_sends
-from localpipe.shapes import risk_message, state_item
-from localpipe.stack import local_stack, stack_tables
-from riskpipe.aggregation import MESSAGE_COUNT_ID, compare_aggregates, expected_aggregates
+from localpipe.commands.cli import main
+from localpipe.commands.drift import reconcile, repair
+from localpipe.faults.rates import FaultRates
+from localpipe.faults.scenario import Send, scenario_sends
+from localpipe.pipeline.pipeline import LocalPipeline
+from localpipe.stack.lambda_context import AGGREGATE_FUNCTION
+from localpipe.stack.local import local_stack, stack_tables
+from localpipe.stack.readback import read_aggregates
+from localpipe.stack.shapes import risk_message, state_item
+from riskpipe.aggregation import compare_aggregates, expected_aggregates
+from riskpipe.identifiers import MESSAGE_COUNT_ID
 from riskpipe.models import Hierarchy
 
 DROPS = FaultRates(function_errors=0.3)

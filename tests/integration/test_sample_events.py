@@ -4,8 +4,8 @@ stack built from template.yaml (moto). The same expectations are checked in Lamb
 
 import pytest
 
-from localpipe.pipeline import LocalPipeline
-from localpipe.samples import load_expectations, mismatches, observe, sample_events, seed
+from localpipe.containers.samples import load_expectations, mismatches, observe, sample_events, seed
+from localpipe.pipeline.pipeline import LocalPipeline
 
 EXPECTATIONS = load_expectations()
 

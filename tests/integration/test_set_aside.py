@@ -9,13 +9,13 @@ from decimal import Decimal
 
 import pytest
 
-from localpipe.pipeline import LocalPipeline
-from localpipe.readback import queue_bodies
-from localpipe.resources import Deployed
-from localpipe.scenario import Send
-from localpipe.shapes import risk_message, state_item
-from localpipe.stack import local_stack
-from riskpipe.aggregation import MESSAGE_COUNT_ID
+from localpipe.faults.scenario import Send
+from localpipe.pipeline.pipeline import LocalPipeline
+from localpipe.stack.local import local_stack
+from localpipe.stack.readback import queue_bodies
+from localpipe.stack.resources import Deployed
+from localpipe.stack.shapes import risk_message, state_item
+from riskpipe.identifiers import MESSAGE_COUNT_ID
 from riskpipe.models import Hierarchy
 from riskpipe.numbers import TOO_MANY_DIGITS
 

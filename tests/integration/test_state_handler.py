@@ -4,9 +4,9 @@ from decimal import Decimal
 
 import pytest
 
-from localpipe.lambda_context import LocalContext
-from localpipe.sdkfaults import throttling_response
-from localpipe.shapes import kinesis_event, risk_message
+from localpipe.faults.sdk import throttling_response
+from localpipe.stack.lambda_context import LocalContext
+from localpipe.stack.shapes import kinesis_event, risk_message
 from riskpipe.models import RiskMessage
 from tests.integration.helpers import queue_messages, state_handler, state_items
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from localpipe.readback import read_aggregates
-from localpipe.resources import Deployed
+from localpipe.stack.readback import read_aggregates
+from localpipe.stack.resources import Deployed
 from riskpipe.aggregate_store import add_item
 from riskpipe.numbers import OVERFLOW, TOO_MANY_DIGITS, UNDERFLOW
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from localpipe.template import Template
-from localpipe.translated import environments, lint, translate
+from localpipe.stack.template import Template
+from localpipe.stack.translated import environments, lint, translate
 from tests.conftest import ROOT
 
 ENV = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
@@ -228,6 +228,7 @@ def test_given_the_aggregation_order_parameter_when_deployed_then_it_admits_exac
     from pydantic import ValidationError
 
     from riskpipe.config import GameSettings
+    from riskpipe.identifiers import DEFAULT_AGGREGATION_ORDER, HIERARCHY_LEVELS
 
     def accepted(order: str) -> bool:
         try:
@@ -237,15 +238,14 @@ def test_given_the_aggregation_order_parameter_when_deployed_then_it_admits_exac
         return True
 
     # Given every order of one to three levels, repeats included
-    levels = ("RiskType", "TradeDesk", "Region")
-    candidates = {",".join(p) for n in (1, 2, 3) for p in itertools.product(levels, repeat=n)}
+    candidates = {",".join(p) for n in (1, 2, 3) for p in itertools.product(HIERARCHY_LEVELS, repeat=n)}
 
     # When the template's allowed values are read
     allowed = set(yaml_parse_template()["Parameters"]["AggregationOrder"]["AllowedValues"])
 
     # Then a deploy admits an order exactly when the functions accept it (a repeated level would fail every batch)
     assert allowed == {order for order in candidates if accepted(order)}
-    assert yaml_parse_template()["Parameters"]["AggregationOrder"]["Default"] == "RiskType,TradeDesk,Region"
+    assert yaml_parse_template()["Parameters"]["AggregationOrder"]["Default"] == ",".join(DEFAULT_AGGREGATION_ORDER)
 
 
 DATA_TYPES = ("AWS::DynamoDB::Table", "AWS::Kinesis::Stream", "AWS::KMS::Key")

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 
 import pytest
 
-from localpipe.faults import FaultRates
-from localpipe.pipeline import LocalPipeline
-from localpipe.report import PipelineReport
-from localpipe.scenario import scenario_sends
-from localpipe.stack import local_stack
+from localpipe.faults.rates import FaultRates
+from localpipe.faults.scenario import scenario_sends
+from localpipe.pipeline.pipeline import LocalPipeline
+from localpipe.report.model import PipelineReport
+from localpipe.stack.local import local_stack
 from riskpipe.state_service import BatchDecider, BatchDecisions, StreamRecord
 
 # The rate and length the README states: 3% of write calls start a burst of 3 to 12 refusals.

@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from localpipe.stack import deploy_local
-from localpipe.translated import translate
+from localpipe.stack.local import deploy_local
+from localpipe.stack.translated import translate
 from riskpipe.chaos import InjectedFailure, WorkshopFailureRate
 from riskpipe.config import AggregateSettings, ReduceSettings
 from riskpipe.parameters import ParameterTable, failure_injector

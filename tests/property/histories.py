@@ -17,14 +17,14 @@ from decimal import Decimal
 
 from hypothesis import strategies as st
 
-from localpipe.faults import FaultRates
-from localpipe.lambda_context import STATE_FUNCTION
-from localpipe.pipeline import LocalPipeline
-from localpipe.readback import queue_bodies, stream_records
-from localpipe.report import PipelineReport
-from localpipe.scenario import Send
-from localpipe.shapes import risk_message
-from localpipe.stack import local_stack
+from localpipe.faults.rates import FaultRates
+from localpipe.faults.scenario import Send
+from localpipe.pipeline.pipeline import LocalPipeline
+from localpipe.report.model import PipelineReport
+from localpipe.stack.lambda_context import STATE_FUNCTION
+from localpipe.stack.local import local_stack
+from localpipe.stack.readback import queue_bodies, stream_records
+from localpipe.stack.shapes import risk_message
 from riskpipe.aggregation import compare_aggregates, expected_aggregates
 from riskpipe.models import Hierarchy, RiskMessage
 from riskpipe.producer import REGIONS, RISK_TYPES, TRADE_DESKS, content_partition_key, workshop_calls

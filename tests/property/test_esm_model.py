@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from localpipe.esm import EventSourceMapping, _lane_of
-from localpipe.faults import DeliveryFaults
-from localpipe.streams import SourceRecord
-from localpipe.template import EventSource
+from localpipe.esm.mapping import EventSourceMapping, _lane_of
+from localpipe.esm.streams import SourceRecord
+from localpipe.faults.plan import DeliveryFaults
+from localpipe.stack.template import EventSource
 
 ACTIONS = ("ok", "ok", "error", "partial", "partial", "invalid id", "empty id")
 

@@ -18,8 +18,8 @@ from botocore.exceptions import ClientError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from localpipe.readback import read_aggregates
-from localpipe.stack import local_stack
+from localpipe.stack.local import local_stack
+from localpipe.stack.readback import read_aggregates
 from riskpipe.aggregate_store import add_item
 from riskpipe.models import PoisonRecordError, decode_risk_message
 from riskpipe.numbers import MAX_TRADES, VALUE_MAX_DECIMAL_PLACES, VALUE_MAX_EXCLUSIVE

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from localpipe.shapes import trade_image
+from localpipe.stack.shapes import trade_image
 from riskpipe.aggregate_service import AggregateService
 from riskpipe.aggregation import SetAsideChange, SubBatch, TradeChain, TradeChange
 from riskpipe.errors import AlreadyAppliedError, InvalidChangeError, TransactionConflictError

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from localpipe.shapes import trade_image as image
+from localpipe.stack.shapes import trade_image as image
 from riskpipe.aggregation import (
     AppliedState,
     Contribution,

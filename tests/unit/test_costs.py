@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from localpipe.costs import MINISTACK, CpuReading, read_cpu
+from localpipe.report.costs import MINISTACK, CpuReading, read_cpu
 
 pytestmark = pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc (Linux)")
 

@@ -2,11 +2,11 @@
 
 import random
 
-from localpipe.esm import EventSourceMapping
-from localpipe.faults import DeliveryFaults
-from localpipe.filters import matches_filter
-from localpipe.streams import SourceRecord
-from localpipe.template import EventSource
+from localpipe.esm.filters import matches_filter
+from localpipe.esm.mapping import EventSourceMapping
+from localpipe.esm.streams import SourceRecord
+from localpipe.faults.plan import DeliveryFaults
+from localpipe.stack.template import EventSource
 
 
 class ListReader:

@@ -3,8 +3,8 @@ moved by the round's latest values and message_count by a count the round allows
 
 from decimal import Decimal
 
-from riskpipe.aggregation import MESSAGE_COUNT_ID
 from riskpipe.game import check_round, plan_round
+from riskpipe.identifiers import MESSAGE_COUNT_ID
 
 ORDER = ("RiskType", "TradeDesk", "Region")
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from functions.reduce import app as reduce_app
-from localpipe.lambda_context import LocalContext
-from localpipe.latency import BatchLatency, latency_since, parse_emf, percentiles
+from localpipe.report.latency import BatchLatency, latency_since, parse_emf, percentiles
+from localpipe.stack.lambda_context import LocalContext
 from riskpipe.partials import Partial
 from riskpipe.reduce_service import ReduceOutcome
 

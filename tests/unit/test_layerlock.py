@@ -3,7 +3,7 @@ that drifts from it (a package more, a package less, another version) is caught.
 
 from pathlib import Path
 
-from localpipe.layerlock import LOCK, PROJECT_PINS, built_packages, layer_problems, lock_problems, pins
+from localpipe.stack.layerlock import LOCK, PROJECT_PINS, built_packages, layer_problems, lock_problems, pins
 
 LOCK_TEXT = """\
 boto3==1.43.108 \\

@@ -6,8 +6,9 @@ from functools import partial
 
 import pytest
 
-from localpipe.shapes import trade_image
-from riskpipe.aggregation import MESSAGE_COUNT_ID, TradeChange, plan_sub_batches
+from localpipe.stack.shapes import trade_image
+from riskpipe.aggregation import TradeChange, plan_sub_batches
+from riskpipe.identifiers import MESSAGE_COUNT_ID
 from riskpipe.partials import (
     Partial,
     Timestamps,

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
-from riskpipe.aggregation import MESSAGE_COUNT_ID
 from riskpipe.errors import InvalidChangeError, PartialsGoneError, TransactionConflictError
+from riskpipe.identifiers import MESSAGE_COUNT_ID
 from riskpipe.numbers import TOO_MANY_DIGITS
 from riskpipe.partials import Partial, ReduceTransaction, SetAsidePartial
 from riskpipe.reduce_service import ReduceService

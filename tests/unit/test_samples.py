@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from localpipe.samples import Expectation, Observed, mismatches
-from localpipe.shapes import risk_message
+from localpipe.containers.samples import Expectation, Observed, mismatches
+from localpipe.stack.shapes import risk_message
 from riskpipe.models import RiskMessage
 
 OK = {"batchItemFailures": []}

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from localpipe.shapes import risk_message, sequence_number, stream_records
+from localpipe.stack.shapes import risk_message, sequence_number, stream_records
 from riskpipe.models import RiskMessage, WriteOutcome
 from riskpipe.state_service import StateService, StreamRecord
 from riskpipe.throttling import Backoff, Pacing

@@ -9,7 +9,7 @@ import pytest
 from aws_lambda_powertools.utilities.batch import EventType
 
 from functions.state import app as state_app
-from localpipe.lambda_context import LocalContext
+from localpipe.stack.lambda_context import LocalContext
 from riskpipe.batching import batch_handler
 from riskpipe.chaos import FailureInjector, InjectedFailure
 from riskpipe.config import ConfigurationError

@@ -78,18 +78,7 @@ def partial_put(partial_table: str) -> Effect:
     used twice: see ``riskpipe.partials``)."""
 
     def items(batch: SubBatch) -> list[TransactWriteItemTypeDef]:
-        partial = partial_of(batch)
-        item: dict[str, Any] = {
-            "pk": {"S": partial.partial_id},
-            "Deltas": {"M": {k: {"N": str(v)} for k, v in sorted(partial.deltas.items())}},
-            "MessageCount": {"N": str(partial.message_count)},
-        }
-        if partial.timestamps is not None:  # the reduce reports end-to-end latency from them
-            stamps = partial.timestamps
-            item["TimestampMin"] = {"N": str(stamps.earliest)}
-            item["TimestampMax"] = {"N": str(stamps.latest)}
-            item["TimestampSum"] = {"N": str(stamps.total)}
-            item["TimestampCount"] = {"N": str(stamps.count)}
+        item = partial_of(batch).to_item()
         return [{"Put": {"TableName": partial_table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}]
 
     return items

@@ -29,10 +29,7 @@ from riskpipe.versions import newest_per_trade
 if TYPE_CHECKING:
     from riskpipe.models import RiskMessage
 
-MESSAGE_COUNT_ID = "message_count"
-# The levels of a trade's Hierarchy; the aggregation order is any arrangement of them.
-HIERARCHY_LEVELS: tuple[str, ...] = ("RiskType", "Region", "TradeDesk")
-TRANSACT_MAX_ITEMS = 100
+TRANSACT_MAX_ITEMS = 100  # items of one transaction: DynamoDB's limit
 
 
 @dataclass(frozen=True)

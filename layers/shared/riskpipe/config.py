@@ -12,7 +12,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from riskpipe.aggregation import HIERARCHY_LEVELS
+from riskpipe.identifiers import DEFAULT_AGGREGATION_ORDER, HIERARCHY_LEVELS
 
 NonEmpty = Annotated[str, Field(min_length=1)]
 
@@ -69,7 +69,7 @@ class AggregateSettings(StreamFunctionSettings):
     partial_table_name: NonEmpty
     marker_table_name: NonEmpty
     poison_queue_url: NonEmpty
-    aggregation_order: tuple[str, ...] = ("RiskType", "TradeDesk", "Region")
+    aggregation_order: tuple[str, ...] = DEFAULT_AGGREGATION_ORDER
     transaction_max_attempts: int = Field(default=5, ge=1, le=20)
     failure_parameters: tuple[str, ...] = ("FAILURE_MAP_LAMBDA_PCT",)
 
@@ -105,7 +105,7 @@ class GameSettings(_EnvSettings):
 
     stream_name: NonEmpty
     aggregate_table_name: NonEmpty
-    aggregation_order: tuple[str, ...] = ("RiskType", "TradeDesk", "Region")
+    aggregation_order: tuple[str, ...] = DEFAULT_AGGREGATION_ORDER
     check_seconds: int = Field(default=30, ge=5, le=120)  # the burst and the check fit the 180 s timeout
     put_max_attempts: int = Field(default=8, ge=1, le=50)
 

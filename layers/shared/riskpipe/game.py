@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from riskpipe.aggregation import MESSAGE_COUNT_ID, compare_aggregates, expected_aggregates
+from riskpipe.aggregation import compare_aggregates, expected_aggregates
+from riskpipe.identifiers import MESSAGE_COUNT_ID
 from riskpipe.models import RiskMessage
 from riskpipe.producer import workshop_calls
 

@@ -21,15 +21,13 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from riskpipe.identifiers import HIERARCHY_LEVELS, RESERVED_IDENTIFIERS, RESERVED_PREFIXES
 from riskpipe.numbers import DYNAMODB_MAX_DIGITS, TOO_MANY_DIGITS, dynamodb_number_problem, risk_value_problem
 
 # A hierarchy label becomes part of an aggregate's Identifier, where the levels are joined with ':'. Labels are
 # restricted to these characters, so that two different hierarchies can never write the same Identifier.
 LABEL_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 LABEL_CHARACTERS = "1 to 64 of A-Z a-z 0-9 _ . -"
-# Identifiers the AggregateTable already uses for something else than an aggregate.
-RESERVED_IDENTIFIERS = ("message_count",)
-RESERVED_PREFIXES = ("timestamp_",)
 # A message is a few hundred bytes; the StateTable item must stay far below DynamoDB's 400 KB.
 MAX_MESSAGE_BYTES = 16 * 1024
 
@@ -111,6 +109,10 @@ class Hierarchy(BaseModel):
     @classmethod
     def from_json(cls, text: str) -> Hierarchy:
         return cls.model_validate(json.loads(text))
+
+
+if set(Hierarchy.model_fields) != set(HIERARCHY_LEVELS):
+    raise TypeError(f"Hierarchy's fields {tuple(Hierarchy.model_fields)} are not identifiers.HIERARCHY_LEVELS")
 
 
 class RiskMessage(BaseModel):

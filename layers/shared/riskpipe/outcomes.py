@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from riskpipe.aggregation import TRANSACT_MAX_ITEMS
+
 
 class Writer[T](Protocol):
     """Applies one planned transaction (a map sub-batch, a reduce transaction), or raises why nothing was written
@@ -52,7 +54,7 @@ class Transactions[T]:
     # like any other error and is retried.
     set_aside: SetAside[T] | None = None
     max_attempts: int = 5  # attempts of a transaction that concurrent ones keep cancelling, the first included
-    max_items: int = 100  # items of one transaction: DynamoDB's limit
+    max_items: int = TRANSACT_MAX_ITEMS
     sleep: Callable[[float], None] = time.sleep
     rng: random.Random = field(default_factory=random.Random)
 

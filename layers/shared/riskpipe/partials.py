@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from typing import Any
 
-from riskpipe.aggregation import MESSAGE_COUNT_ID, TRANSACT_MAX_ITEMS, SubBatch, TradeChain, TradeChange
+from riskpipe.aggregation import TRANSACT_MAX_ITEMS, SubBatch, TradeChain, TradeChange
+from riskpipe.identifiers import MESSAGE_COUNT_ID
 from riskpipe.numbers import DYNAMODB_ARITHMETIC
 
 PARTIAL_KEY_SEPARATOR = "#"
@@ -75,6 +76,21 @@ class Partial:
             message_count=int(image["MessageCount"]),
             timestamps=stamps,
         )
+
+    def to_item(self) -> dict[str, Any]:
+        """The partial-table item, in DynamoDB's typed form: what ``from_image`` reads back."""
+        item: dict[str, Any] = {
+            "pk": {"S": self.partial_id},
+            "Deltas": {"M": {k: {"N": str(v)} for k, v in sorted(self.deltas.items())}},
+            "MessageCount": {"N": str(self.message_count)},
+        }
+        if self.timestamps is not None:  # the reduce reports end-to-end latency from them
+            stamps = self.timestamps
+            item["TimestampMin"] = {"N": str(stamps.earliest)}
+            item["TimestampMax"] = {"N": str(stamps.latest)}
+            item["TimestampSum"] = {"N": str(stamps.total)}
+            item["TimestampCount"] = {"N": str(stamps.count)}
+        return item
 
 
 def partial_of(batch: SubBatch) -> Partial:

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from decimal import DecimalException
 from typing import Protocol
 
-from riskpipe.aggregation import MESSAGE_COUNT_ID
 from riskpipe.errors import InvalidChangeError, PartialsGoneError, TransactionConflictError
+from riskpipe.identifiers import MESSAGE_COUNT_ID
 from riskpipe.outcomes import AppliedOutcome, Transactions, Writer
 from riskpipe.partials import Partial, ReduceTransaction, SetAsidePartial, plan_reduce, without_partials
 

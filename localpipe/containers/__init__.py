@@ -1,0 +1,1 @@
+"""The functions in SAM's Lambda containers (``sam local``), and the sample events they are checked with."""

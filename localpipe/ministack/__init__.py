@@ -1,0 +1,1 @@
+"""``make up`` / ``make down`` / ``make send``: this stack deployed with SAM on MiniStack, a local AWS."""
