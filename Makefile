@@ -138,7 +138,7 @@ reconcile: $(STAMP) ## Drift of the aggregates from the StateTable; exit 1 on dr
 	$(PY) -m localpipe reconcile $(ARGS)
 
 redrive: $(STAMP) ## What the stages gave up, brought back once: the stack of make up, or ARGS="--stack NAME [--queue Q] [--dry-run]"
-	$(PY) -m localpipe.redrive $(ARGS)
+	$(PY) -m localpipe redrive $(ARGS)
 
 local-image: $(STAMP) ## Docker (started if needed) and the offline Lambda and moto images, built once from the registries
 	scripts/docker-daemon start

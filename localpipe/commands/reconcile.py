@@ -10,13 +10,13 @@ import boto3
 from rich.console import Console
 from rich.table import Table
 
-from localpipe.commands.drift import Reconciliation, reconcile
-from localpipe.commands.drift import repair as repair_aggregates
 from localpipe.faults.plan import FaultPlan
 from localpipe.faults.rates import FaultRates
 from localpipe.ministack import state as ministack
 from localpipe.pipeline.options import PipelineOptions
 from localpipe.pipeline.pipeline import LocalPipeline
+from localpipe.redrive.drift import Reconciliation, reconcile
+from localpipe.redrive.drift import repair as repair_aggregates
 from localpipe.stack.deployed import describe_stack
 from localpipe.stack.lambda_context import AGGREGATE_FUNCTION
 from localpipe.stack.local import local_stack

@@ -8,5 +8,6 @@ twice and while the event source mappings run (docs/operations.md).
 * ``access``: the data access (queues, the risk stream, the tables' streams, the tables, the map's and the reduce's
   own services);
 * ``run``: one redrive, in order: records, the reduce, the map; then a reconcile;
-* ``stack``: the stack it works on; ``command``: ``python -m localpipe.redrive``.
+* ``stack``: the stack it works on; ``drift``: the reconcile and its repair (``make reconcile``); the command is
+  ``localpipe/commands/redrive.py``.
 """

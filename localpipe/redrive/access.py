@@ -21,9 +21,9 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
-from localpipe.reconcile import StackTables, read_partials
 from localpipe.redrive.messages import BatchInfo, QueueMessage
 from localpipe.redrive.plan import StreamedRecord
+from localpipe.stack.readback import StackTables, read_partials
 from riskpipe.aggregate_service import AggregateService
 from riskpipe.aggregate_store import MarkerStore, marker_state, partial_put
 from riskpipe.aggregation import AppliedState

@@ -14,9 +14,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamLambdaOnFailureDestinationModel
+from aws_lambda_powertools.utilities.parser.models.dynamodb import DDBStreamBatchInfo
 from pydantic import ValidationError
 
 from riskpipe.aggregation import SetAsideChange
@@ -69,69 +71,32 @@ class BatchInfo:
         return self.stream_arn.rsplit("/", 1)[-1]
 
 
-def invocation_record(
-    info: BatchInfo,
-    *,
-    function_arn: str,
-    last_arrival: datetime,
-    condition: str = "RetryAttemptsExhausted",
-    attempts: int = 1,
-    now: datetime,
-    request_id: str,
-) -> dict[str, Any]:
-    """The invocation record Lambda sends to a stream mapping's on-failure destination (SQS or SNS) when it gives a
-    batch up, as AWS documents it: ``KinesisBatchInfo`` for a Kinesis stream, ``DDBStreamBatchInfo`` for a DynamoDB
-    stream, times in ISO 8601 (UTC, milliseconds), sequence numbers as strings; never the records."""
-    kinesis = info.stream_arn.split(":")[2] == "kinesis"
-    first = info.first_arrival or last_arrival
-    return {
-        "requestContext": {
-            "requestId": request_id,
-            "functionArn": function_arn,
-            "condition": condition,
-            "approximateInvokeCount": attempts,
-        },
-        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
-        "version": "1.0",
-        "timestamp": _iso(now),
-        "KinesisBatchInfo" if kinesis else "DDBStreamBatchInfo": {
-            "shardId": info.shard_id,
-            "startSequenceNumber": info.start,
-            "endSequenceNumber": info.end,
-            "approximateArrivalOfFirstRecord": _iso(first),
-            "approximateArrivalOfLastRecord": _iso(last_arrival),
-            "batchSize": info.size,
-            "streamArn": info.stream_arn,
-        },
-    }
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def batch_info(message: QueueMessage) -> BatchInfo:
-    """The range an on-failure message (AWS's invocation record) names."""
+    """The range an on-failure message (AWS's invocation record) names, read with Powertools' model of it (the
+    ``DDBStreamBatchInfo`` one: a ``KinesisBatchInfo`` has the same fields)."""
     body = message.json()
-    found = [body[key] for key in BATCH_INFO_KEYS if isinstance(body.get(key), Mapping)]
-    if len(found) != 1:
+    kinds = [key for key in BATCH_INFO_KEYS if isinstance(body.get(key), Mapping)]
+    if len(kinds) != 1:
         raise MalformedMessageError(f"message {message.message_id} holds no KinesisBatchInfo or DDBStreamBatchInfo")
-    info = found[0]
     try:
-        start, end = str(info["startSequenceNumber"]), str(info["endSequenceNumber"])
-        if int(start) > int(end):
-            raise ValueError(f"its range starts after it ends ({start} > {end})")
-        arrival = info.get("approximateArrivalOfFirstRecord")
-        return BatchInfo(
-            shard_id=str(info["shardId"]),
-            start=start,
-            end=end,
-            size=int(info["batchSize"]),
-            stream_arn=str(info["streamArn"]),
-            first_arrival=None if arrival is None else datetime.fromisoformat(str(arrival)),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise MalformedMessageError(f"message {message.message_id}: its batch info is not AWS's: {exc}") from exc
+        if kinds[0] == "DDBStreamBatchInfo":
+            info = DynamoDBStreamLambdaOnFailureDestinationModel.model_validate(body).ddb_stream_batch_info
+        else:
+            info = DDBStreamBatchInfo.model_validate(body["KinesisBatchInfo"])
+        if int(info.start_sequence_number) > int(info.end_sequence_number):
+            raise ValueError(
+                f"its range starts after it ends ({info.start_sequence_number} > {info.end_sequence_number})"
+            )
+    except (ValidationError, ValueError) as exc:
+        raise MalformedMessageError(f"message {message.message_id}: not AWS's invocation record: {exc}") from exc
+    return BatchInfo(
+        shard_id=info.shard_id,
+        start=info.start_sequence_number,
+        end=info.end_sequence_number,
+        size=info.batch_size,
+        stream_arn=info.stream_arn,
+        first_arrival=info.approximate_arrival_of_first_record,
+    )
 
 
 def poison_record(message: QueueMessage) -> PoisonRecord:

@@ -28,8 +28,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
-from localpipe.reconcile import reconcile
 from localpipe.redrive.access import Queues, RiskStream, Tables, TableStreams
+from localpipe.redrive.drift import reconcile
 from localpipe.redrive.messages import (
     MalformedMessageError,
     QueueMessage,

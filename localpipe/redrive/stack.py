@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from localpipe.reconcile import StackTables
+from localpipe.stack.readback import StackTables
 from riskpipe.config import AggregateSettings
 
 if TYPE_CHECKING:
-    from localpipe.resources import Deployed
+    from localpipe.stack.resources import Deployed
 
 # The stages whose queues a redrive reads, with each queue's logical id in template.yaml (its Output is "<id>Url").
 QUEUES = {
@@ -53,6 +53,6 @@ class RedriveStack:
 
     @classmethod
     def from_deployed(cls, deployed: Deployed, tables: StackTables) -> RedriveStack:
-        """A local stack on moto (``localpipe.resources.Deployed``), its tables as a reconcile reads them."""
+        """A local stack on moto (``localpipe.stack.resources.Deployed``), its tables as a reconcile reads them."""
         names, arns = deployed.names, deployed.arns
         return cls("local", names["RiskStream"], arns["RiskStream"], tables, {s: names[q] for s, q in QUEUES.items()})

@@ -21,13 +21,14 @@ from typing import Any
 
 import pytest
 
-from localpipe.deployed_stack import describe_stack
-from localpipe.readback import read_aggregates, read_state
-from localpipe.redrive.messages import BatchInfo, invocation_record
+from localpipe.esm.destinations import invocation_record
+from localpipe.redrive.messages import BatchInfo
 from localpipe.redrive.plan import RedriveReport
 from localpipe.redrive.run import Redrive
 from localpipe.redrive.stack import STAGES, RedriveStack
-from localpipe.shapes import risk_message
+from localpipe.stack.deployed import describe_stack
+from localpipe.stack.readback import read_aggregates, read_state
+from localpipe.stack.shapes import risk_message
 from riskpipe.aggregation import MESSAGE_COUNT_ID, compare_aggregates, expected_aggregates
 from riskpipe.models import RiskMessage
 from tests.e2e.test_deployed_stack import ORDER, wait_for
@@ -93,7 +94,20 @@ def give_up(deployed: Any, queue_output: str, function_output: str, infos: Seque
     arn = deployed.client("lambda").get_function_configuration(FunctionName=deployed[function_output])["FunctionArn"]
     now = datetime.now(UTC)
     for info in infos:
-        record = invocation_record(info, function_arn=arn, last_arrival=now, now=now, request_id=str(uuid.uuid4()))
+        record = invocation_record(
+            stream_arn=info.stream_arn,
+            shard_id=info.shard_id,
+            start=info.start,
+            end=info.end,
+            size=info.size,
+            first_arrival=now,
+            last_arrival=now,
+            function_arn=arn,
+            condition="RetryAttemptsExhausted",
+            attempts=1,
+            now=now,
+            request_id=str(uuid.uuid4()),
+        )
         deployed.client("sqs").send_message(QueueUrl=deployed[queue_output], MessageBody=json.dumps(record))
 
 

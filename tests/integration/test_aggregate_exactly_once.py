@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 
 from functions.aggregate import app as aggregate_app
 from functions.reduce import app as reduce_app
-from localpipe.redrive.drift import read_markers
 from localpipe.esm.streams import DynamoDBStreamReader
 from localpipe.pipeline.naive import NaiveAggregateService
+from localpipe.redrive.drift import read_markers
 from localpipe.stack.lambda_context import LocalContext
 from localpipe.stack.local import local_stack
 from localpipe.stack.resources import Deployed

@@ -11,14 +11,8 @@ from decimal import Decimal
 
 import pytest
 
-from localpipe.redrive.messages import (
-    MalformedMessageError,
-    QueueMessage,
-    batch_info,
-    invocation_record,
-    poison_record,
-    set_aside,
-)
+from localpipe.esm.destinations import invocation_record
+from localpipe.redrive.messages import MalformedMessageError, QueueMessage, batch_info, poison_record, set_aside
 from localpipe.redrive.plan import (
     FAILED,
     PAST_RETENTION,
@@ -36,7 +30,7 @@ from localpipe.redrive.plan import (
     reason,
     why,
 )
-from localpipe.shapes import risk_message, trade_image
+from localpipe.stack.shapes import risk_message, trade_image
 from riskpipe.aggregation import AppliedState, Contribution, SetAsideChange
 from riskpipe.errors import InvalidChangeError, TransactionConflictError
 from riskpipe.partials import SetAsidePartial
@@ -109,9 +103,16 @@ def test_given_a_range_when_its_invocation_record_is_built_then_it_is_awss_docum
     kind = next(key for key in documented if key.endswith("BatchInfo"))
     # When the record is built for it, at AWS's example times
     built = invocation_record(
-        info,
-        function_arn=documented["requestContext"]["functionArn"],
+        stream_arn=info.stream_arn,
+        shard_id=info.shard_id,
+        start=info.start,
+        end=info.end,
+        size=info.size,
+        first_arrival=datetime.fromisoformat(documented[kind]["approximateArrivalOfFirstRecord"]),
         last_arrival=datetime.fromisoformat(documented[kind]["approximateArrivalOfLastRecord"]),
+        function_arn=documented["requestContext"]["functionArn"],
+        condition=documented["requestContext"]["condition"],
+        attempts=documented["requestContext"]["approximateInvokeCount"],
         now=datetime.fromisoformat(documented["timestamp"]),
         request_id=documented["requestContext"]["requestId"],
     )

@@ -1,4 +1,4 @@
-"""``make redrive`` (``python -m localpipe.redrive``): everything the stages gave up brought back, once.
+"""``python -m localpipe redrive`` (``make redrive``): everything the stages gave up brought back, once.
 
 The stack of ``make up`` by default, a deployed one with ``--stack NAME`` (credentials, region and endpoint from the
 user's own configuration); ``--queue`` takes one queue only; ``--dry-run`` reads and decides, and writes nothing;
@@ -9,27 +9,27 @@ it left and why, and whether the aggregates then equal what the StateTable says;
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from localpipe.deployed_stack import describe_stack
+from localpipe.ministack import state
+from localpipe.ministack.process import MiniStackError
 from localpipe.redrive.plan import RedriveReport, edited_records
 from localpipe.redrive.run import Redrive
 from localpipe.redrive.stack import STAGES, RedriveStack
+from localpipe.stack.deployed import describe_stack
 
 console = Console(soft_wrap=True, highlight=False)
 
 
-def arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+def redrive_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", help="a deployed stack's name (default: the stack of make up)")
     parser.add_argument("--queue", choices=STAGES, action="append", help="only this queue (repeatable)")
     parser.add_argument("--dry-run", action="store_true", help="read and decide, write and delete nothing")
     parser.add_argument("--records", type=Path, help="edited copies of poison records (JSON lines)")
-    return parser
 
 
 def _target(name: str | None) -> tuple[RedriveStack, Callable[[str], Any], int]:
@@ -40,9 +40,7 @@ def _target(name: str | None) -> tuple[RedriveStack, Callable[[str], Any], int]:
         session = boto3.Session()
         outputs, parameters = describe_stack(name, session.client("cloudformation"))
         return RedriveStack.from_outputs(name, outputs, parameters), lambda service: session.client(service), 1
-    from localpipe import localstack
-
-    local = localstack.require()
+    local = state.require()
     outputs, parameters = describe_stack(local.stack_name, local.client("cloudformation"))
     return RedriveStack.from_outputs(local.stack_name, outputs, parameters), local.client, 0
 
@@ -53,14 +51,11 @@ def print_report(report: RedriveReport, out: Console = console) -> None:
     out.print(report.last_line())
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    from localpipe.localstack_process import LocalStackError
-
-    args = arguments(argparse.ArgumentParser(prog="make redrive", description=__doc__)).parse_args(argv)
+def redrive_command(args: argparse.Namespace) -> int:
     try:
         stack, client, wait = _target(args.stack)
-    except LocalStackError as exc:
-        console.print(f"{exc} (or name a deployed stack: ARGS=\"--stack NAME\")")
+    except MiniStackError as exc:
+        console.print(f'{exc} (or name a deployed stack: ARGS="--stack NAME")')
         return 2
     edits = edited_records(args.records.read_text()) if args.records else {}
     mode = " (dry run: nothing is written)" if args.dry_run else ""
@@ -69,7 +64,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = redrive.run(tuple(args.queue or STAGES))
     print_report(report)
     return 0 if report.exact else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,5 +1,0 @@
-import sys
-
-from localpipe.redrive.command import main
-
-sys.exit(main())
