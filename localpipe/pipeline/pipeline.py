@@ -31,6 +31,10 @@ from localpipe.pipeline.recording import (
     RecordingReducer,
     quiet_powertools,
 )
+from localpipe.redrive.drift import reconcile
+from localpipe.redrive.plan import RedriveReport
+from localpipe.redrive.run import Redrive
+from localpipe.redrive.stack import RedriveStack
 from localpipe.report.model import PipelineReport, RunRecord, build_report
 from localpipe.stack.lambda_context import (
     AGGREGATE_FUNCTION,
@@ -207,6 +211,20 @@ class LocalPipeline:
         self._published += 1  # records may have arrived without our publish: read the stream again
         with quiet_powertools(self.options.metrics_printed):
             return self._settle(max_steps, lambda steps: None)
+
+    def redrive(self) -> RedriveReport:
+        """Stop every fault, drain, bring back what the stages gave up with the redrive's own code (as against a
+        deployed stack), and drain again: what it put back on the stream reaches the aggregates before they are
+        reconciled with the StateTable."""
+        self.faults.stop()
+        self.drain()
+        tables = self.stack_tables()
+        report = Redrive.on(
+            RedriveStack.from_deployed(self.deployed, tables), self.deployed.client, wait_seconds=0
+        ).run()
+        self.drain()
+        report.exact = reconcile(self.deployed.client("dynamodb"), tables).exact
+        return report
 
     def _settle(self, max_steps: int, tick: Callable[[int], Any]) -> int:
         steps = 0

@@ -205,6 +205,14 @@ class RedriveReport:
     exact: bool | None = None
     dry_run: bool = False
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "brought_back": {stage: self.brought_back.get(stage, 0) for stage in BROUGHT_BACK},
+            "left": {cause: self.fates.left(cause) for cause in REPAIRS if self.fates.left(cause)},
+            "exact": self.exact,
+            "line": self.last_line(),
+        }
+
     def notes(self) -> list[str]:
         """For each reason a message stays, what to do about it (docs/operations.md, the alarms)."""
         return [f"{self.fates.left(cause):,} {REPAIRS[cause]}" for cause in REPAIRS if self.fates.left(cause)]

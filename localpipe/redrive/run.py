@@ -121,6 +121,8 @@ class Redrive:
             self.stream.put([r for r, _ in resend] + raw)
         for stage in ("state", "poison"):
             report.add(stage, sum(1 for r, _ in resend if r.source == stage))
+        for _ in raw:  # each will be in the poison queue, with its reason: left, undecodable
+            report.fates.finish([], UNDECODABLE)
 
     def _state_ranges(
         self, messages: list[QueueMessage], report: RedriveReport
