@@ -31,9 +31,8 @@ from localpipe.pipeline.recording import (
     RecordingReducer,
     quiet_powertools,
 )
-from localpipe.redrive.drift import reconcile
 from localpipe.redrive.plan import RedriveReport
-from localpipe.redrive.run import Redrive
+from localpipe.redrive.run import Redrive, exact
 from localpipe.redrive.stack import RedriveStack
 from localpipe.report.model import PipelineReport, RunRecord, build_report
 from localpipe.stack.lambda_context import (
@@ -206,9 +205,9 @@ class LocalPipeline:
         return build_report(self.record(sends, time.perf_counter() - started))
 
     def drain(self, max_steps: int = 2_000_000) -> int:
-        """Deliver what the streams hold now, whoever put it there (another producer, the game), until both
-        mappings are idle. Returns the number of batches delivered."""
-        self._published += 1  # records may have arrived without our publish: read the stream again
+        """Deliver what the streams hold now, whoever put it there (another producer, the game, a redrive, a write
+        to a table), until the mappings are idle. Returns the number of batches delivered."""
+        self._polled = (-1, -1, -1)  # records may have arrived without us (another producer, a table written to)
         with quiet_powertools(self.options.metrics_printed):
             return self._settle(max_steps, lambda steps: None)
 
@@ -219,11 +218,10 @@ class LocalPipeline:
         self.faults.stop()
         self.drain()
         tables = self.stack_tables()
-        report = Redrive.on(
-            RedriveStack.from_deployed(self.deployed, tables), self.deployed.client, wait_seconds=0
-        ).run()
+        redrive = Redrive.on(RedriveStack.from_deployed(self.deployed, tables), self.deployed.client, wait_seconds=0)
+        report = redrive.run()
         self.drain()
-        report.exact = reconcile(self.deployed.client("dynamodb"), tables).exact
+        report.exact = exact(redrive.tables)
         return report
 
     def _settle(self, max_steps: int, tick: Callable[[int], Any]) -> int:
