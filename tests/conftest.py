@@ -66,6 +66,13 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             f"{figures['partials_written']:,} partials written, {figures['partials_skipped']:,} delivered again and "
             f"skipped by the reduce, in {figures['reduce_transactions']:,} reduce transactions"
         )
+        if "map_given_up" in figures:
+            write(
+                f"given up by the map: {figures['map_given_up']:,} records of {figures['map_gap_trades']:,} trades, "
+                f"{figures['map_healed']:,} of them healed by their next change before any redrive; the redrive "
+                f"brought back state {figures['redriven_state']:,}, map {figures['redriven_map']:,}, reduce "
+                f"{figures['redriven_reduce']:,}, poison {figures['redriven_poison']:,}"
+            )
         if os.environ.get("HYPOTHESIS_PROFILE") == "soak":
             path = write_result("soak", {"figures": dict(figures), "failed_runs": failed_runs})
             write(f"figures written to {path.relative_to(ROOT)} (make results publishes them in docs/results.md)")

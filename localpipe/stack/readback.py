@@ -77,17 +77,23 @@ def read_partials(client: Any, table: str) -> list[Partial]:
     ]
 
 
-def queue_bodies(client: Any, queue_url: str, *, delete: bool = False) -> list[dict[str, Any]]:
-    """Every message of a queue (JSON bodies), received until the queue answers empty."""
+def queue_bodies(client: Any, queue_url: str, *, delete: bool = False, release: bool = False) -> list[dict[str, Any]]:
+    """Every message of a queue (JSON bodies), received until the queue answers empty; deleted with ``delete``,
+    made visible again at the end with ``release`` (for the next reader: a redrive)."""
     bodies: list[dict[str, Any]] = []
+    receipts: list[str] = []
     while True:
         messages = client.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
         if not messages:
-            return bodies
+            break
         for message in messages:
             bodies.append(json.loads(message["Body"]))
             if delete:
                 client.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            receipts.append(message["ReceiptHandle"])
+    for receipt in receipts if release and not delete else []:
+        client.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=receipt, VisibilityTimeout=0)
+    return bodies
 
 
 def queue_depth(client: Any, queue_url: str) -> int:

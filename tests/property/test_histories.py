@@ -2,7 +2,10 @@
 crashes after the write, a second consumer on a shard, function errors, throttling, poison records), no
 update is lost, no stale version overwrites a newer one, nothing counts twice and nothing is dropped. The
 function-side faults and lost checkpoints reach all three stream consumers: the StateLambda, the map (a crash
-after its transaction) and the reduce (a crash after its transaction, a partial delivered again).
+after its transaction) and the reduce (a crash after its transaction, a partial delivered again). Each of the three
+mappings may give batches up (the StateLambda's retry budget, and the map's and the reduce's, drawn down to 0): the
+aggregates then hold exactly what the markers say (a change the map gave up heals with its trade's next change),
+and once the redrive has brought everything back the tables are exact, and a second redrive changes nothing.
 The same properties find a counterexample in the naive pipeline, so they can fail.
 
 The histories are split in two halves so that ``pytest -n 2`` checks them on both cores (in CI each half has
