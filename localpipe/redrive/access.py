@@ -15,7 +15,7 @@ A range that is no longer in its stream (past the retention, the shard gone) rea
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
@@ -109,6 +109,17 @@ def _within(pages: Iterator[list[dict[str, Any]]], info: BatchInfo, sequence: An
     return found if whole else None
 
 
+def _range(shard_iterator: Callable[[], str], read: Any, info: BatchInfo, sequence: Any) -> list[dict[str, Any]] | None:
+    """The records of a range read from ``shard_iterator()`` on (its first record), or None when its stream no
+    longer holds all of it."""
+    try:
+        return _within(_pages(read, shard_iterator(), 1000), info, sequence)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in GONE:
+            return None
+        raise
+
+
 class RiskStream:
     def __init__(self, kinesis: Any, stream_name: str) -> None:
         self._kinesis = kinesis
@@ -116,18 +127,18 @@ class RiskStream:
 
     def read(self, info: BatchInfo) -> list[StreamedRecord] | None:
         """The records of a range the StateLambda gave up, as they are on the stream; None when gone."""
-        try:
-            iterator = self._kinesis.get_shard_iterator(
-                StreamName=info.stream_name,
-                ShardId=info.shard_id,
-                ShardIteratorType="AT_SEQUENCE_NUMBER",
-                StartingSequenceNumber=info.start,
-            )["ShardIterator"]
-            records = _within(_pages(self._kinesis.get_records, iterator, 1000), info, lambda r: r["SequenceNumber"])
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in GONE:
-                return None
-            raise
+
+        def shard_iterator() -> str:
+            return str(
+                self._kinesis.get_shard_iterator(
+                    StreamName=info.stream_name,
+                    ShardId=info.shard_id,
+                    ShardIteratorType="AT_SEQUENCE_NUMBER",
+                    StartingSequenceNumber=info.start,
+                )["ShardIterator"]
+            )
+
+        records = _range(shard_iterator, self._kinesis.get_records, info, lambda r: r["SequenceNumber"])
         if records is None:
             return None
         return [
@@ -146,19 +157,18 @@ class TableStreams:
     def read(self, info: BatchInfo) -> list[dict[str, Any]] | None:
         """The stream records of a range the map or the reduce gave up (``dynamodb.Keys``, ``NewImage``...); None
         when gone."""
-        try:
-            iterator = self._streams.get_shard_iterator(
-                StreamArn=info.stream_arn,
-                ShardId=info.shard_id,
-                ShardIteratorType="AT_SEQUENCE_NUMBER",
-                SequenceNumber=info.start,
-            )["ShardIterator"]
-            pages = _pages(self._streams.get_records, iterator, 1000)
-            return _within(pages, info, lambda r: r["dynamodb"]["SequenceNumber"])
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in GONE:
-                return None
-            raise
+
+        def shard_iterator() -> str:
+            return str(
+                self._streams.get_shard_iterator(
+                    StreamArn=info.stream_arn,
+                    ShardId=info.shard_id,
+                    ShardIteratorType="AT_SEQUENCE_NUMBER",
+                    SequenceNumber=info.start,
+                )["ShardIterator"]
+            )
+
+        return _range(shard_iterator, self._streams.get_records, info, lambda r: r["dynamodb"]["SequenceNumber"])
 
 
 class Tables:
