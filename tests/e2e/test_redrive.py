@@ -29,7 +29,8 @@ from localpipe.redrive.stack import STAGES, RedriveStack
 from localpipe.stack.deployed import describe_stack
 from localpipe.stack.readback import read_aggregates, read_state
 from localpipe.stack.shapes import risk_message
-from riskpipe.aggregation import MESSAGE_COUNT_ID, compare_aggregates, expected_aggregates
+from riskpipe.aggregation import compare_aggregates, expected_aggregates
+from riskpipe.identifiers import MESSAGE_COUNT_ID
 from riskpipe.models import RiskMessage
 from tests.e2e.test_deployed_stack import ORDER, wait_for
 

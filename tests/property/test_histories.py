@@ -5,7 +5,7 @@ function-side faults and lost checkpoints reach all three stream consumers: the 
 after its transaction) and the reduce (a crash after its transaction, a partial delivered again). Each of the three
 mappings may give batches up (the StateLambda's retry budget, and the map's and the reduce's, drawn down to 0): the
 aggregates then hold exactly what the markers say (a change the map gave up heals with its trade's next change),
-and once the redrive has brought everything back the tables are exact, and a second redrive changes nothing.
+and once the redrive has brought everything back the tables are exact.
 The same properties find a counterexample in the naive pipeline, so they can fail.
 
 The histories are split in two halves so that ``pytest -n 2`` checks them on both cores (in CI each half has
