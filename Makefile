@@ -21,6 +21,8 @@ ARGS ?=
 FN ?= state
 EVENT ?= events/state/kinesis-batch.json
 
+
+.PHONY: permissions permissions-record
 .PHONY: help venv test e2e soak bench local-image sam-local-check invoke-docker unit integration lint demo pipeline invoke build watch clean complexity ruff types python-lint format check unit-check hooks lock results reconcile redrive layer-lock layer-check capacity up down send imports
 
 help: ## List the targets
@@ -45,7 +47,7 @@ test: $(STAMP) ## Install what the tests need and run them all (unit, integratio
 e2e: $(STAMP) ## End-to-end tests: against the stack of make up, or a deployed one (RISK_PIPELINE_STACK=<stack name>)
 	$(PY) -m pytest -q -p no:cacheprovider -rs tests/e2e $(ARGS)
 
-soak: $(STAMP) ## Property-based histories, soak profile: SOAK_HISTORIES (default 1000) fresh random histories
+soak: $(STAMP) ## Property-based histories, soak profile: SOAK_HISTORIES (default 1000) fresh random histories; result published
 	HYPOTHESIS_PROFILE=soak $(PY) -m pytest -q -p no:cacheprovider -n 2 tests/property -k history $(ARGS)
 
 check: $(STAMP) ## The inner loop (under 20 s): ruff, format check, complexity, mypy, the import contracts and the unit tests, side by side
@@ -100,8 +102,24 @@ lint: python-lint $(CHECKOV_STAMP) ## python-lint, then cfn-lint, sam validate -
 	$(VENV)/bin/cfn-lint template.yaml
 	$(VENV)/bin/sam validate --lint --template template.yaml
 	$(PY) -m localpipe.stack.translated
+	$(MAKE) --no-print-directory permissions
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet
 	$(PY) -m localpipe.stack.layerlock
+
+# make permissions judges every request of the recording (permissions/recording.json) against the template
+# resolved for one concrete stack: these say which (any name, region and account give the same answers; the
+# account is an example). A checkout of the workshop (GENERATOR=<its GeneratorLambdaPackage>, as make
+# workshop-rounds takes it, or WORKSHOP=<the checkout>) adds its generator and frontend.
+PERMISSIONS_STACK ?= risk-pipeline-dev
+PERMISSIONS_ACCOUNT ?= 123456789012
+WORKSHOP_CHECKOUT = $(or $(if $(GENERATOR),$(abspath $(GENERATOR)/../..)),$(if $(wildcard $(WORKSHOP)/event-driven),$(abspath $(WORKSHOP))))
+
+permissions: $(STAMP) ## Every recorded AWS request allowed by the template's policies, every grant used (run by make lint)
+	$(PY) -m permissions check --stack-name $(PERMISSIONS_STACK) --region $(AWS_DEFAULT_REGION) \
+		--account $(PERMISSIONS_ACCOUNT) $(if $(WORKSHOP_CHECKOUT),--workshop $(WORKSHOP_CHECKOUT))
+
+permissions-record: $(STAMP) ## Record again every AWS request each principal makes (local runs on moto; GENERATOR=... adds the workshop's)
+	$(PY) -m permissions record $(if $(WORKSHOP_CHECKOUT),--workshop $(WORKSHOP_CHECKOUT))
 
 layer-lock: $(STAMP) ## Re-lock the shared layer: layers/shared/requirements.in -> requirements.txt (every pin, hashes)
 	$(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
@@ -113,16 +131,18 @@ layer-check: $(STAMP) ## sam build the shared layer and check that it holds exac
 lab%-check: $(STAMP) ## A lab's check on your code in labs/workbench/ (make lab2-check), or the finished code (FINISHED=1)
 	$(PY) -m labs.check $* $(if $(FINISHED),--finished)
 
-bench: $(STAMP) ## Benchmarks side by side in one run: table of figures and targets, JSON in benchmarks/results/
+bench: $(STAMP) ## Benchmarks side by side in one run: table of figures and targets, compared with the last; result published
 	$(PY) -m benchmarks $(ARGS)
 
-results: $(STAMP) ## docs/results.md from the newest JSON result of each run (make bench, make soak), with date and commit
-	$(PY) -m benchmarks.results_page
+# Each command that measures (demo, pipeline, capacity, send, bench, soak, workshop-rounds) publishes its result:
+# docs/results/<kind>.json, the latest of each kind (committed), and docs/results/history/ (every run, git-ignored).
+results: $(STAMP) ## docs/results.md from the latest published result of each command, with its commit, date and machine
+	$(PY) -m results
 
-capacity: $(STAMP) ## Capacity model of both aggregate designs (simulated time): table, JSON and chart in capacity/results/
+capacity: $(STAMP) ## Capacity model of both aggregate designs (simulated time): table, JSON and chart in capacity/results/; result published
 	$(PY) -m capacity $(ARGS)
 
-demo: $(STAMP) ## Run the whole pipeline locally on an embedded moto server and check the aggregates
+demo: $(STAMP) ## Run the whole pipeline locally on an embedded moto server and check the aggregates; result published
 	$(PY) -m localpipe demo $(ARGS)
 
 pipeline: $(STAMP) ## The local pipeline with your own options: make pipeline ARGS="--messages 2000 --crash-rate 0.1"

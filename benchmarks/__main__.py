@@ -1,5 +1,5 @@
-"""``make bench``: every benchmark in one run, one table of figures and targets, and a JSON file in
-benchmarks/results/ that the next run compares itself with.
+"""``make bench``: every benchmark in one run, one table of figures and targets, compared with the latest published
+run and published in its place (docs/results/bench.json, for ``make results``).
 
 Order: the counting benchmarks (calls, capacity, instructions) first and side by side, since load does not
 change a count; then the timed ones (latency, throughput, memory), each alone on the machine."""
@@ -7,13 +7,11 @@ change a count; then the timed ones (latency, throughput, memory), each alone on
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -21,11 +19,10 @@ from rich.table import Table
 from benchmarks.common import Row
 from benchmarks.costs import aggregate_costs, state_costs
 from benchmarks.latency import batch_latency
-from benchmarks.results_page import write_result
 from benchmarks.startup import memory, start_cold_start
 from benchmarks.throughput import pipeline_throughput
+from results.record import ResultStore
 
-RESULTS = Path(__file__).resolve().parent / "results"
 console = Console(width=None if sys.stdout.isatty() else 220)
 
 
@@ -42,11 +39,10 @@ def run() -> list[Row]:
     return rows
 
 
-def previous_results() -> dict[str, float]:
-    files = sorted(RESULTS.glob("*.json"))
-    if not files:
-        return {}
-    return {r["what"]: r["figure"] for r in json.loads(files[-1].read_text())["rows"]}
+def previous_results(store: ResultStore) -> dict[str, float]:
+    """The figures of the latest published run, by what they measure."""
+    latest = store.latest("bench")
+    return {r["what"]: r["figure"] for r in latest["figures"]["rows"]} if latest else {}
 
 
 def show(rows: list[Row], previous: dict[str, float], seconds: float) -> None:
@@ -66,19 +62,19 @@ def show(rows: list[Row], previous: dict[str, float], seconds: float) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--no-save", action="store_true", help="do not write benchmarks/results/<time>.json")
+    parser.add_argument("--no-save", action="store_true", help="do not publish the result (docs/results/bench.json)")
     args = parser.parse_args()
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
-    previous = previous_results()
+    store = ResultStore()
+    previous = previous_results(store)
     started = time.monotonic()
     rows = run()
     seconds = time.monotonic() - started
     show(rows, previous, seconds)
     if not args.no_save:
-        payload = {"seconds": round(seconds), "python": sys.version.split()[0], "rows": [r.as_json() for r in rows]}
-        path = write_result("bench", payload, RESULTS)
-        console.print(f"written to {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
+        path = store.publish("bench", {"seconds": round(seconds), "rows": [r.as_json() for r in rows]})
+        console.print(f"published as {path} (make results renders it in docs/results.md)")
     return 0
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from capacity.model import CURRENT, NEW, Result, Simulation, one_lane
 from capacity.params import Params
 from capacity.traffic import WorkshopTraffic
+from results.record import publish
 
 RESULTS = Path(__file__).resolve().parent / "results"
 LOADS = (1_000, 5_000, 10_000, 50_000, 100_000, 200_000)
@@ -307,6 +308,7 @@ def main() -> None:
         "seconds": time.perf_counter() - started,
     }
     write_results(args.out, payload, results)
+    publish("capacity", payload)
     print(
         f"\nWrote {args.out / 'capacity.json'} and {args.out / 'capacity.png'} in {time.perf_counter() - started:.0f} s"
     )

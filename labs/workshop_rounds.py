@@ -11,7 +11,8 @@ The generator's code runs as it is. This module only observes it: it wraps ``gen
 round's totals and the times of its first and last put, and after each round it waits for the AggregateTable to
 equal those totals (the stack drains between rounds, so the next round's "before" is settled). One JSON line a
 round: its score, how long the puts took, when the aggregates were exact after the last put, and the largest
-difference. Exit 0 when every round scored 100, 1 otherwise.
+difference; the rounds published as docs/results/workshop-rounds.json (``make results``). Exit 0 when every round
+scored 100, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from types import ModuleType
 from typing import Any
 
 from localpipe.ministack import state as ministack
+from results.record import publish
 
 DRAIN_SECONDS = 300.0
 CLOCK_SECONDS = 30.0  # the generator's time.sleep(30) between its last put and its check
@@ -142,15 +144,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.update(stack.environment())  # before the generator makes its clients, at import
     generator = load_generator(args.generator)
     observer = Observer(generator)
-    scores = []
+    scores, played = [], []
     for number in range(1, args.rounds + 1):
         if number == args.rounds and not parameter(generator, "SPECIAL_TRADES"):
             enter_lab_2(generator)
             say(f"round {number} in lab 2: SCORE set to {LAB_2_SCORE} and the generator's lab-2 parameters written")
         result = play(generator, observer, number)
         scores.append(result["score"])
+        played.append(result)
         say(json.dumps(result))
     say(f"workshop rounds: {sum(s == 100 for s in scores)} of {len(scores)} scored 100; SCORE {result['SCORE']}")
+    say(f"published as {publish('workshop-rounds', {'rounds': played, 'SCORE': result['SCORE']})} (make results)")
     return 0 if all(s == 100 for s in scores) else 1
 
 

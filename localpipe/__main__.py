@@ -1,5 +1,6 @@
 import sys
 
 from localpipe.commands.cli import main
+from results.record import ResultStore
 
-sys.exit(main())
+sys.exit(main(results=ResultStore()))

@@ -2,7 +2,7 @@
 handlers are the real ones. Also the hypothesis profiles (``ci``, the default: a few hundred histories with
 fixed seeds, so that CI is reproducible; ``soak``: ``make soak``, thousands, freshly random; picked by
 ``HYPOTHESIS_PROFILE``) and the totals of the property runs printed at the end of the session (and, for a soak,
-written for ``make results``)."""
+published as docs/results/soak.json for ``make results``)."""
 
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ import boto3
 import pytest
 from hypothesis import HealthCheck, settings
 
-from benchmarks.results_page import write_result
 from localpipe.stack.lambda_context import LocalContext
 from localpipe.stack.local import deploy_local, local_aws, local_stack
 from localpipe.stack.resources import Deployed
 from localpipe.stack.server import moto_server
+from results.record import publish
 
 HYPOTHESIS_COMMON: dict[str, Any] = {
     "deadline": None,
@@ -73,9 +73,11 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
                 f"brought back state {figures['redriven_state']:,}, map {figures['redriven_map']:,}, reduce "
                 f"{figures['redriven_reduce']:,}, poison {figures['redriven_poison']:,}"
             )
-        if os.environ.get("HYPOTHESIS_PROFILE") == "soak":
-            path = write_result("soak", {"figures": dict(figures), "failed_runs": failed_runs})
-            write(f"figures written to {path.relative_to(ROOT)} (make results publishes them in docs/results.md)")
+        # A soak's totals are published by the session that gathers them all: not by an xdist worker (its share).
+        if os.environ.get("HYPOTHESIS_PROFILE") == "soak" and not os.environ.get("PYTEST_XDIST_WORKER"):
+            asked = settings.default.max_examples  # SOAK_HISTORIES
+            path = publish("soak", {"totals": dict(figures), "failed_runs": failed_runs, "histories_asked": asked})
+            write(f"figures published as {path.relative_to(ROOT)} (make results renders them in docs/results.md)")
     for text in counterexamples:
         write("naive pipeline counterexample (the same properties, violated):")
         for line in text.splitlines():

@@ -15,6 +15,7 @@ from localpipe.commands.redrive import redrive_arguments, redrive_command
 from localpipe.commands.run import pipeline_arguments, run_pipeline
 from localpipe.commands.watch import watch
 from localpipe.faults.scenario import DEMO_DEFAULTS
+from results.record import ResultStore
 
 
 def _watch_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +40,8 @@ def _reconcile_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--function-errors", type=float, default=0.1, help="local run: error rate")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, results: ResultStore | None = None) -> int:
+    """The command of ``argv``; demo and pipeline publish their result to ``results`` when given."""
     parser = argparse.ArgumentParser(prog="python -m localpipe", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     pipeline_arguments(commands.add_parser("demo", help="the workshop's scenario, checked end to end"), DEMO_DEFAULTS)
@@ -57,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "redrive":
         return redrive_command(args)
     if args.command in ("demo", "pipeline"):
-        return run_pipeline(args)
+        return run_pipeline(args, results)
     if args.command == "invoke":
         return invoke(args)
     return watch(args)

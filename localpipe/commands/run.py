@@ -24,6 +24,7 @@ from localpipe.report.render import print_report, report_json, verdicts
 from localpipe.stack.local import deploy_local, local_stack
 from localpipe.stack.resources import Deployed
 from localpipe.stack.server import local_aws_environment
+from results.record import ResultStore
 
 console = Console(stderr=False)
 
@@ -109,7 +110,13 @@ def _local_stack(args: argparse.Namespace) -> Iterator[tuple[Deployed, Backend]]
             yield deployed, LambdaBackend(lambda_endpoint, deployed.session.region_name or containers.REGION)
 
 
-def run_pipeline(args: argparse.Namespace) -> int:
+NOT_OPTIONS = ("command", "json", "verbose")  # how the run is shown, not what it runs
+
+
+def run_pipeline(args: argparse.Namespace, results: ResultStore | None = None) -> int:
+    """The run of ``args``, reported; published as the latest result of its command (demo, pipeline) to
+    ``results`` when given (``python -m localpipe`` gives docs/results/), unless naive: a naive run shows what goes
+    wrong, it measures nothing of the pipeline."""
     plan = fault_plan(args)
     sends = plan.traffic(args.messages, args.trades)
     with _local_stack(args) as (deployed, backend):
@@ -122,6 +129,12 @@ def run_pipeline(args: argparse.Namespace) -> int:
         console.print_json(json.dumps(report_json(report) | redrive, default=str))
     else:
         print_report(report, console)
+    if results is not None and not report.naive:
+        ran_with = {name: value for name, value in vars(args).items() if name not in NOT_OPTIONS}
+        redrive = {} if redriven is None else {"redrive": redriven[0].to_json()}
+        path = results.publish(args.command, {"options": ran_with, "report": report_json(report), **redrive})
+        if not args.json:
+            console.print(f"result published as {path} (make results renders it in docs/results.md)")
     if redriven is not None:
         return _redrive_result(*redriven, quiet=args.json)
     if report.naive:

@@ -14,11 +14,13 @@ from rich.console import Console
 from localpipe.ministack import lifecycle, state
 from localpipe.ministack.process import MiniStackError
 from localpipe.ministack.send import send
+from results.record import ResultStore
 
 errors = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, results: ResultStore | None = None) -> int:
+    """The command of ``argv``; send publishes its result to ``results`` when given."""
     args = _parser().parse_args(argv)
     try:
         if args.command == "up":
@@ -27,7 +29,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return lifecycle.down()
         if args.command == "status":
             return lifecycle.status()
-        return send(state.require(), workshop=args.workshop, calls=args.calls, seed=args.seed, timeout=args.timeout)
+        stack = state.require()
+        return send(
+            stack, workshop=args.workshop, calls=args.calls, seed=args.seed, timeout=args.timeout, results=results
+        )
     except MiniStackError as exc:
         errors.print(f"error: {exc}")
         return 1
@@ -59,4 +64,4 @@ def _parser() -> argparse.ArgumentParser:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(results=ResultStore()))

@@ -31,7 +31,9 @@ class PipelineOptions:
     ``mapping_overrides``: event source mapping settings by function, over the template's (for example
     ``{"StateFunction": {"MaximumRetryAttempts": 0}}``). ``backoff_scale``: how much of the SDK's retry backoff is
     really slept (see ``faults.sdk.compress_retry_backoff``). ``on_session``: called with the functions' session
-    before any client is made from it (to observe their AWS calls). ``state_service`` / ``aggregate_service`` /
+    before any client is made from it (to observe their AWS calls). ``function_session``: the session one function
+    (by logical id) makes its clients with, from the run's (``make permissions-record`` records each function's
+    requests as its own this way). ``state_service`` / ``aggregate_service`` /
     ``reduce_service``: build the functions' domain from their settings and session instead of the functions' own
     ``build_service`` (the naive versions, a lab's workbench). ``emit_metrics``: let the functions print their
     metrics (EMF lines on stdout); by default only with ``verbose``. ``backend``: where the functions run (in this
@@ -45,6 +47,7 @@ class PipelineOptions:
     mapping_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     backoff_scale: float = DEFAULT_BACKOFF_SCALE
     on_session: Callable[[boto3.Session], None] | None = None
+    function_session: Callable[[str, boto3.Session], boto3.Session] | None = None
     state_service: StateFactory | None = None
     aggregate_service: AggregateFactory | None = None
     reduce_service: ReduceFactory | None = None

@@ -74,9 +74,9 @@ class LocalPipeline:
         self.reduce_recorder = RecordingReducer(self._reduce_service())
         self.recorders = Recorders(self.state_recorder, self.aggregate_recorder, self.reduce_recorder)
         self._wire_mappings()
-        publisher = KinesisPublisher(
-            ProducerSettings.from_env(self._env(PRODUCER_FUNCTION)).stream_name, self.deployed.client("kinesis")
-        )
+        producer_kinesis = self._session(PRODUCER_FUNCTION, self.deployed.session).client("kinesis")
+        stream = ProducerSettings.from_env(self._env(PRODUCER_FUNCTION)).stream_name
+        publisher = KinesisPublisher(stream, producer_kinesis)
         self._producer_handler = self.functions.handler(PRODUCER_FUNCTION, publisher)
         self._published = 0  # publish calls so far
         self._polled = (0, 0, 0)  # publish calls, state batches and map batches at the last polls
@@ -84,6 +84,12 @@ class LocalPipeline:
         self._run_rng = self.faults.generator(RUN_LOOP)
 
     # ---------------------------------------------------------------- wiring
+
+    def _session(self, function: str, base: Any = None) -> Any:
+        """The session ``function`` makes its clients with (``PipelineOptions.function_session``)."""
+        base = base or self.function_session
+        hook = self.options.function_session
+        return hook(function, base) if hook else base
 
     def _env(self, function: str) -> dict[str, str]:
         return self.deployed.function_env(self.template.functions()[function])
@@ -93,12 +99,13 @@ class LocalPipeline:
         settings = StateSettings.from_env(self._env(STATE_FUNCTION))
         self.state_table, self.poison_queue_url = settings.state_table_name, settings.poison_queue_url
         factory = self.options.state_service or (naive_state_service if self.options.naive else None)
+        session = self._session(STATE_FUNCTION)
         if factory is not None:
-            return factory(settings, self.function_session)
+            return factory(settings, session)
         # its backoff on throttling runs on the compressed clock of the SDK's own backoff
         clock = self.function_session.time
         pacing = Pacing(clock=clock.now, sleep=clock.sleep, rng=self.faults.generator(PACING))
-        return self.functions.module(STATE_FUNCTION).build_service(settings, self.function_session, pacing=pacing)
+        return self.functions.module(STATE_FUNCTION).build_service(settings, session, pacing=pacing)
 
     def _aggregate_service(self) -> Any:
         settings = AggregateSettings.from_env(self._env(AGGREGATE_FUNCTION))
@@ -109,13 +116,13 @@ class LocalPipeline:
         if build is None and self.options.naive:
             build = naive_aggregate_service(self.deployed.names["AggregateTable"])
         build = build or self.functions.module(AGGREGATE_FUNCTION).build_service
-        return build(settings, self.function_session)
+        return build(settings, self._session(AGGREGATE_FUNCTION))
 
     def _reduce_service(self) -> Any:
         settings = ReduceSettings.from_env(self._env(REDUCE_FUNCTION))
         self.aggregate_table = settings.aggregate_table_name
         build = self.options.reduce_service or self.functions.module(REDUCE_FUNCTION).build_service
-        return build(settings, self.function_session)
+        return build(settings, self._session(REDUCE_FUNCTION))
 
     def _wire_mappings(self) -> None:
         """The handlers where the backend runs them, the function faults around them, and their mappings."""

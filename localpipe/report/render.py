@@ -75,6 +75,7 @@ def report_json(report: PipelineReport) -> dict[str, Any]:
         "sent": report.sent,
         "delivered": report.delivered,
         "outcomes": dict(report.outcomes),
+        "accepted": report.accepted,
         "exhausted": report.exhausted,
         "aggregate_set_aside": report.aggregate_set_aside,
         "aggregate_exhausted": report.aggregate_exhausted,

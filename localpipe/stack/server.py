@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 import boto3
@@ -92,10 +92,17 @@ def local_aws_environment(endpoint_url: str | None, region: str | None = None) -
     updates = {**LOCAL_CREDENTIALS, "AWS_DEFAULT_REGION": region, "AWS_REGION": region}
     if endpoint_url:
         updates["AWS_ENDPOINT_URL"] = endpoint_url
+    with environment(updates):
+        yield new_session(region)
+
+
+@contextmanager
+def environment(updates: Mapping[str, str]) -> Iterator[None]:
+    """These environment variables set for the duration, the previous values (or their absence) restored after."""
     saved = {key: os.environ.get(key) for key in updates}
     os.environ.update(updates)
     try:
-        yield new_session(region)
+        yield
     finally:
         for key, value in saved.items():
             if value is None:

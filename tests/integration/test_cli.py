@@ -6,18 +6,31 @@ import threading
 import pytest
 
 from localpipe.commands.cli import main
+from results.record import ResultStore
 
 
 @pytest.mark.timeout(120)
-def test_given_a_small_faulty_run_when_the_pipeline_command_reports_json_then_it_is_exact(capsys):
-    code = main(
-        ["pipeline", "--messages", "150", "--trades", "20", "--duplicates", "0.2", "--crash-rate", "0.1", "--json"]
-    )
+def test_given_a_small_faulty_run_when_the_pipeline_command_reports_json_then_it_is_exact_and_published(
+    capsys, tmp_path
+):
+    # Given a store for its result
+    store = ResultStore(tmp_path)
+
+    # When the pipeline command runs with --json
+    argv = ["pipeline", "--messages", "150", "--trades", "20", "--duplicates", "0.2", "--crash-rate", "0.1", "--json"]
+    code = main(argv, results=store)
+
+    # Then it prints an exact report
     report = json.loads(capsys.readouterr().out)
     assert code == 0
     assert report["unaccounted"] == 0 and report["state_exact"] and report["aggregates_exact"]
     assert report["sent"] == 150 and report["outcomes"]["duplicate"] > 0
-    assert int(report["message_count"]) == report["outcomes"]["accepted"]
+    assert int(report["message_count"]) == report["outcomes"]["accepted"] == report["accepted"]
+    # And publishes it as the latest pipeline result, with the options it ran with
+    published = store.latest("pipeline")
+    assert published is not None and published["figures"]["report"] == report
+    options = published["figures"]["options"]
+    assert options["messages"] == 150 and options["crash_rate"] == 0.1 and "json" not in options
 
 
 @pytest.mark.timeout(120)

@@ -11,6 +11,8 @@ import pytest
 
 from localpipe.stack.template import Template
 from localpipe.stack.translated import environments, lint, translate
+from permissions.actions import encryption_key
+from permissions.stack import ConcreteStack, StackIdentity
 from tests.conftest import ROOT
 
 ENV = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
@@ -128,14 +130,20 @@ def test_given_the_template_when_checked_then_every_function_has_its_alarms_and_
         assert ("Errors", function) in watched and ("Throttles", function) in watched
     for function in ("StateFunction", "AggregateFunction", "ReduceFunction"):
         assert ("IteratorAge", function) in watched
-    for name, resource in resources.items():
-        props = resource.get("Properties", {})
-        if resource["Type"] == "AWS::DynamoDB::Table":
-            assert props["SSESpecification"]["KMSMasterKeyId"] == {"Ref": "DataKey"}, name
-        if resource["Type"] == "AWS::SQS::Queue":
-            assert props["KmsMasterKeyId"] == {"Ref": "DataKey"}, name
-        if resource["Type"] == "AWS::Logs::LogGroup":
-            assert props["KmsKeyId"] == {"Fn::GetAtt": ["DataKey", "Arn"]}, name
+    # Resolved for a stack: dev and prod keep the customer managed key everywhere; workshop mode puts what the
+    # workshop's own tools touch under the AWS managed keys (docs/deploy.md, "Workshop mode's encryption").
+    workshop_tools = {"RiskStream": "alias/aws/kinesis", "AggregateTable": None, "ParameterTable": None}
+    for mode in ("false", "true"):
+        stack = ConcreteStack.resolve(
+            translate(parameters={"WorkshopMode": mode}), StackIdentity("s", "eu-west-1", "1")
+        )
+        for name, resource in stack.resources.items():
+            expected = workshop_tools.get(name, stack.ref("DataKey")) if mode == "true" else stack.ref("DataKey")
+            key = encryption_key(resource["Type"], resource["Properties"])
+            if resource["Type"] in ("AWS::DynamoDB::Table", "AWS::Kinesis::Stream", "AWS::SQS::Queue"):
+                assert key == (expected or "alias/aws/dynamodb"), (mode, name)
+            if resource["Type"] == "AWS::Logs::LogGroup":
+                assert resource["Properties"]["KmsKeyId"] == stack.arn("DataKey"), name
 
 
 NAME_PROPERTIES = (

@@ -30,7 +30,11 @@ def longest_sdk_backoff(max_attempts: int) -> float:
 
 
 def _client(service: str, config: Config, session: boto3.Session | None) -> Any:
-    return (session or boto3.Session()).client(service, config=config)  # type: ignore[call-overload]
+    """From ``session``, or else from boto3's default session, as any boto3 code makes its clients (on Lambda, the
+    function's role from the environment; for ``make permissions-record``, a session that records the requests)."""
+    if session is None:
+        return boto3.client(service, config=config)  # type: ignore[call-overload]
+    return session.client(service, config=config)  # type: ignore[call-overload]
 
 
 def dynamodb_client(

@@ -1,0 +1,5 @@
+import sys
+
+from results.page import main
+
+sys.exit(main())
