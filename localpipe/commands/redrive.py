@@ -37,9 +37,9 @@ def _target(name: str | None) -> tuple[RedriveStack, Callable[[str], Any], int]:
     if name:
         import boto3
 
-        session = boto3.Session()
-        outputs, parameters = describe_stack(name, session.client("cloudformation"))
-        return RedriveStack.from_outputs(name, outputs, parameters), lambda service: session.client(service), 1
+        # boto3's default session: the user's configuration (and the one make permissions-record records through)
+        outputs, parameters = describe_stack(name, boto3.client("cloudformation"))
+        return RedriveStack.from_outputs(name, outputs, parameters), lambda service: boto3.client(service), 1
     local = state.require()
     outputs, parameters = describe_stack(local.stack_name, local.client("cloudformation"))
     return RedriveStack.from_outputs(local.stack_name, outputs, parameters), local.client, 0

@@ -124,22 +124,29 @@ def run_pipeline(args: argparse.Namespace, results: ResultStore | None = None) -
         pipeline = LocalPipeline(deployed, options)
         report = _run_with_progress(pipeline, sends, quiet=args.json)
         redriven = _redrive(pipeline, sends, report) if args.redrive else None
-    if args.json:
-        redrive = {} if redriven is None else {"redrive": redriven[0].to_json()}
-        console.print_json(json.dumps(report_json(report) | redrive, default=str))
-    else:
-        print_report(report, console)
+    redrive = {} if redriven is None else {"redrive": redriven[0].to_json()}
+    _show(args, report, redrive)
     if results is not None and not report.naive:
-        ran_with = {name: value for name, value in vars(args).items() if name not in NOT_OPTIONS}
-        redrive = {} if redriven is None else {"redrive": redriven[0].to_json()}
-        path = results.publish(args.command, {"options": ran_with, "report": report_json(report), **redrive})
-        if not args.json:
-            console.print(f"result published as {path} (make results renders it in docs/results.md)")
+        _publish(args, results, {"report": report_json(report), **redrive})
     if redriven is not None:
         return _redrive_result(*redriven, quiet=args.json)
     if report.naive:
         return 0  # a demonstration of what goes wrong; the differences are its result
     return 0 if report.exact else 1
+
+
+def _publish(args: argparse.Namespace, results: ResultStore, figures: dict[str, Any]) -> None:
+    ran_with = {name: value for name, value in vars(args).items() if name not in NOT_OPTIONS}
+    path = results.publish(args.command, {"options": ran_with, **figures})
+    if not args.json:
+        console.print(f"result published as {path} (make results renders it in docs/results.md)")
+
+
+def _show(args: argparse.Namespace, report: PipelineReport, redrive: dict[str, Any]) -> None:
+    if args.json:
+        console.print_json(json.dumps(report_json(report) | redrive, default=str))
+    else:
+        print_report(report, console)
 
 
 def _redrive(

@@ -177,17 +177,12 @@ class Tables:
         self.names = names
 
     def _get(self, table: str, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """Items by key, read consistently, 100 a call (what comes back unprocessed is asked again)."""
-        wanted = sorted(set(keys))
+        """Items by key, each read consistently (a range holds at most a batch's trades)."""
         items: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(wanted), 100):
-            request: dict[str, Any] = {
-                table: {"Keys": [{"pk": {"S": k}} for k in wanted[start : start + 100]], "ConsistentRead": True}
-            }
-            while request:
-                response = self.client.batch_get_item(RequestItems=request)
-                items.update({item["pk"]["S"]: item for item in response["Responses"].get(table, [])})
-                request = response.get("UnprocessedKeys") or {}
+        for key in sorted(set(keys)):
+            item = self.client.get_item(TableName=table, Key={"pk": {"S": key}}, ConsistentRead=True).get("Item")
+            if item is not None:
+                items[key] = item
         return items
 
     def _scan(self, table: str) -> dict[str, dict[str, Any]]:

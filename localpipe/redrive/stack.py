@@ -34,7 +34,6 @@ _TABLES = {
 class RedriveStack:
     name: str
     stream_name: str
-    stream_arn: str
     tables: StackTables
     queues: Mapping[str, str]  # stage -> queue URL
 
@@ -49,10 +48,10 @@ class RedriveStack:
             order=tuple(level.strip() for level in order.split(",")),
         )
         queues = {stage: outputs[f"{logical}Url"] for stage, logical in QUEUES.items()}
-        return cls(name, outputs["StreamName"], outputs["StreamArn"], tables, queues)
+        return cls(name, outputs["StreamName"], tables, queues)
 
     @classmethod
     def from_deployed(cls, deployed: Deployed, tables: StackTables) -> RedriveStack:
         """A local stack on moto (``localpipe.stack.resources.Deployed``), its tables as a reconcile reads them."""
-        names, arns = deployed.names, deployed.arns
-        return cls("local", names["RiskStream"], arns["RiskStream"], tables, {s: names[q] for s, q in QUEUES.items()})
+        names = deployed.names
+        return cls("local", names["RiskStream"], tables, {stage: names[queue] for stage, queue in QUEUES.items()})
