@@ -23,7 +23,7 @@ EVENT ?= events/state/kinesis-batch.json
 
 
 .PHONY: permissions permissions-record
-.PHONY: help venv test e2e soak bench local-image sam-local-check invoke-docker unit integration lint demo pipeline invoke build watch clean complexity ruff types python-lint format check unit-check hooks lock results reconcile redrive layer-lock layer-check capacity up down send imports
+.PHONY: help venv test e2e soak bench local-image sam-local-check invoke-docker unit integration lint demo pipeline invoke build watch clean complexity ruff types python-lint format check unit-check hooks lock results reconcile redrive layer-lock layer-check capacity up down send imports workshop-rounds workshop-generator workshop-generator-rounds workshop-generator-down
 
 help: ## List the targets
 	@grep -E '^[a-z0-9%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -45,6 +45,7 @@ test: $(STAMP) ## Install what the tests need and run them all (unit, integratio
 	$(PY) -m pytest -q -p no:cacheprovider -n 2 --dist worksteal --cov --cov-report=term $(ARGS)
 
 e2e: $(STAMP) ## End-to-end tests: against the stack of make up, or a deployed one (RISK_PIPELINE_STACK=<stack name>)
+	@$(PY) -m labs.generator.deploy idle
 	$(PY) -m pytest -q -p no:cacheprovider -rs tests/e2e $(ARGS)
 
 soak: $(STAMP) ## Property-based histories, soak profile: SOAK_HISTORIES (default 1000) fresh random histories; result published
@@ -98,10 +99,12 @@ imports: $(STAMP) ## The import contracts (import-linter, pyproject.toml): the s
 
 python-lint: ruff complexity types imports ## ruff, ruff format --check, the complexity gate, mypy, the import contracts
 
-lint: python-lint $(CHECKOV_STAMP) ## python-lint, then cfn-lint, sam validate --lint, the SAM-generated resources, checkov, the layer lock
-	$(VENV)/bin/cfn-lint template.yaml
+lint: python-lint $(CHECKOV_STAMP) ## python-lint, then cfn-lint, sam validate --lint, the SAM-generated resources (of the workshop generator's template too), checkov, the layer lock
+	$(VENV)/bin/cfn-lint template.yaml labs/generator/template.yaml
 	$(VENV)/bin/sam validate --lint --template template.yaml
+	$(VENV)/bin/sam validate --lint --template labs/generator/template.yaml
 	$(PY) -m localpipe.stack.translated
+	$(PY) -m localpipe.stack.translated labs/generator/template.yaml
 	$(MAKE) --no-print-directory permissions
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet
 	$(PY) -m localpipe.stack.layerlock
@@ -112,7 +115,7 @@ lint: python-lint $(CHECKOV_STAMP) ## python-lint, then cfn-lint, sam validate -
 # workshop-rounds takes it, or WORKSHOP=<the checkout>) adds its generator and frontend.
 PERMISSIONS_STACK ?= risk-pipeline-dev
 PERMISSIONS_ACCOUNT ?= 123456789012
-WORKSHOP_CHECKOUT = $(or $(if $(GENERATOR),$(abspath $(GENERATOR)/../..)),$(if $(wildcard $(WORKSHOP)/event-driven),$(abspath $(WORKSHOP))))
+WORKSHOP_CHECKOUT ?= $(or $(if $(GENERATOR),$(abspath $(GENERATOR)/../..)),$(if $(wildcard $(WORKSHOP)/event-driven),$(abspath $(WORKSHOP))))
 
 permissions: $(STAMP) ## Every recorded AWS request allowed by the template's policies, every grant used (run by make lint)
 	$(PY) -m permissions check --stack-name $(PERMISSIONS_STACK) --region $(AWS_DEFAULT_REGION) \
@@ -177,13 +180,25 @@ MINISTACK_STAMP := $(MINISTACK_VENV)/.installed
 up: $(STAMP) $(MINISTACK_STAMP) ## A local AWS (MiniStack, 127.0.0.1:4566) with this stack deployed by sam deploy (WORKSHOP=1: WorkshopMode=true)
 	$(PY) -m localpipe.ministack up $(if $(filter-out 0,$(WORKSHOP)),--workshop) $(ARGS)
 
-down: ## Stop what make up started and remove its state (.local-stack/)
-	@if [ -x $(PY) ]; then $(PY) -m localpipe.ministack down; else echo "no local stack is up"; fi
+down: ## Stop what make up started and remove its state (.local-stack/), the workshop's generator with it
+	@if [ -x $(PY) ]; then $(PY) -m labs.generator.deploy down; $(PY) -m localpipe.ministack down; \
+	else echo "no local stack is up"; fi
 
-workshop-rounds: $(STAMP) ## The workshop's own generator, unchanged, against make up WORKSHOP=1: GENERATOR=/path/to/GeneratorLambdaPackage [ROUNDS=4]
+workshop-rounds: $(STAMP) ## The workshop's own generator, unchanged, run from here round by round against make up WORKSHOP=1: GENERATOR=/path/to/GeneratorLambdaPackage [ROUNDS=4]
+	@$(PY) -m labs.generator.deploy idle
 	$(PY) -m labs.workshop_rounds $(GENERATOR) --rounds $(or $(ROUNDS),4)
 
+workshop-generator: $(STAMP) ## The workshop's generator deployed beside make up WORKSHOP=1 (AWS=1: on AWS), playing once a minute: GENERATOR=/path/to/GeneratorLambdaPackage
+	$(PY) -m labs.generator.deploy up $(GENERATOR) $(if $(filter-out 0,$(AWS)),--aws)
+
+workshop-generator-rounds: $(STAMP) ## The deployed generator's rounds so far (its log) and its SCORE
+	$(PY) -m labs.generator.deploy rounds
+
+workshop-generator-down: $(STAMP) ## Remove the workshop's generator (AWS=1: from AWS)
+	$(PY) -m labs.generator.deploy down $(if $(filter-out 0,$(AWS)),--aws)
+
 send: $(STAMP) ## Traffic to the stack of make up, until the aggregates are exact: ARGS=--workshop for the lab-2 burst
+	@$(PY) -m labs.generator.deploy idle
 	$(PY) -m localpipe.ministack send $(ARGS)
 
 build: $(STAMP) ## sam build (needs python3.13 on PATH)

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import tomllib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -19,10 +20,11 @@ from localpipe.stack.template import ROOT
 
 console = Console(soft_wrap=True, highlight=False)
 CONFIG_ENV = "local"
+WORKSHOP_CONFIG_ENV = "local_workshop"
 DEPLOY_SECONDS = 600.0
 
 
-def sam(arguments: Sequence[str], endpoint: str) -> None:
+def sam(arguments: Sequence[str], endpoint: str, cwd: Path = ROOT) -> None:
     environment = {
         **os.environ,
         "AWS_ENDPOINT_URL": endpoint,
@@ -34,7 +36,7 @@ def sam(arguments: Sequence[str], endpoint: str) -> None:
     environment.pop("AWS_PROFILE", None)
     command = [shutil.which("sam") or "sam", *arguments]
     console.print(f"$ {' '.join(['sam', *arguments])}")
-    result = subprocess.run(command, env=environment, cwd=ROOT, timeout=DEPLOY_SECONDS, check=False)
+    result = subprocess.run(command, env=environment, cwd=cwd, timeout=DEPLOY_SECONDS, check=False)
     if result.returncode != 0:
         raise MiniStackError(f"`sam {' '.join(arguments)}` failed (exit {result.returncode}); see its output above")
 
@@ -49,11 +51,7 @@ def stack_name() -> str:
 
 
 def deploy_arguments(workshop: bool) -> list[str]:
-    """``sam deploy`` of the ``local`` config env; in workshop mode its parameter overrides with
-    ``WorkshopMode="true"`` added (a ``--parameter-overrides`` on the command line replaces the config's, so the
-    config's are repeated first). AggregationOrder stays at its default, the order the workshop's checker scores."""
-    arguments = ["deploy", "--config-env", CONFIG_ENV, "--no-resolve-s3"]
-    if workshop:
-        overrides = str(_local_config()["deploy"]["parameters"]["parameter_overrides"])
-        arguments += ["--parameter-overrides", f'{overrides} WorkshopMode="true"']
-    return arguments
+    """``sam deploy`` of the ``local`` config env; in workshop mode of ``local_workshop``, the same deploy with
+    ``WorkshopMode="true"`` and the shard count that keeps the workshop's clock here (samconfig.toml says why).
+    AggregationOrder stays at its default, the order the workshop's checker scores."""
+    return ["deploy", "--config-env", WORKSHOP_CONFIG_ENV if workshop else CONFIG_ENV, "--no-resolve-s3"]

@@ -101,16 +101,24 @@ def lint(parameters: Mapping[str, Any] | None = None, path: Path = TEMPLATE_PATH
         os.unlink(handle.name)
 
 
-def main() -> int:
-    failed = 0
-    for name, parameters in environments().items():
-        code, output = lint(parameters)
-        status = "clean" if code == 0 else "NOT clean"
-        print(f"translated template, {name} parameters {parameters or '(defaults)'}: {status}")  # noqa: T201
+def _lint_runs(paths: list[Path]) -> list[tuple[str, tuple[int, str]]]:
+    """Each template named, with its defaults; with none, template.yaml with each environment's parameters."""
+    if paths:
+        return [(f"translated template {path}, its default parameters", lint(path=path)) for path in paths]
+    return [
+        (f"translated template, {name} parameters {parameters or '(defaults)'}", lint(parameters))
+        for name, parameters in environments().items()
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m localpipe.stack.translated [TEMPLATE ...]``: exit 1 when any translation is not lint clean."""
+    runs = _lint_runs([Path(p) for p in (sys.argv[1:] if argv is None else argv)])
+    for label, (code, output) in runs:
+        print(f"{label}: {'clean' if code == 0 else 'NOT clean'}")  # noqa: T201
         if code:
             print(output)  # noqa: T201
-            failed += 1
-    return 1 if failed else 0
+    return 1 if any(code for _, (code, _) in runs) else 0
 
 
 if __name__ == "__main__":

@@ -4,15 +4,20 @@ them."""
 
 from __future__ import annotations
 
+import tomllib
+
 import pytest
 
 from localpipe.ministack.sam import deploy_arguments
-from localpipe.stack.translated import environments, translate
+from localpipe.stack.translated import SAMCONFIG, environments, translate
 
 CONDITION = "HasMetricMathAlarms"
 
 
-@pytest.mark.parametrize(("config_env", "kept"), [("default", True), ("prod", True), ("local", False)])
+@pytest.mark.parametrize(
+    ("config_env", "kept"),
+    [("default", True), ("prod", True), ("workshop", True), ("local", False), ("local_workshop", False)],
+)
 def test_given_a_config_env_when_translated_then_metric_math_alarms_are_kept_except_on_the_emulator(config_env, kept):
     template = translate(parameters=environments()[config_env])
     resources = template["Resources"]
@@ -36,7 +41,10 @@ def _functions_environment(template: dict) -> dict[str, dict]:
     }
 
 
-@pytest.mark.parametrize(("config_env", "traced"), [("default", True), ("prod", True), ("local", False)])
+@pytest.mark.parametrize(
+    ("config_env", "traced"),
+    [("default", True), ("prod", True), ("workshop", True), ("local", False), ("local_workshop", False)],
+)
 def test_given_a_config_env_when_translated_then_the_tracer_is_off_only_on_the_emulator(config_env, traced):
     template = translate(parameters=environments()[config_env])
 
@@ -53,16 +61,26 @@ def test_given_a_config_env_when_translated_then_the_tracer_is_off_only_on_the_e
 
 
 @pytest.mark.parametrize("workshop", [False, True])
-def test_given_make_up_with_or_without_workshop_when_deployed_then_only_workshop_mode_differs(workshop):
+def test_given_make_up_with_or_without_workshop_when_deployed_then_only_workshop_mode_and_shards_differ(workshop):
+    # Given the deploy `make up` runs, with and without WORKSHOP=1
     arguments = deploy_arguments(workshop)
-
-    assert arguments[:4] == ["deploy", "--config-env", "local", "--no-resolve-s3"]
+    config_env = arguments[arguments.index("--config-env") + 1]
+    assert arguments == ["deploy", "--config-env", config_env, "--no-resolve-s3"]
+    assert config_env == ("local_workshop" if workshop else "local")
     if not workshop:
-        assert "--parameter-overrides" not in arguments
         return
-    overrides = arguments[arguments.index("--parameter-overrides") + 1]
-    parameters = dict(pair.split("=", 1) for pair in overrides.replace('"', "").split())
-    assert parameters == {**environments()["local"], "WorkshopMode": "true"}
+    # Then workshop mode is the local deploy with WorkshopMode on and its own shard count, nothing else
+    config = tomllib.loads(SAMCONFIG.read_text())
+    local, local_workshop = config["local"], config["local_workshop"]
+    parameters = environments()["local_workshop"]
+    assert {k: v for k, v in parameters.items() if k not in ("WorkshopMode", "ShardCount")} == {
+        k: v for k, v in environments()["local"].items() if k != "ShardCount"
+    }
+    assert parameters["WorkshopMode"] == "true"
+    for command in ("global", "build"):
+        assert local_workshop[command] == local[command]
+    deploy = {k: v for k, v in local_workshop["deploy"]["parameters"].items() if k != "parameter_overrides"}
+    assert deploy == {k: v for k, v in local["deploy"]["parameters"].items() if k != "parameter_overrides"}
     template = translate(parameters=parameters)
     left, right = template["Conditions"]["IsWorkshop"]["Fn::Equals"]
     assert left == right
