@@ -23,7 +23,7 @@ EVENT ?= events/state/kinesis-batch.json
 
 
 .PHONY: permissions permissions-record
-.PHONY: help venv test e2e soak bench local-image sam-local-check invoke-docker unit integration lint demo pipeline invoke build watch clean complexity ruff types python-lint format check unit-check hooks lock results reconcile layer-lock layer-check capacity up down send imports workshop-rounds workshop-generator workshop-generator-rounds workshop-generator-down
+.PHONY: help venv test e2e soak bench local-image sam-local-check invoke-docker unit integration lint demo pipeline invoke build watch clean complexity ruff types python-lint format check unit-check hooks lock results reconcile redrive layer-lock layer-check capacity up down send imports workshop-rounds workshop-generator workshop-generator-rounds workshop-generator-down
 
 help: ## List the targets
 	@grep -E '^[a-z0-9%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -159,6 +159,9 @@ watch: $(STAMP) ## Live aggregates and latency: the stack of make up, a deployed
 
 reconcile: $(STAMP) ## Drift of the aggregates from the StateTable; exit 1 on drift (ARGS="--stack NAME [--repair]")
 	$(PY) -m localpipe reconcile $(ARGS)
+
+redrive: $(STAMP) ## What the stages gave up, brought back once: the stack of make up, or ARGS="--stack NAME [--queue Q] [--dry-run]"
+	$(PY) -m localpipe redrive $(ARGS)
 
 local-image: $(STAMP) ## Docker (started if needed) and the offline Lambda and moto images, built once from the registries
 	scripts/docker-daemon start

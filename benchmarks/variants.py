@@ -77,9 +77,7 @@ def deltas_beside_markers(aggregate_table: str) -> Effect:
 def one_transaction_aggregate(
     client: Any, aggregate_table: str, marker_table: str, order: Sequence[str]
 ) -> AggregateService:
-    store = MarkerStore(
-        marker_table, client, effect=deltas_beside_markers(aggregate_table), marker_ttl_seconds=2 * 24 * 3600
-    )
+    store = MarkerStore(marker_table, client, effect=deltas_beside_markers(aggregate_table))
     return AggregateService(store, order, plan=plan_sub_batches)
 
 

@@ -363,6 +363,7 @@ class Simulation:
             new=record.contribution,
             old=stored.contribution if stored is not None else None,
             timestamp=Decimal(record.timestamp),
+            old_version=stored.Version if stored is not None else None,
         )
         shard = self.state_stream[stable_hash(record.TradeID) % len(self.state_stream)]
         shard.append(self.clock.now + self.p.stream_propagation, change, STATE_RECORD_BYTES, "change")

@@ -51,6 +51,7 @@ from riskpipe.models import Hierarchy
 
 # The operator commands, as make runs them against a stack (``{stack}``: its name). One line per command.
 OPERATOR_COMMANDS: dict[str, list[str]] = {
+    "make redrive ARGS='--stack NAME'": ["redrive", "--stack", "{stack}"],
     "make reconcile ARGS='--stack NAME --repair'": ["reconcile", "--stack", "{stack}", "--repair"],
 }
 ALL_FAULTS = FaultRates(
@@ -135,6 +136,7 @@ def refused_sums(recorder: Recorder) -> str:
                 message = risk_message(trade, 0, value, hierarchy=DELTA, timestamp=1700000000, checked=False)
                 deployed.client("dynamodb").put_item(TableName=deployed.names["StateTable"], Item=state_item(message))
             pipeline = LocalPipeline(deployed, recording_options(recorder, mapping_overrides=overrides))
+            pipeline.drain()  # the items written first are applied first: a chain of both would add the newest only
             report = pipeline.run([Send.of(m) for m in sent])
             if report.aggregate_set_aside < 1:
                 raise RuntimeError("no change was set aside: the scenario no longer reaches that path")
@@ -183,14 +185,18 @@ def _event(logical: str) -> dict[str, Any]:
 
 
 def operators(recorder: Recorder) -> str:
-    """Each operator command against a stack that needs every kind of repair: partials the reduce gave up (pending),
-    an aggregate off, a trade's marker gone."""
+    """Each operator command against a stack that needs every kind of repair: batches every stage gave up (the
+    StateLambda's, the map's, the reduce's: partials pending) and poison records, for the redrive; an aggregate off
+    and a trade's marker gone, for the reconcile's repair."""
     from localpipe.commands.cli import main as localpipe_main
 
-    plan = FaultPlan(FaultRates(function_errors=0.5), seed=5)
-    overrides = {"ReduceFunction": {"MaximumRetryAttempts": 0, "BisectBatchOnFunctionError": False}}
+    plan = FaultPlan(FaultRates(function_errors=0.5), seed=5, poison=2)
+    overrides = {  # small batches, each given up at its first error: some of every stage's batches are applied
+        function: {"BatchSize": 10, "MaximumRetryAttempts": 0, "BisectBatchOnFunctionError": False}
+        for function in ("StateFunction", "AggregateFunction", "ReduceFunction")
+    }
     with _stack(recorder) as deployed:
-        LocalPipeline(deployed, PipelineOptions(faults=plan, mapping_overrides=overrides)).run(plan.traffic(100, 10))
+        LocalPipeline(deployed, PipelineOptions(faults=plan, mapping_overrides=overrides)).run(plan.traffic(300, 30))
         client, names = deployed.client("dynamodb"), deployed.names
         off = {"Identifier": {"S": "message_count"}, "Value": {"N": "-1"}}
         client.put_item(TableName=names["AggregateTable"], Item=off)
@@ -202,8 +208,8 @@ def operators(recorder: Recorder) -> str:
             with default_session(recorder.session(OPERATOR)), contextlib.redirect_stdout(sys.stderr):
                 localpipe_main([a.format(stack=name) for a in argv])
     return (
-        "operator commands, on a stack needing every repair (partials pending, an aggregate off, a marker gone): "
-        + (", ".join(OPERATOR_COMMANDS))
+        "operator commands, on a stack needing every repair (batches every stage gave up, poison records, an "
+        "aggregate off, a marker gone): " + (", ".join(OPERATOR_COMMANDS))
     )
 
 

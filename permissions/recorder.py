@@ -45,6 +45,10 @@ CONDITION_PARAMETERS: dict[str, dict[str, str]] = {
     },
 }
 TRANSACT_KINDS = ("Put", "Update", "Delete", "ConditionCheck", "Get")
+# The calls that return a shard iterator (Kinesis, DynamoDB Streams), and where the recorder keeps, in botocore's
+# request context, the stream that iterator reads.
+ITERATOR_OPERATIONS = ("GetShardIterator", "GetRecords")
+ITERATOR_STREAM = "recorded_iterator_stream"
 BATCH_KINDS = {"PutRequest": "Put", "DeleteRequest": "Delete"}
 
 
@@ -82,6 +86,9 @@ class Recorder:
         self.namer = namer
         self._requests: set[Request] = set()
         self._lock = threading.Lock()
+        # A shard iterator -> the stream it reads (its request's resources): GetRecords names only its iterator, and
+        # IAM authorizes it on the stream the iterator was taken from.
+        self._iterators: dict[str, tuple[tuple[str, str], ...]] = {}
 
     @property
     def requests(self) -> set[Request]:
@@ -97,16 +104,28 @@ class Recorder:
         model = client.meta.service_model
         service, prefix = model.service_name, model.signing_name
 
-        def record(params: Mapping[str, Any], model: Any, **_: Any) -> None:
+        def record(params: Mapping[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
             request = self.request(principal, service, prefix, model.name, params)
             with self._lock:
                 self._requests.add(request)
+            if model.name in ITERATOR_OPERATIONS:
+                context[ITERATOR_STREAM] = request.resources
+
+        def remember(parsed: Mapping[str, Any], context: Mapping[str, Any], **_: Any) -> None:
+            iterator = parsed.get("ShardIterator") or parsed.get("NextShardIterator")
+            if iterator and ITERATOR_STREAM in context:
+                with self._lock:
+                    self._iterators[iterator] = context[ITERATOR_STREAM]
 
         client.meta.events.register("before-parameter-build", record)
+        client.meta.events.register("after-call", remember)
         return client
 
     def request(self, principal: str, service: str, prefix: str, operation: str, params: Mapping[str, Any]) -> Request:
         resources = {p: self.namer(str(params[p])) for p in RESOURCE_PARAMETERS if p in params}
+        if "ShardIterator" in params:  # GetRecords: the stream its iterator reads
+            with self._lock:
+                resources.update(self._iterators.get(params["ShardIterator"], ()))
         conditions = {p: str(params[p]) for p in CONDITION_PARAMETERS.get(prefix, {}) if p in params}
         items = set(self._items(params))
         return Request(

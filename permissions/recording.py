@@ -40,7 +40,10 @@ REQUEST_MAKERS = (
     "functions/combine/app.py",
     "functions/game/app.py",
     "localpipe/commands/reconcile.py",
-    "localpipe/commands/drift.py",
+    "localpipe/commands/redrive.py",
+    "localpipe/redrive/drift.py",
+    "localpipe/redrive/access.py",
+    "localpipe/redrive/run.py",
     "localpipe/stack/readback.py",
     "localpipe/stack/deployed.py",
 )

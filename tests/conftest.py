@@ -71,6 +71,13 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             f"({figures['combine_retried_batches']:,} batches retried, {figures['combine_lost_checkpoints']:,} lost "
             f"checkpoints, {figures['combine_overlaps']:,} overlapping consumers)"
         )
+        if "map_given_up" in figures:
+            write(
+                f"given up by the map: {figures['map_given_up']:,} records of {figures['map_gap_trades']:,} trades, "
+                f"{figures['map_healed']:,} of them healed by their next change before any redrive; the redrive "
+                f"brought back state {figures['redriven_state']:,}, map {figures['redriven_map']:,}, reduce "
+                f"{figures['redriven_reduce']:,}, poison {figures['redriven_poison']:,}"
+            )
         # A soak's totals are published by the session that gathers them all: not by an xdist worker (its share).
         if os.environ.get("HYPOTHESIS_PROFILE") == "soak" and not os.environ.get("PYTEST_XDIST_WORKER"):
             asked = settings.default.max_examples  # SOAK_HISTORIES

@@ -30,7 +30,6 @@ def build_service(settings: AggregateSettings, session: boto3.Session | None = N
         settings.marker_table_name,
         dynamodb_client(max_attempts=settings.dynamodb_max_attempts, session=session),
         effect=partial_put(settings.partial_table_name),
-        marker_ttl_seconds=settings.marker_ttl_seconds,
     )
     return AggregateService(
         store,

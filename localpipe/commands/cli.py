@@ -1,7 +1,7 @@
-"""Command line of the local pipeline: ``python -m localpipe demo|pipeline|invoke|watch|reconcile``.
+"""Command line of the local pipeline: ``python -m localpipe demo|pipeline|invoke|watch|reconcile|redrive``.
 
-Each command lives in its own module: ``run.py`` (demo, pipeline), ``invoke.py``, ``watch.py`` and
-``reconcile.py``; this one only parses the arguments and hands over."""
+Each command lives in its own module: ``run.py`` (demo, pipeline), ``invoke.py``, ``watch.py``, ``reconcile.py``
+and ``redrive.py``; this one only parses the arguments and hands over."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from localpipe.commands.invoke import invoke
 from localpipe.commands.reconcile import reconcile_command
+from localpipe.commands.redrive import redrive_arguments, redrive_command
 from localpipe.commands.run import pipeline_arguments, run_pipeline
 from localpipe.commands.watch import watch
 from localpipe.faults.scenario import DEMO_DEFAULTS
@@ -51,9 +52,12 @@ def main(argv: Sequence[str] | None = None, results: ResultStore | None = None) 
     invoke_parser.add_argument("--repeat", type=int, default=1, help="deliver the event this many times")
     _watch_arguments(commands.add_parser("watch", help="live view of the aggregates"))
     _reconcile_arguments(commands.add_parser("reconcile", help="recompute the aggregates from the StateTable"))
+    redrive_arguments(commands.add_parser("redrive", help="bring back what the stages gave up, once"))
     args = parser.parse_args(argv)
     if args.command == "reconcile":
         return reconcile_command(args)
+    if args.command == "redrive":
+        return redrive_command(args)
     if args.command in ("demo", "pipeline"):
         return run_pipeline(args, results)
     if args.command == "invoke":

@@ -10,13 +10,13 @@ import boto3
 from rich.console import Console
 from rich.table import Table
 
-from localpipe.commands.drift import Reconciliation, reconcile
-from localpipe.commands.drift import repair as repair_aggregates
 from localpipe.faults.plan import FaultPlan
 from localpipe.faults.rates import FaultRates
 from localpipe.ministack import state as ministack
 from localpipe.pipeline.options import PipelineOptions
 from localpipe.pipeline.pipeline import LocalPipeline
+from localpipe.redrive.drift import Reconciliation, reconcile
+from localpipe.redrive.drift import repair as repair_aggregates
 from localpipe.stack.deployed import describe_stack
 from localpipe.stack.lambda_context import AGGREGATE_FUNCTION
 from localpipe.stack.local import local_stack
@@ -59,7 +59,6 @@ def _reconcile_stack(name: str, cloudformation: Any, dynamodb: Any, repair: bool
         marker_table=outputs["AggregateMarkerTableName"],
         partial_table=outputs["PartialTableName"],
         order=tuple(level.strip() for level in order.split(",")),
-        marker_ttl_seconds=defaults["marker_ttl_seconds"].default,
     )
     return _reconcile(dynamodb, tables, repair=repair)
 

@@ -18,8 +18,10 @@ from localpipe.faults.scenario import Send
 from localpipe.pipeline.backend import Backend, InProcessBackend, LambdaBackend
 from localpipe.pipeline.options import PipelineOptions
 from localpipe.pipeline.pipeline import LocalPipeline
-from localpipe.report.model import PipelineReport
-from localpipe.report.render import print_report, report_json
+from localpipe.pipeline.redrive import redrive
+from localpipe.redrive.plan import RedriveReport
+from localpipe.report.model import PipelineReport, build_report
+from localpipe.report.render import print_report, report_json, verdicts
 from localpipe.stack.local import deploy_local, local_stack
 from localpipe.stack.resources import Deployed
 from localpipe.stack.server import local_aws_environment
@@ -46,7 +48,9 @@ def pipeline_arguments(parser: argparse.ArgumentParser, defaults: dict[str, Any]
     add("--shards", type=int, default=None, help="override the template's ShardCount")
     add("--batch-size", type=int, default=None, help="override StateBatchSize")
     add("--parallelization", type=int, default=None, help="override both mappings' ParallelizationFactor")
-    add("--max-retries", type=int, default=None, help="override MaximumRetryAttempts")
+    add("--max-retries", type=int, default=None, help="override MaximumRetryAttempts (the StateLambda's)")
+    add("--aggregate-max-retries", type=int, default=None, help="override AggregateMaximumRetryAttempts (map, reduce)")
+    add("--redrive", action="store_true", help="then stop the faults, drain, redrive what was given up, drain again")
     add("--naive", action="store_true", help="read-then-write StateLambda and non-idempotent aggregate")
     add("--combining", action="store_true", help="the template's Combining=true: the combining lanes before the reduce")
     add("--verbose", action="store_true", help="show the functions' logs and metrics")
@@ -70,6 +74,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "AggregateParallelizationFactor": args.parallelization,
         "MaximumRetryAttempts": args.max_retries,
         "Combining": "true" if args.combining else None,
+        "AggregateMaximumRetryAttempts": args.aggregate_max_retries,
     }
     return {k: v for k, v in pairs.items() if v is not None}
 
@@ -122,18 +127,50 @@ def run_pipeline(args: argparse.Namespace, results: ResultStore | None = None) -
         options = PipelineOptions(faults=plan, naive=args.naive, verbose=args.verbose, backend=backend)
         pipeline = LocalPipeline(deployed, options)
         report = _run_with_progress(pipeline, sends, quiet=args.json)
-    if args.json:
-        console.print_json(json.dumps(report_json(report), default=str))
-    else:
-        print_report(report, console)
+        redriven = _redrive(pipeline, sends, report) if args.redrive else None
+    redrive = {} if redriven is None else {"redrive": redriven[0].to_json()}
+    _show(args, report, redrive)
     if results is not None and not report.naive:
-        ran_with = {name: value for name, value in vars(args).items() if name not in NOT_OPTIONS}
-        path = results.publish(args.command, {"options": ran_with, "report": report_json(report)})
-        if not args.json:
-            console.print(f"result published as {path} (make results renders it in docs/results.md)")
+        _publish(args, results, {"report": report_json(report), **redrive})
+    if redriven is not None:
+        return _redrive_result(*redriven, quiet=args.json)
     if report.naive:
         return 0  # a demonstration of what goes wrong; the differences are its result
     return 0 if report.exact else 1
+
+
+def _publish(args: argparse.Namespace, results: ResultStore, figures: dict[str, Any]) -> None:
+    ran_with = {name: value for name, value in vars(args).items() if name not in NOT_OPTIONS}
+    path = results.publish(args.command, {"options": ran_with, **figures})
+    if not args.json:
+        console.print(f"result published as {path} (make results renders it in docs/results.md)")
+
+
+def _show(args: argparse.Namespace, report: PipelineReport, redrive: dict[str, Any]) -> None:
+    if args.json:
+        console.print_json(json.dumps(report_json(report) | redrive, default=str))
+    else:
+        print_report(report, console)
+
+
+def _redrive(
+    pipeline: LocalPipeline, sends: Sequence[Send], before: PipelineReport
+) -> tuple[RedriveReport, PipelineReport]:
+    """Stop the faults, drain, redrive, drain again; the redrive's report and the run's as it then is."""
+    redriven = redrive(pipeline)
+    return redriven, build_report(pipeline.record(sends, before.elapsed))
+
+
+def _redrive_result(redriven: RedriveReport, after: PipelineReport, *, quiet: bool) -> int:
+    """After the redrive: the tables' verdicts, what it left and what to do about it, and its line, last."""
+    if not quiet:
+        console.print("after the redrive (faults stopped, drained, redriven, drained again):")
+        for line in verdicts(after):
+            console.print(line)
+        for note in redriven.notes():
+            console.print(f"  left: {note}", soft_wrap=True)
+        console.print(redriven.last_line(), markup=False, highlight=False, soft_wrap=True)
+    return 0 if redriven.exact and after.state_exact and after.aggregates_exact else 1
 
 
 def _run_with_progress(pipeline: LocalPipeline, sends: Sequence[Send], *, quiet: bool) -> PipelineReport:

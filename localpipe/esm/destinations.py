@@ -1,12 +1,12 @@
-"""On-failure destinations of the local mappings: what Lambda sends when it gives a batch up (its metadata: shard,
-sequence range, size, never the payload), and the SQS queue it goes to."""
+"""On-failure destinations of the local mappings: what Lambda sends when it gives a batch up (AWS's invocation record:
+its shard, sequence range and size, never the payload), and the SQS queue it goes to."""
 
 from __future__ import annotations
 
 import json
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from localpipe.esm.streams import SourceRecord
@@ -35,25 +35,64 @@ def failure_message(
     source_arn: str,
     now: float,
 ) -> dict[str, Any]:
-    """The invocation record Lambda sends to a stream mapping's on-failure destination."""
-    info_key = "KinesisBatchInfo" if config.kind == "Kinesis" else "DDBStreamBatchInfo"
+    """The invocation record Lambda sends to a stream mapping's on-failure destination, for these records."""
+    _, _, _, region, account, _ = source_arn.split(":", 5)
+    return invocation_record(
+        stream_arn=source_arn,
+        shard_id=shard_id,
+        start=records[0].sequence_number,
+        end=records[-1].sequence_number,
+        size=len(records),
+        first_arrival=datetime.fromtimestamp(records[0].arrival, UTC),
+        last_arrival=datetime.fromtimestamp(records[-1].arrival, UTC),
+        function_arn=f"arn:aws:lambda:{region}:{account}:function:{config.function}",
+        condition=condition,
+        attempts=attempts,
+        now=datetime.fromtimestamp(now, UTC),
+        request_id=str(uuid.uuid4()),
+    )
+
+
+def invocation_record(
+    *,
+    stream_arn: str,
+    shard_id: str,
+    start: str,
+    end: str,
+    size: int,
+    first_arrival: datetime,
+    last_arrival: datetime,
+    function_arn: str,
+    condition: str,
+    attempts: int,
+    now: datetime,
+    request_id: str,
+) -> dict[str, Any]:
+    """The invocation record Lambda sends to a stream mapping's on-failure destination (SQS or SNS) when it gives a
+    batch up, as AWS documents it: ``KinesisBatchInfo`` for a Kinesis stream, ``DDBStreamBatchInfo`` for a DynamoDB
+    stream, times in ISO 8601 (UTC, milliseconds), sequence numbers as strings; never the records."""
+    kinesis = stream_arn.split(":")[2] == "kinesis"
     return {
         "requestContext": {
-            "requestId": str(uuid.uuid4()),
-            "functionArn": f"local:{config.function}",
+            "requestId": request_id,
+            "functionArn": function_arn,
             "condition": condition,
             "approximateInvokeCount": attempts,
         },
         "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
         "version": "1.0",
-        "timestamp": datetime.fromtimestamp(now).isoformat(),
-        info_key: {
+        "timestamp": _iso(now),
+        "KinesisBatchInfo" if kinesis else "DDBStreamBatchInfo": {
             "shardId": shard_id,
-            "startSequenceNumber": records[0].sequence_number,
-            "endSequenceNumber": records[-1].sequence_number,
-            "approximateArrivalOfFirstRecord": records[0].arrival,
-            "approximateArrivalOfLastRecord": records[-1].arrival,
-            "batchSize": len(records),
-            "streamArn": source_arn,
+            "startSequenceNumber": start,
+            "endSequenceNumber": end,
+            "approximateArrivalOfFirstRecord": _iso(first_arrival),
+            "approximateArrivalOfLastRecord": _iso(last_arrival),
+            "batchSize": size,
+            "streamArn": stream_arn,
         },
     }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

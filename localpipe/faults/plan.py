@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from localpipe.faults.rates import BACKOFF_JITTER, FUNCTION_FAULTS, THROTTLING, FaultRates
+from localpipe.faults.rates import BACKOFF_JITTER, FUNCTION_FAULTS, THROTTLING, FaultRates, FaultSwitch
 from localpipe.faults.scenario import Send, scenario_sends
 from localpipe.faults.sdk import FaultSession
 
@@ -49,15 +49,18 @@ class InjectedCrash(RuntimeError):
 class FunctionFaults:
     """Function-side faults around the real handlers, all drawn from one generator in invocation order."""
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, switch: FaultSwitch | None = None) -> None:
         self._rng = rng
+        self._switch = switch or FaultSwitch()
 
     def wrap(self, handler: Callable[[dict, Any], Any], rates: FaultRates, context: Any) -> Callable[[dict], Any]:
         """The invoker a mapping calls: the real handler, with a function error before it and a crash after it.
         Both are drawn on every call, at rate 0 too, so that adding an invoker keeps the other draws in order."""
-        rng = self._rng
+        rng, switch = self._rng, self._switch
 
         def invoke(event: dict) -> Any:
+            if not switch.on:
+                return handler(event, context)
             if rng.random() < rates.function_errors:
                 raise InjectedFunctionError("injected function error")
             response = handler(event, context)
@@ -72,19 +75,29 @@ class DeliveryFaults:
     """Faults on the platform side of one mapping (a lost checkpoint, a second consumer on the shard), drawn from
     the mapping's generator ``rng``: the mapping asks, in delivery order, and draws nothing itself."""
 
-    def __init__(self, rng: random.Random, *, lost_checkpoint: float = 0.0, overlap: float = 0.0) -> None:
+    def __init__(
+        self,
+        rng: random.Random,
+        *,
+        lost_checkpoint: float = 0.0,
+        overlap: float = 0.0,
+        switch: FaultSwitch | None = None,
+    ) -> None:
         self._rng = rng
         self.lost_checkpoint_rate = lost_checkpoint
         self.overlap_rate = overlap
+        self._switch = switch or FaultSwitch()
 
     def overlap(self) -> tuple[bool, bool]:
         """(a second consumer takes this batch too, it does so before ours)."""
+        if not self._switch.on:
+            return False, False
         overlap = self._rng.random() < self.overlap_rate
         return overlap, overlap and self._rng.random() < 0.5
 
     def lost_checkpoint(self) -> bool:
         """The checkpoint of a successful batch is lost: the batch will be delivered again as it is."""
-        return self._rng.random() < self.lost_checkpoint_rate
+        return self._switch.on and self._rng.random() < self.lost_checkpoint_rate
 
 
 @dataclass(frozen=True)
@@ -96,6 +109,11 @@ class FaultPlan:
     seed: int = 0
     poison: int = 0
     rng: random.Random | None = None
+    switch: FaultSwitch = field(default_factory=FaultSwitch, compare=False)
+
+    def stop(self) -> None:
+        """Every fault of the plan stops now: function errors and crashes, lost checkpoints, overlaps, throttling."""
+        self.switch.stop()
 
     def generator(self, purpose: int) -> random.Random:
         return self.rng if self.rng is not None else random.Random(self.seed + purpose)
@@ -107,11 +125,12 @@ class FaultPlan:
         )
 
     def function_faults(self) -> FunctionFaults:
-        return FunctionFaults(self.generator(FUNCTION_FAULTS))
+        return FunctionFaults(self.generator(FUNCTION_FAULTS), self.switch)
 
     def delivery(self, rng: random.Random) -> DeliveryFaults:
         """The delivery faults of the mapping whose generator is ``rng``."""
-        return DeliveryFaults(rng, lost_checkpoint=self.rates.lost_checkpoint, overlap=self.rates.overlap)
+        rates = self.rates
+        return DeliveryFaults(rng, lost_checkpoint=rates.lost_checkpoint, overlap=rates.overlap, switch=self.switch)
 
     def session(self, region: str, backoff_scale: float) -> FaultSession:
         """The functions' session: throttling injected, the SDK's backoff compressed by ``backoff_scale``."""
@@ -123,4 +142,5 @@ class FaultPlan:
             bursts=self.rates.throttling_bursts,
             burst_length=self.rates.burst_length,
             jitter=self.generator(BACKOFF_JITTER),
+            switch=self.switch,
         )

@@ -1,4 +1,5 @@
-"""The rates of the fault plan (``plan.FaultPlan``), and the purposes its seeded generators are drawn for."""
+"""The rates of the fault plan (``plan.FaultPlan``), the purposes its seeded generators are drawn for, and the switch
+that stops all its faults at once."""
 
 from __future__ import annotations
 
@@ -33,3 +34,14 @@ class FaultRates:
     @property
     def throttles(self) -> bool:
         return self.throttling > 0 or self.throttling_bursts > 0
+
+
+class FaultSwitch:
+    """On until ``stop``: then every fault of the plan stops at once, and nothing more is drawn (a run that goes on to
+    redrive what its faults made the stages give up, ``make pipeline ARGS="... --redrive"``)."""
+
+    def __init__(self) -> None:
+        self.on = True
+
+    def stop(self) -> None:
+        self.on = False

@@ -16,6 +16,7 @@ import boto3
 from botocore.awsrequest import AWSResponse
 from botocore.retries import quota, standard
 
+from localpipe.faults.rates import FaultSwitch
 from localpipe.stack.server import shared_loader_session
 
 
@@ -114,10 +115,13 @@ class FaultSession(boto3.Session):
         bursts: float = 0.0,
         burst_length: tuple[int, int] = (3, 12),
         jitter: random.Random | None = None,
+        switch: FaultSwitch | None = None,
     ) -> None:
         super().__init__(botocore_session=shared_loader_session(), region_name=region)
         self.time = CompressedTime(backoff_scale, jitter or random.Random())
-        self.throttling = ThrottlingPlan(rng, rate=throttling, bursts=bursts, burst_length=burst_length)
+        self.throttling = ThrottlingPlan(
+            rng, rate=throttling, bursts=bursts, burst_length=burst_length, switch=switch or FaultSwitch()
+        )
         inject_throttling(self, self.throttling, ("UpdateItem", "TransactWriteItems"))
 
     def client(self, *args: Any, **kwargs: Any) -> Any:
@@ -141,9 +145,16 @@ class ThrottlingPlan:
     """
 
     def __init__(
-        self, rng: random.Random, *, rate: float, bursts: float = 0.0, burst_length: tuple[int, int] = (3, 12)
+        self,
+        rng: random.Random,
+        *,
+        rate: float,
+        bursts: float = 0.0,
+        burst_length: tuple[int, int] = (3, 12),
+        switch: FaultSwitch | None = None,
     ) -> None:
         self._rng = rng
+        self._switch = switch or FaultSwitch()
         self.rate = rate
         self.bursts = bursts
         self.burst_length = burst_length
@@ -160,6 +171,8 @@ class ThrottlingPlan:
         """The error code this call is refused with, or None when it goes through."""
         with self._lock:
             rng = self._rng
+            if not self._switch.on:
+                return None
             if self._left.get(operation, 0) > 0:
                 self._left[operation] -= 1
                 kind = rng.random() < 0.5

@@ -225,9 +225,9 @@ class LocalPipeline:
         return build_report(self.record(sends, time.perf_counter() - started))
 
     def drain(self, max_steps: int = 2_000_000) -> int:
-        """Deliver what the streams hold now, whoever put it there (another producer, the game), until both
-        mappings are idle. Returns the number of batches delivered."""
-        self._published += 1  # records may have arrived without our publish: read the stream again
+        """Deliver what the streams hold now, whoever put it there (another producer, the game, a redrive, a write
+        to a table), until the mappings are idle. Returns the number of batches delivered."""
+        self._polled = (-1, -1, -1, -1)  # records may have arrived without us (another producer, a table written to)
         with quiet_powertools(self.options.metrics_printed):
             return self._settle(max_steps, lambda steps: None)
 
@@ -296,5 +296,4 @@ class LocalPipeline:
             marker_table=self.marker_table,
             partial_table=self.partial_table,
             order=self.aggregation_order,
-            marker_ttl_seconds=AggregateSettings.model_fields["marker_ttl_seconds"].default,
         )

@@ -86,4 +86,4 @@ def stack_tables(deployed: Deployed) -> StackTables:
     """Where the stack keeps the truth, the totals and the markers, and how it aggregates: what a reconcile reads."""
     settings = AggregateSettings.from_env(function_env(deployed, AGGREGATE_FUNCTION))
     names = {field: deployed.names[logical] for field, logical in _TABLES.items()}
-    return StackTables(**names, order=settings.aggregation_order, marker_ttl_seconds=settings.marker_ttl_seconds)
+    return StackTables(**names, order=settings.aggregation_order)

@@ -36,7 +36,6 @@ class StackTables:
     marker_table: str
     partial_table: str
     order: tuple[str, ...]
-    marker_ttl_seconds: int
 
 
 def read_state(client: Any, table: str) -> dict[str, RiskMessage]:
@@ -44,28 +43,29 @@ def read_state(client: Any, table: str) -> dict[str, RiskMessage]:
     return scan_state(client, table)[0]
 
 
-def scan_state(client: Any, table: str) -> tuple[dict[str, RiskMessage], int]:
-    """Every trade in the StateTable, and the number of versions it accepted (the sum of ``AcceptedVersions``;
-    an item written before that attribute existed counts 1).
+def scan_state(client: Any, table: str) -> tuple[dict[str, RiskMessage], dict[str, int | None]]:
+    """Every trade in the StateTable, and how many versions of it the table accepted (its ``AcceptedVersions``;
+    None for an item written before that attribute existed: it counts 1).
 
     Items are read as stored: the StateTable is the source of truth, so an item is not checked against today's
     message rules (one written before them still counts). An item without a Version (none is ever written so)
     is skipped."""
     items: dict[str, RiskMessage] = {}
-    accepted_versions = 0
+    accepted: dict[str, int | None] = {}
     for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
         for item in page["Items"]:
             if "Version" not in item:
                 continue
-            items[item["pk"]["S"]] = RiskMessage.model_construct(
-                TradeID=item["pk"]["S"],
+            trade = item["pk"]["S"]
+            items[trade] = RiskMessage.model_construct(
+                TradeID=trade,
                 Value=Decimal(item["Value"]["N"]),
                 Version=int(item["Version"]["N"]),
                 Timestamp=Decimal(item["Timestamp"]["N"]),
                 Hierarchy=Hierarchy.model_construct(**json.loads(item["Hierarchy"]["S"])),
             )
-            accepted_versions += int(item.get("AcceptedVersions", {"N": "1"})["N"])
-    return items, accepted_versions
+            accepted[trade] = int(item["AcceptedVersions"]["N"]) if "AcceptedVersions" in item else None
+    return items, accepted
 
 
 def read_partials(client: Any, table: str) -> list[Partial]:
@@ -77,17 +77,23 @@ def read_partials(client: Any, table: str) -> list[Partial]:
     ]
 
 
-def queue_bodies(client: Any, queue_url: str, *, delete: bool = False) -> list[dict[str, Any]]:
-    """Every message of a queue (JSON bodies), received until the queue answers empty."""
+def queue_bodies(client: Any, queue_url: str, *, delete: bool = False, release: bool = False) -> list[dict[str, Any]]:
+    """Every message of a queue (JSON bodies), received until the queue answers empty; deleted with ``delete``,
+    made visible again at the end with ``release`` (for the next reader: a redrive)."""
     bodies: list[dict[str, Any]] = []
+    receipts: list[str] = []
     while True:
         messages = client.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
         if not messages:
-            return bodies
+            break
         for message in messages:
             bodies.append(json.loads(message["Body"]))
             if delete:
                 client.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            receipts.append(message["ReceiptHandle"])
+    for receipt in receipts if release and not delete else []:
+        client.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=receipt, VisibilityTimeout=0)
+    return bodies
 
 
 def queue_depth(client: Any, queue_url: str) -> int:

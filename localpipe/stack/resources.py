@@ -80,7 +80,7 @@ def deploy(template: Template, session: boto3.Session, *, prefix: str = "local")
         if "StreamSpecification" in props:
             request["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
         table = dynamodb.create_table(**request)["TableDescription"]
-        if "TimeToLiveSpecification" in props:
+        if props.get("TimeToLiveSpecification", {}).get("Enabled"):  # disabling one never enabled is refused
             dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=props["TimeToLiveSpecification"])
         deployed.names[logical] = name
         deployed.arns[logical] = table["TableArn"]

@@ -1,7 +1,8 @@
 """The real aggregate stage, map (aggregate handler) on the StateTable's stream and reduce (reduce handler) on the
 PartialTable's stream (tables from template.yaml, in moto): exact for any sequence of StateTable writes, also when
 either stream is delivered twice, a batch is retried from its start or cut differently, or a handler is killed after
-its transaction; the naive ADD-per-record version is not, so these tests can fail."""
+its transaction; the naive ADD-per-record version is not, so these tests can fail. A batch the map's mapping gives
+up is healed by its trades' next changes, exactly once: the aggregates always hold what the markers say."""
 
 from __future__ import annotations
 
@@ -18,13 +19,14 @@ from functions.aggregate import app as aggregate_app
 from functions.reduce import app as reduce_app
 from localpipe.esm.streams import DynamoDBStreamReader
 from localpipe.pipeline.naive import NaiveAggregateService
+from localpipe.redrive.drift import read_markers
 from localpipe.stack.lambda_context import LocalContext
 from localpipe.stack.local import local_stack
 from localpipe.stack.resources import Deployed
 from localpipe.stack.shapes import kinesis_event, risk_message
 from riskpipe.aggregate_service import AggregateService
 from riskpipe.aggregate_store import MarkerStore, partial_put, read_aggregates
-from riskpipe.aggregation import compare_aggregates, expected_aggregates
+from riskpipe.aggregation import Contribution, compare_aggregates, expected_aggregates
 from riskpipe.identifiers import MESSAGE_COUNT_ID
 from riskpipe.models import Hierarchy, RiskMessage
 from riskpipe.reduce_service import ReduceService
@@ -64,7 +66,6 @@ def store(stack: Deployed) -> MarkerStore:
         stack.names["AggregateMarkerTable"],
         stack.client("dynamodb"),
         effect=partial_put(stack.names["PartialTable"]),
-        marker_ttl_seconds=90000,
     )
 
 
@@ -93,6 +94,11 @@ def naive_handler(stack: Deployed, **_: Any) -> Any:
 def stream_records(stack: Deployed, table: str = "StateTable") -> list[dict]:
     reader = DynamoDBStreamReader(stack.client("dynamodbstreams"), stack.stream_arns[table])
     return [r.lambda_record for r in reader.poll()]
+
+
+def versioned_records(stack: Deployed) -> list[dict]:
+    """The StateTable's stream records that carry a trade version (moto adds a key-only INSERT before the first)."""
+    return [r for r in stream_records(stack) if "Version" in r["dynamodb"].get("NewImage", {})]
 
 
 def partial_records(stack: Deployed) -> list[dict]:
@@ -268,14 +274,15 @@ def write_sequences(draw: st.DrawFn) -> list[RiskMessage]:
 
 
 @st.composite
-def delivery_plans(draw: st.DrawFn, size: int) -> list[tuple[int, int, int]]:
+def delivery_plans(draw: st.DrawFn, size: int, *, give_ups: bool = False) -> list[tuple[int, int, int]]:
     """Batches as the mapping cuts them (start, end), each ending in: 0 success, 1 delivered again, 2 killed
-    after its first transaction and retried, 3 retried from an earlier checkpoint."""
+    after its first transaction and retried, 3 retried from an earlier checkpoint, 4 (with ``give_ups``) given up
+    (its mapping's retries spent: sent to the on-failure destination, never delivered again)."""
     plan = []
     start = 0
     while start < size:
         end = min(size, start + draw(st.integers(1, 12)))
-        plan.append((start, end, draw(st.integers(0, 3))))
+        plan.append((start, end, draw(st.integers(0, 4 if give_ups else 3))))
         start = end
     return plan
 
@@ -287,6 +294,8 @@ def replay(
     handler = build(stack, max_items=max_items)
     for start, end, fate in plan:
         batch = {"Records": records[start:end]}
+        if fate == 4:
+            continue
         if fate == 2:
             with contextlib.suppress(Killed):
                 build(stack, max_items=max_items, kill_after=1)(batch, context)
@@ -312,3 +321,74 @@ def test_given_any_sequence_of_state_writes_and_redeliveries_when_aggregated_the
         plan = data.draw(delivery_plans(len(partials)), label="reduce delivery plan")
         replay(stack, partials, plan, 100, reducer)  # a reduce transaction holds any one partial: 19 items at most
         assert differences(stack, sent) == {}
+
+
+# ---------------------------------------------------------------- batches the map's mapping gives up
+
+
+def held_by_markers(stack: Deployed) -> dict[str, Decimal]:
+    """What the aggregates must hold if they hold exactly what every trade's marker says was applied: each marker's
+    contribution under its prefixes, and ``message_count`` the sum of their AcceptedVersions."""
+    totals: dict[str, Decimal] = {}
+    for marker in read_markers(stack.client("dynamodb"), stack.names["AggregateMarkerTable"]).values():
+        assert isinstance(marker.contribution, Contribution) and marker.accepted is not None
+        for prefix in marker.contribution.prefixes(ORDER):
+            totals[prefix] = totals.get(prefix, Decimal(0)) + marker.contribution.value
+        totals[MESSAGE_COUNT_ID] = totals.get(MESSAGE_COUNT_ID, Decimal(0)) + marker.accepted
+    return totals
+
+
+def test_given_a_change_given_up_when_its_trade_changes_again_then_the_gap_is_healed_exactly_once(stack):
+    # Given a trade written three times, each version in another desk or region
+    sent = [risk_message("T", v, f"{v + 1}0.5", hierarchy=HIERARCHIES[v]) for v in range(3)]
+    write_state(stack, sent, batch_size=1)
+    v0, v1, v2 = versioned_records(stack)
+    # When the map applies v0, its mapping gives v1 up (never delivered), then v2 arrives, and v1 comes again
+    # (replayed by hand)
+    once(stack, real_handler, [v0])
+    once(stack, real_handler, [v2])
+    once(stack, real_handler, [v1])
+    once(stack, reducer, partial_records(stack))
+    # Then the aggregates hold v2 exactly, message_count counts the three versions, and the replay changed nothing
+    assert differences(stack, sent) == {}
+    markers = read_markers(stack.client("dynamodb"), stack.names["AggregateMarkerTable"])
+    assert markers["T"].version == 2 and markers["T"].accepted == 3
+
+
+def test_given_a_chain_partly_applied_when_delivered_again_past_a_gap_then_only_the_rest_applies(stack):
+    # Given a trade written five times
+    sent = [risk_message("T", v, f"{v}.25", hierarchy=HIERARCHIES[v % len(HIERARCHIES)]) for v in range(5)]
+    write_state(stack, sent, batch_size=1)
+    v0, _given_up, v2, v3, v4 = versioned_records(stack)
+    # When v0 applies, v1 is given up, v2 and v3 apply in one batch (a gap behind it), then a batch of v2 to v4 is
+    # delivered (a retry cut differently: v2 and v3 are applied, v4 is not)
+    once(stack, real_handler, [v0])
+    once(stack, real_handler, [v2, v3])
+    once(stack, real_handler, [v2, v3, v4])
+    once(stack, reducer, partial_records(stack))
+    # Then every version counts exactly once, and the aggregates hold v4
+    assert differences(stack, sent) == {}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data(), sent=write_sequences(), max_items=st.sampled_from([8, 12, 100]))
+def test_given_batches_given_up_among_redeliveries_when_aggregated_then_the_aggregates_hold_what_the_markers_say(
+    data: st.DataObject, sent: list[RiskMessage], max_items: int
+):
+    with local_stack(in_process=True) as stack:
+        write_state(stack, sent, batch_size=data.draw(st.integers(1, 10), label="state batch size"))
+        records = stream_records(stack)
+        plan = data.draw(delivery_plans(len(records), give_ups=True), label="map delivery plan")
+        replay(stack, records, plan, max_items, real_handler)
+        partials = partial_records(stack)
+        if partials:
+            once(stack, reducer, partials)
+        # Whatever was given up, the aggregates hold exactly what the markers say was applied
+        found = read_aggregates(stack.client("dynamodb"), stack.names["AggregateTable"])
+        assert compare_aggregates(held_by_markers(stack), found) == {}
+        # and a trade whose newest change was delivered is exact, whatever of its older changes was given up
+        markers = read_markers(stack.client("dynamodb"), stack.names["AggregateMarkerTable"])
+        stored = state_items(stack)
+        given_up = {records[i]["dynamodb"]["Keys"]["pk"]["S"] for s, e, fate in plan if fate == 4 for i in range(s, e)}
+        newest_applied = {t for t, m in stored.items() if t in markers and markers[t].version == m.Version}
+        assert newest_applied >= set(stored) - given_up

@@ -64,3 +64,30 @@ def test_given_a_name_the_stack_does_not_have_then_it_is_recorded_as_unknown_for
         )
     [request] = recorder.requests
     assert request.resources == (("TableName", "?elsewhere"),)
+
+
+def test_given_a_shard_read_through_its_iterators_then_each_get_records_is_recorded_on_the_stream_they_read():
+    # Given a Kinesis stream and a table's stream, each with records, read through an operator's clients
+    with local_stack(in_process=True) as deployed:
+        recorder = Recorder(namer_of(deployed))
+        session = recorder.session("Operator", deployed.session)
+        kinesis, streams = session.client("kinesis"), session.client("dynamodbstreams")
+        stream = deployed.names["RiskStream"]
+        kinesis.put_record(StreamName=stream, Data=b"x", PartitionKey="k")
+        deployed.client("dynamodb").put_item(TableName=deployed.names["StateTable"], Item={"pk": {"S": "T"}})
+        # When each is read from its start, a page after another (GetRecords names only the iterator it is given)
+        shard = kinesis.list_shards(StreamName=stream)["Shards"][0]["ShardId"]
+        iterator = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+        following = kinesis.get_records(ShardIterator=iterator["ShardIterator"])["NextShardIterator"]
+        kinesis.get_records(ShardIterator=following)
+        arn = deployed.stream_arns["StateTable"]
+        shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+        streams.get_records(ShardIterator=iterator["ShardIterator"])
+
+    # Then every GetRecords is recorded on the stream its iterator was taken from
+    reads = {(r.service, r.resources) for r in recorder.requests if r.operation == "GetRecords"}
+    assert reads == {
+        ("kinesis", (("StreamName", "RiskStream"),)),
+        ("dynamodbstreams", (("StreamArn", "StateTable.StreamArn"),)),
+    }

@@ -10,10 +10,10 @@ from decimal import Decimal
 import pytest
 
 from localpipe.commands.cli import main
-from localpipe.commands.drift import reconcile, repair
 from localpipe.faults.rates import FaultRates
 from localpipe.faults.scenario import Send, scenario_sends
 from localpipe.pipeline.pipeline import LocalPipeline
+from localpipe.redrive.drift import reconcile, repair
 from localpipe.stack.lambda_context import AGGREGATE_FUNCTION
 from localpipe.stack.local import local_stack, stack_tables
 from localpipe.stack.readback import read_aggregates

@@ -18,16 +18,22 @@ from decimal import Decimal
 
 from hypothesis import strategies as st
 
+from localpipe.esm.streams import DynamoDBStreamReader
 from localpipe.faults.rates import FaultRates
 from localpipe.faults.scenario import Send
 from localpipe.pipeline.pipeline import LocalPipeline
-from localpipe.report.model import PipelineReport
+from localpipe.pipeline.redrive import redrive
+from localpipe.redrive.drift import read_markers
+from localpipe.redrive.plan import UNDECODABLE, RedriveReport
+from localpipe.report.model import PipelineReport, build_report
 from localpipe.stack.lambda_context import STATE_FUNCTION
 from localpipe.stack.local import local_stack
-from localpipe.stack.readback import queue_bodies, stream_records
+from localpipe.stack.readback import queue_bodies, queue_depth, read_partials, stream_records
 from localpipe.stack.shapes import risk_message
 from riskpipe.aggregation import compare_aggregates, expected_aggregates
+from riskpipe.identifiers import MESSAGE_COUNT_ID
 from riskpipe.models import Hierarchy, RiskMessage
+from riskpipe.partials import plan_reduce
 from riskpipe.producer import REGIONS, RISK_TYPES, TRADE_DESKS, content_partition_key, workshop_calls
 from riskpipe.versions import newest_per_trade
 from tests.bad_records import BAD_RECORDS
@@ -48,14 +54,15 @@ class Case:
     rng: random.Random = field(repr=False)
     combining: bool = False  # the template's Combining: the combining lanes between the map and the reduce
     combine_parallelization: int = 1  # CombineParallelizationFactor
+    aggregate_retries: int = 10_000  # the map's and the reduce's: 0 or 1 makes them give batches up
 
     def describe(self) -> str:
         messages = [s.message for s in self.sends if s.message is not None]
         return (
             f"{len(self.sends)} records ({len(self.poison)} poison kinds) over {len({m.TradeID for m in messages})} "
             f"trades; shards={self.shards} batch={self.batch_size} parallelization={self.parallelization} "
-            f"state retries={self.state_retries} burst={self.burst} combining={self.combining} "
-            f"({self.combine_parallelization} lanes a shard); {self.rates}\n"
+            f"state retries={self.state_retries} aggregate retries={self.aggregate_retries} burst={self.burst} "
+            f"combining={self.combining} ({self.combine_parallelization} lanes a shard); {self.rates}\n"
             + "\n".join(
                 f"  {s.message.TradeID} v{s.message.Version} {s.message.Value} {s.message.Hierarchy.as_json()}"
                 if s.message
@@ -163,6 +170,8 @@ def cases(draw: st.DrawFn, *, throttling: bool = True, max_trades: int = 5) -> C
         rng=draw(st.randoms(use_true_random=False)),
         combining=draw(st.booleans()),  # in a third to a half of the histories (hypothesis favours False)
         combine_parallelization=draw(st.sampled_from([1, 1, 3])),
+        # The map and the reduce give batches up (healed by the trade's next change, or brought back by the redrive)
+        aggregate_retries=draw(st.sampled_from([10_000, 10_000, 0, 1])),
     )
 
 
@@ -235,7 +244,9 @@ class Outcome:
 
 
 def run_case(case: Case, endpoint: str, *, naive: bool = False) -> Outcome:
-    """Run the case on a fresh stack (its own resource names) on the moto server, then check every property."""
+    """Run the case on a fresh stack (its own resource names) on the moto server, check what the run did (1 to 3
+    and, but for the naive pipeline, that the aggregates hold what the markers say), then redrive what the stages
+    gave up (faults stopped, drained, redriven, drained again) and check the tables (4 to 6) and the redrive."""
     overrides = {
         "ShardCount": case.shards,
         "StateBatchSize": case.batch_size,
@@ -244,14 +255,33 @@ def run_case(case: Case, endpoint: str, *, naive: bool = False) -> Outcome:
         "MaximumRetryAttempts": case.state_retries,
         "Combining": "true" if case.combining else "false",
         "CombineParallelizationFactor": case.combine_parallelization,
+        "AggregateMaximumRetryAttempts": case.aggregate_retries,
     }
+    figures: Counter[str] = Counter()
     with local_stack(endpoint, overrides=overrides) as deployed:
         pipeline = LocalPipeline(deployed, rates=case.rates, naive=naive, rng=case.rng)
         report = pipeline.run(case.sends, burst=case.burst)
-        violations = check(case, pipeline, report)
-        stream = deployed.names[pipeline.template.event_source(STATE_FUNCTION).source]
-        shards_used = {shard for shard, _ in stream_records(deployed.client("kinesis"), stream)}
-    figures = Counter(report.outcomes)
+        on_stream = risk_stream(pipeline)
+        violations = check_run(case, pipeline, on_stream)
+        if naive:
+            processed = [case_message(case, on_stream[r]) for r in pipeline.state_recorder.first_outcome]
+            violations += check_tables(pipeline, report, newest_per_trade(m for m in processed if m is not None))
+        else:
+            violations += check_markers(pipeline, report)
+            figures.update(map_give_ups(pipeline, report))
+            gave_up = (
+                report.exhausted or report.aggregate_exhausted or report.combine_exhausted or report.reduce_exhausted
+            )
+            if not gave_up:  # 7. every partial through the combining lanes (a redrive applies a partial directly)
+                violations += _combining_violations(case, report)
+            if gave_up:  # else nothing to bring back
+                redriven = redrive(pipeline)
+                report = build_report(pipeline.record(case.sends, report.elapsed))
+                violations += check_redrive(case, pipeline, redriven)
+                figures.update({f"redriven_{stage}": count for stage, count in redriven.brought_back.items()})
+            violations += check_tables(pipeline, report, newest_per_trade(m for s in case.sends if (m := s.message)))
+        shards_used = {shard for shard, _ in risk_stream_records(pipeline)}
+    figures.update(report.outcomes)
     figures.update(
         histories=1,
         records=report.sent,
@@ -275,18 +305,27 @@ def run_case(case: Case, endpoint: str, *, naive: bool = False) -> Outcome:
     return Outcome(report, violations, figures, shards_used)
 
 
-def check(case: Case, pipeline: LocalPipeline, report: PipelineReport) -> list[str]:
-    """Every property, each a sentence when it is broken. Read from the stack itself (the report holds the
-    tables as read at the end of the run), not from the runner's counters."""
+def risk_stream_records(pipeline: LocalPipeline) -> list[tuple[str, dict]]:
+    stream = pipeline.deployed.names[pipeline.template.event_source(STATE_FUNCTION).source]
+    return stream_records(pipeline.deployed.client("kinesis"), stream)
+
+
+def risk_stream(pipeline: LocalPipeline) -> dict[str, bytes]:
+    """Every record on the risk stream, by shard and sequence number."""
+    return {f"{shard}:{r['SequenceNumber']}": r["Data"] for shard, r in risk_stream_records(pipeline)}
+
+
+def case_message(case: Case, data: bytes) -> RiskMessage | None:
+    return next((s.message for s in case.sends if s.data == data), None)
+
+
+def check_run(case: Case, pipeline: LocalPipeline, on_stream: dict[str, bytes]) -> list[str]:
+    """What the run did, read from the stack itself (the stream, the queues, read and left in them for the
+    redrive), not from the runner's counters: 1 to 3."""
     deployed = pipeline.deployed
     sqs = deployed.client("sqs")
-    stream = deployed.names[pipeline.template.event_source(STATE_FUNCTION).source]
-    on_stream = {
-        f"{shard}:{r['SequenceNumber']}": r["Data"] for shard, r in stream_records(deployed.client("kinesis"), stream)
-    }
     decided = pipeline.state_recorder.first_outcome
     exhausted = pipeline.state_mapping.stats.records_to_destination - set(decided)
-    by_data = {s.data: s.message for s in case.sends}
     violations: list[str] = []
 
     # 1. Nothing unaccounted: every record sent is decided once, or exhausted its retries.
@@ -301,7 +340,7 @@ def check(case: Case, pipeline: LocalPipeline, report: PipelineReport) -> list[s
 
     # 2. Every exhausted record is covered by a message at the state on-failure destination.
     failure_queue = deployed.names[pipeline.template.event_source(STATE_FUNCTION).on_failure or ""]
-    ranges = [m["KinesisBatchInfo"] for m in queue_bodies(sqs, failure_queue)]
+    ranges = [m["KinesisBatchInfo"] for m in queue_bodies(sqs, failure_queue, release=True)]
     for record_id in sorted(exhausted):
         shard, sequence = record_id.split(":")
         if not any(
@@ -311,7 +350,8 @@ def check(case: Case, pipeline: LocalPipeline, report: PipelineReport) -> list[s
             violations.append(f"record {record_id} exhausted its retries but no on-failure message covers it")
 
     # 3. Every poison record decided as poison is in the poison queue, with its reason.
-    quarantined = {f"{p['shard_id']}:{p['sequence_number']}": p for p in queue_bodies(sqs, pipeline.poison_queue_url)}
+    poison = queue_bodies(sqs, pipeline.poison_queue_url, release=True)
+    quarantined = {f"{p['shard_id']}:{p['sequence_number']}": p for p in poison}
     for record_id, data in on_stream.items():
         if data in case.poison and record_id not in exhausted:
             found = quarantined.get(record_id)
@@ -319,40 +359,96 @@ def check(case: Case, pipeline: LocalPipeline, report: PipelineReport) -> list[s
                 violations.append(f"poison record {record_id} not quarantined with reason {case.poison[data]!r}")
         elif data not in case.poison and record_id in quarantined:
             violations.append(f"valid record {record_id} was quarantined: {quarantined[record_id]['reason']}")
+    return violations
 
-    # 4. Every StateTable item holds the highest version processed for its trade, with all its attributes.
-    processed = [by_data[on_stream[r]] for r in decided if by_data.get(on_stream[r]) is not None]
-    expected_state = newest_per_trade(m for m in processed if m is not None)
+
+def check_markers(pipeline: LocalPipeline, report: PipelineReport) -> list[str]:
+    """Before any redrive, whatever the map gave up: the aggregates (with the partials still waiting) hold exactly
+    what the markers say was applied, each marker's contribution under its prefixes and its AcceptedVersions in
+    message_count, and no marker is ahead of the StateTable. So a gap is never lost: it heals with its trade's next
+    change, or is brought back by the redrive from the marker's state."""
+    client = pipeline.deployed.client("dynamodb")
+    markers = read_markers(client, pipeline.marker_table)
+    held: dict[str, Decimal] = {MESSAGE_COUNT_ID: Decimal(0)}
+    violations = []
+    for trade, marker in markers.items():
+        if marker.contribution is None or marker.accepted is None:
+            violations.append(f"marker {trade} keeps no state")
+            continue
+        for prefix in marker.contribution.prefixes(pipeline.aggregation_order):
+            held[prefix] = held.get(prefix, Decimal(0)) + marker.contribution.value
+        held[MESSAGE_COUNT_ID] += marker.accepted
+        if trade not in report.state or marker.version > report.state[trade].Version:
+            violations.append(f"marker {trade} v{marker.version} is ahead of the StateTable")
+    applied = {**report.aggregates, MESSAGE_COUNT_ID: report.message_count}
+    for transaction in plan_reduce(read_partials(client, pipeline.partial_table)):
+        for identifier, delta in transaction.deltas.items():
+            applied[identifier] = applied.get(identifier, Decimal(0)) + delta
+    for identifier, (want, got) in compare_aggregates(held, applied).items():
+        violations.append(f"before the redrive, {identifier} holds {got} with its partials, the markers say {want}")
+    return violations
+
+
+def map_give_ups(pipeline: LocalPipeline, report: PipelineReport) -> Counter[str]:
+    """The map's give-ups of the run: its records given up, the trades they belong to, and of those the trades
+    already healed by a later change of theirs (their marker at the StateTable's version before any redrive)."""
+    given_up = pipeline.aggregate_mapping.stats.records_to_destination
+    if not given_up:
+        return Counter()
+    source = pipeline.template.event_source("AggregateFunction").source
+    reader = DynamoDBStreamReader(pipeline.deployed.client("dynamodbstreams"), pipeline.deployed.stream_arns[source])
+    trades = {r.lambda_record["dynamodb"]["Keys"]["pk"]["S"] for r in reader.poll() if r.record_id in given_up}
+    markers = read_markers(pipeline.deployed.client("dynamodb"), pipeline.marker_table)
+    healed = {t for t in trades if t in markers and t in report.state and markers[t].version == report.state[t].Version}
+    return Counter(map_given_up=len(given_up), map_gap_trades=len(trades), map_healed=len(healed))
+
+
+def check_redrive(case: Case, pipeline: LocalPipeline, redriven: RedriveReport) -> list[str]:
+    """The redrive brought back every give-up and left only the poison records (each once). (That the same redrive
+    again moves nothing is tests/integration/test_redrive.py's.)"""
+    deployed = pipeline.deployed
+    violations = []
+    if not redriven.exact:
+        violations.append(f"after the redrive the aggregates drift: {redriven.last_line()}")
+    poison = sum(1 for s in case.sends if s.message is None)
+    if redriven.fates.left() != redriven.fates.left(UNDECODABLE) or redriven.fates.left() != poison:
+        violations.append(f"the redrive left more than the {poison} poison records: {redriven.last_line()}")
+    for queue in ("StateFailureQueue", "AggregateFailureQueue", "ReduceFailureQueue", "AggregatePoisonQueue"):
+        if depth := queue_depth(deployed.client("sqs"), deployed.names[queue]):
+            violations.append(f"{depth} messages left in the {queue} after the redrive")
+    return violations
+
+
+def check_tables(pipeline: LocalPipeline, report: PipelineReport, expected_state: dict[str, RiskMessage]) -> list[str]:
+    """The tables at the end: 4 to 6."""
+    violations: list[str] = []
+    outcomes = Counter(o.value for o in pipeline.state_recorder.first_outcome.values())
+
+    # 4. Every StateTable item holds the newest version for its trade (of those processed; after a redrive, of
+    # those sent: every record given up is back), with all its attributes.
     stored = report.state
     for trade in sorted(set(expected_state) | set(stored)):
         want, got = expected_state.get(trade), stored.get(trade)
         if want != got:
-            violations.append(
-                f"StateTable {trade}: holds {_short(got)}, the newest version processed is {_short(want)}"
-            )
+            violations.append(f"StateTable {trade}: holds {_short(got)}, the newest version is {_short(want)}")
 
-    # 5. Every aggregate equals the sum of the latest values under it, and message_count the state changes.
+    # 5. Every aggregate equals the sum of the latest values under it, and message_count the versions accepted.
     aggregates, count = report.aggregates, report.message_count
-    order = pipeline.aggregation_order
     for identifier, (want_value, got_value) in compare_aggregates(
-        expected_aggregates(stored.values(), order), aggregates
+        expected_aggregates(stored.values(), pipeline.aggregation_order), aggregates
     ).items():
         violations.append(f"aggregate {identifier}: {got_value}, the sum of the latest values is {want_value}")
     if count != outcomes["accepted"]:
         violations.append(f"message_count {count} != {outcomes['accepted']} versions accepted by the StateTable")
-    if report.aggregate_exhausted:
-        violations.append(f"{report.aggregate_exhausted} aggregate records exhausted their retries")
     if report.aggregate_set_aside:  # the numeric domain keeps every sum valid: nothing is ever refused
         violations.append(f"{report.aggregate_set_aside} aggregate changes set aside as invalid")
 
     # 6. The reduce applied every partial once, and none is left (the pipeline has drained).
-    if report.reduce_exhausted:
-        violations.append(f"{report.reduce_exhausted} partials exhausted the reduce's retries")
     if report.partials_applied_twice:
         violations.append(f"{report.partials_applied_twice} partials applied by two reduce transactions")
     if report.partials_left:
         violations.append(f"{report.partials_left} partials left in the PartialTable, never applied")
-    return violations + _combining_violations(case, report)
+    return violations
 
 
 def _combining_violations(case: Case, report: PipelineReport) -> list[str]:

@@ -4,7 +4,10 @@ update is lost, no stale version overwrites a newer one, nothing counts twice an
 function-side faults, lost checkpoints and second consumers reach every stream consumer: the StateLambda, the map
 (a crash after its transaction), the combining lanes in the histories that have them (a third to a half of them,
 and an explicit one with every fault at once: a crash after the transaction, a partial delivered again, an
-overlapping lane) and the reduce (a crash after its transaction, a partial delivered again).
+overlapping lane) and the reduce (a crash after its transaction, a partial delivered again). Each of the mappings
+may give batches up (the StateLambda's retry budget, and the map's and the reduce's, drawn down to 0): the
+aggregates then hold exactly what the markers say (a change the map gave up heals with its trade's next change),
+and once the redrive has brought everything back the tables are exact.
 The same properties find a counterexample in the naive pipeline, so they can fail.
 
 The histories are split in two halves so that ``pytest -n 2`` checks them on both cores (in CI each half has

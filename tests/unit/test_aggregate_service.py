@@ -9,7 +9,7 @@ import pytest
 
 from localpipe.stack.shapes import trade_image
 from riskpipe.aggregate_service import AggregateService
-from riskpipe.aggregation import SetAsideChange, SubBatch, TradeChange, plan_sub_batches
+from riskpipe.aggregation import SetAsideChange, SubBatch, TradeChain, TradeChange
 from riskpipe.errors import AlreadyAppliedError, InvalidChangeError, TransactionConflictError
 from riskpipe.numbers import TOO_MANY_DIGITS
 from tests.unit.fakes import ListSink
@@ -81,16 +81,18 @@ def test_given_conflicts_that_never_end_when_applied_then_the_records_fail_for_r
     assert set(outcome.failed) == {"1"} and not outcome.applied
 
 
-def test_given_a_failed_piece_of_a_trade_when_later_pieces_follow_then_they_fail_too_and_other_trades_apply():
-    # Given trade A moving between regions in every version, so its chain spans several transactions
-    regions = ["AMER", "EMEA", "APAC", "LATAM"]
-    a = [change("a0", "A", 0, regions[0])] + [
-        change(f"a{v}", "A", v, regions[v % 4], regions[(v - 1) % 4]) for v in range(1, 6)
-    ]
+def cut_each_change(changes: list[TradeChange], order: tuple[str, ...], *, max_items: int) -> list[SubBatch]:
+    """A planner that cuts every trade's changes into a sub-batch each (neither planner of the project does)."""
+    return [SubBatch([TradeChain(c.trade_id, [c])], order) for c in changes if c.applies]
+
+
+def test_given_a_failed_sub_batch_of_a_trade_when_later_ones_follow_then_they_fail_too_and_other_trades_apply():
+    # Given trade A's versions cut across several transactions, and trade B
+    a = [change(f"a{v}", "A", v) for v in range(4)]
     writer = MarkerWriter(fail_trades=frozenset({"A"}))
-    # When A's first transaction fails (the one-transaction design, deltas beside the markers, kept for comparison)
-    outcome = service(writer, max_items=8, plan=plan_sub_batches).apply([*a, change("b0", "B", 0)])
-    # Then none of A's later changes is applied (its marker would hide the failed ones), and B is applied
+    # When A's first transaction fails
+    outcome = service(writer, plan=cut_each_change).apply([*a, change("b0", "B", 0)])
+    # Then none of A's later changes is applied (they would apply against a marker behind them), and B is applied
     assert set(outcome.failed) == {c.sequence_number for c in a}
     assert outcome.applied == {"b0"} and "A" not in writer.markers
 

@@ -6,6 +6,7 @@ from localpipe.esm.filters import matches_filter
 from localpipe.esm.mapping import EventSourceMapping
 from localpipe.esm.streams import SourceRecord
 from localpipe.faults.plan import DeliveryFaults
+from localpipe.stack.shapes import STREAM_ARN
 from localpipe.stack.template import EventSource
 
 
@@ -59,7 +60,7 @@ def mapping(invoke, count, *, batch_size=4, retries=2, bisect=False, factor=1, k
         ListReader(records(count, keys)),
         invoke,
         destination=destination,
-        source_arn="arn",
+        source_arn=STREAM_ARN,
         rng=rng,
         faults=DeliveryFaults(rng),
         clock=lambda: 1.0,

@@ -1,10 +1,13 @@
 """The map's domain (the aggregate Lambda): turn every accepted StateTable version into a partial result exactly
 once.
 
-For each transaction-sized sub-batch (``plan_map``: its markers and ONE partial): try the transaction; when
-markers show some changes already applied (a redelivery, a retried batch, a crash after the write), drop exactly
-those and try the rest; when a concurrent transaction conflicts, back off and retry, then give up and report the
-sub-batch's records as failures so Lambda delivers them again (the markers make that safe).
+For each transaction-sized sub-batch (``plan_map``: its markers and ONE partial): try the transaction, each marker
+conditioned on holding what the trade's first change's OldImage holds; when a marker holds something else, the
+cancellation says what (no extra read): the changes it shows applied are dropped (a redelivery, a retried batch,
+a crash after the write), and the rest is tried again against the marker's state (past a gap: changes the mapping
+gave up, which the trade's next change so heals exactly once); when a concurrent transaction conflicts, back off
+and retry, then give up and report the sub-batch's records as failures so Lambda delivers them again (the markers
+make that safe).
 
 When DynamoDB refuses a sub-batch as invalid (a sum it cannot store in the partial: more than 38 digits, out of
 range), a retry would be refused again, and the shard would be blocked until its records leave the stream. Its
@@ -82,9 +85,10 @@ class AggregateService(Transactions[SetAsideChange]):
                 outcome.transactions += 1
                 self.store.apply(batch)
             except AlreadyAppliedError as exc:
-                batch, dropped = batch.without_applied(exc.applied_versions)
-                if not dropped:  # the markers disagree with the condition: do not loop, report
-                    return self._fail(batch, exc, outcome)
+                rest, dropped = batch.without_applied(exc.markers)
+                if not dropped and rest.expected_markers() == batch.expected_markers():
+                    return self._fail(batch, exc, outcome)  # the markers agree with the condition: do not loop
+                batch = rest
                 outcome.duplicates.update(dropped)
                 continue
             except TransactionConflictError as exc:

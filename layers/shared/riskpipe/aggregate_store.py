@@ -1,30 +1,38 @@
 """Data access for the map of the aggregate stage: a sub-batch's markers and its partial in ONE TransactWriteItems.
 
-Each trade's marker (in the marker table, kept out of the AggregateTable that the frontend scans) holds
-the last version applied. The transaction advances it only if it is older than the sub-batch's first change
-of that trade, and in the same transaction puts the sub-batch's partial result (its deltas per prefix and its
-message count) into the PartialTable under ``attribute_not_exists(pk)``. The effect and its de-duplication
-record cannot drift apart: both are written, or neither is. No aggregate item is touched here, so map
-transactions of different lanes never contend: the reduce (``reduce_store.py``) applies the partials.
+Each trade's marker (in the marker table, kept out of the AggregateTable that the frontend scans) holds what the
+aggregates hold of that trade: the version applied, its value and hierarchy, and its ``AcceptedVersions``. The
+transaction moves it to the trade's newest change only if it holds what the chain starts from (``AppliedVersion =``
+the first change's OldImage version, or ``attribute_not_exists(pk)``), and in the same transaction puts the
+sub-batch's partial result (its deltas per prefix and its message count) into the PartialTable under
+``attribute_not_exists(pk)``. The effect and its de-duplication record cannot drift apart: both are written, or
+neither is. When a marker holds something else, the cancellation returns it (``ALL_OLD``), and the domain decides.
+No aggregate item is touched here, so map transactions of different lanes never contend: the reduce
+(``reduce_store.py``) applies the partials.
+
+A marker has no TTL: it is the ledger of what the aggregates hold for its trade, one item per trade as in the
+StateTable (docs/operations.md). Its item stays far below 1 KB (a trade id and three labels of at most 256 and 3 x
+64 characters), so its transactional write costs 2 WCU, as when it held its version alone.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import KW_ONLY, dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
-from riskpipe.aggregation import SubBatch
+from riskpipe.aggregation import AppliedState, SubBatch, state_of
 from riskpipe.errors import AlreadyAppliedError, InvalidChangeError, TransactionConflictError
 from riskpipe.partials import partial_of
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
 
 
 def cancellation_reasons(exc: ClientError) -> list[dict[str, Any]] | None:
@@ -76,6 +84,51 @@ def partial_put(partial_table: str) -> Effect:
     return items
 
 
+_MARKER_NAMES = {
+    "#Version": "AppliedVersion",
+    "#Value": "Value",
+    "#Hierarchy": "Hierarchy",
+    "#Accepted": "AcceptedVersions",
+    "#Expires": "ExpiresAt",
+}
+
+
+def marker_update(table: str, trade_id: str, state: AppliedState) -> dict[str, Any]:
+    """The update that makes a trade's marker hold ``state`` (an ``Update`` of a transaction, less its condition):
+    the map adds its condition, the reconcile's repair writes it as it is. The one home of the marker's shape."""
+    if state.contribution is None:
+        raise ValueError(f"the marker of {trade_id} must hold the state it applied")
+    values: dict[str, AttributeValueTypeDef] = {
+        ":version": {"N": str(state.version)},
+        ":value": {"N": str(state.contribution.value)},
+        ":hierarchy": {"S": json.dumps(dict(state.contribution.hierarchy), sort_keys=True, separators=(", ", ": "))},
+    }
+    sets = ["#Version = :version", "#Value = :value", "#Hierarchy = :hierarchy"]
+    removes = ["#Expires"]  # markers of a stack deployed before they kept their state had a TTL
+    if state.accepted is None:
+        removes.append("#Accepted")
+    else:
+        sets.append("#Accepted = :accepted")
+        values[":accepted"] = {"N": str(state.accepted)}
+    expression = f"SET {', '.join(sets)} REMOVE {', '.join(removes)}"
+    return {
+        "TableName": table,
+        "Key": {"pk": {"S": trade_id}},
+        "UpdateExpression": expression,
+        "ExpressionAttributeNames": {k: v for k, v in _MARKER_NAMES.items() if k in expression},
+        "ExpressionAttributeValues": values,
+    }
+
+
+def marker_state(item: Mapping[str, Any]) -> AppliedState:
+    """What a marker item (as DynamoDB returns it) holds: its version, and its state when it keeps it."""
+    plain = {name: TypeDeserializer().deserialize(value) for name, value in item.items()}
+    if "AppliedVersion" not in plain:
+        raise ValueError(f"marker {plain.get('pk')!r} has no AppliedVersion")
+    image = {**plain, "Version": plain["AppliedVersion"]}
+    return state_of(image) or AppliedState(int(plain["AppliedVersion"]))
+
+
 @dataclass(eq=False)
 class MarkerStore:
     """A sub-batch's per-trade markers and its effect (``partial_put`` in the map) in ONE transaction."""
@@ -84,8 +137,6 @@ class MarkerStore:
     client: DynamoDBClient
     _: KW_ONLY
     effect: Effect
-    marker_ttl_seconds: int
-    clock: Callable[[], float] = time.time
 
     def apply(self, batch: SubBatch) -> None:
         items = [*self._marker_items(batch), *self.effect(batch)]
@@ -98,36 +149,32 @@ class MarkerStore:
             self._raise_for_cancellation(batch, reasons, exc)
 
     def _marker_items(self, batch: SubBatch) -> list[TransactWriteItemTypeDef]:
-        expires_at = str(int(self.clock()) + self.marker_ttl_seconds)
-        return [
-            {
-                "Update": {
-                    "TableName": self.marker_table,
-                    "Key": {"pk": {"S": chain.trade_id}},
-                    "UpdateExpression": "SET AppliedVersion = :last, ExpiresAt = :expires",
-                    "ConditionExpression": "attribute_not_exists(pk) OR AppliedVersion < :first",
-                    "ExpressionAttributeValues": {
-                        ":first": {"N": str(chain.first_version)},
-                        ":last": {"N": str(chain.last_version)},
-                        ":expires": {"N": expires_at},
-                    },
-                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                }
-            }
-            for chain in batch.chains
-        ]
+        expected = batch.expected_markers()
+        items: list[TransactWriteItemTypeDef] = []
+        for chain in batch.chains:
+            update = marker_update(self.marker_table, chain.trade_id, chain.newest.new_state)
+            version = expected[chain.trade_id]
+            if version is None:
+                update["ConditionExpression"] = "attribute_not_exists(pk)"
+            else:
+                update["ConditionExpression"] = "#Version = :expected"
+                update["ExpressionAttributeValues"][":expected"] = {"N": str(version)}
+            update["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+            items.append({"Update": update})  # type: ignore[typeddict-item]
+        return items
 
     @staticmethod
     def _raise_for_cancellation(batch: SubBatch, reasons: list[dict[str, Any]], exc: ClientError) -> None:
-        applied: dict[str, int] = {}
+        markers: dict[str, AppliedState | None] = {}
         for chain, reason in zip(batch.chains, reasons, strict=False):  # markers come first, in chain order
             if reason.get("Code") == "ConditionalCheckFailed":
-                version = reason.get("Item", {}).get("AppliedVersion", {}).get("N")
-                if version is None:
-                    raise exc
-                applied[chain.trade_id] = int(version)
-        if applied:
-            raise AlreadyAppliedError(applied) from exc
+                item = reason.get("Item")
+                try:
+                    markers[chain.trade_id] = None if not item else marker_state(item)
+                except ValueError:
+                    raise exc from None
+        if markers:
+            raise AlreadyAppliedError(markers) from exc
         raise_for_other_reasons(reasons, exc)
 
 

@@ -70,8 +70,6 @@ class AggregateSettings(StreamFunctionSettings):
     marker_table_name: NonEmpty
     poison_queue_url: NonEmpty
     aggregation_order: tuple[str, ...] = DEFAULT_AGGREGATION_ORDER
-    # A marker outlives any redelivery: stream records are kept 24 hours at most.
-    marker_ttl_seconds: int = Field(default=2 * 24 * 3600, ge=25 * 3600)
     transaction_max_attempts: int = Field(default=5, ge=1, le=20)
     failure_parameters: tuple[str, ...] = ("FAILURE_MAP_LAMBDA_PCT",)
 

@@ -7,13 +7,18 @@ neither, so that the domain never imports data access (the import-linter contrac
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class AlreadyAppliedError(Exception):
-    """Some markers show changes of this sub-batch already applied (a redelivery). Nothing was written."""
+    """The markers of some trades of this sub-batch do not hold what its transaction expected: changes of it were
+    applied before (a redelivery), or changes before it were not (a gap: the mapping gave them up). Nothing was
+    written. ``markers``: by trade, what its marker holds (``riskpipe.aggregation.AppliedState``), None for a trade
+    without one; a version alone (an int) from a store that keeps no more (lab 3's)."""
 
-    def __init__(self, applied_versions: dict[str, int]) -> None:
-        super().__init__(f"already applied: {applied_versions}")
-        self.applied_versions = applied_versions
+    def __init__(self, markers: Mapping[str, object]) -> None:
+        super().__init__(f"markers moved: {dict(markers)}")
+        self.markers = markers
 
 
 class PartialsGoneError(Exception):

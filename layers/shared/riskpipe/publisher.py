@@ -55,11 +55,15 @@ class KinesisPublisher:
         partition_key: Callable[[RiskMessage], str] | None = None,
     ) -> PublishReport:
         """Send the messages; ``partition_key`` overrides the publisher's own for this call."""
-        report = report or PublishReport()
         key = partition_key or self.partition_key
-        for start in range(0, len(messages), PUT_RECORDS_LIMIT):
-            chunk = messages[start : start + PUT_RECORDS_LIMIT]
-            self._put_chunk([{"Data": m.to_wire(), "PartitionKey": key(m)} for m in chunk], report)
+        return self.put([(m.to_wire(), key(m)) for m in messages], report)
+
+    def put(self, records: Sequence[tuple[bytes, str]], report: PublishReport | None = None) -> PublishReport:
+        """Send records as they are: each its data and its partition key (a record put on the stream again)."""
+        report = report or PublishReport()
+        for start in range(0, len(records), PUT_RECORDS_LIMIT):
+            chunk = records[start : start + PUT_RECORDS_LIMIT]
+            self._put_chunk([{"Data": data, "PartitionKey": key} for data, key in chunk], report)
             report.sent += len(chunk)
         return report
 

@@ -8,23 +8,23 @@ AggregateTable holds, plus the partials still in the PartialTable (written by th
 yet), minus that, per Identifier (``compare_aggregates``).
 
 ``repair`` deletes the pending partials, rewrites each aggregate that differs with its recomputed value, and moves
-each trade's applied-version marker up to the version the StateTable holds, so that a change of that version or
-older still in the stream (a retry, a redelivery) is recognised as applied by the map when the pipeline resumes,
-and a deleted partial still in the PartialTable's stream is skipped by the reduce (its delete's condition fails).
+each trade's marker up to what the StateTable holds (its version, value, hierarchy and ``AcceptedVersions``: what
+the aggregates now hold of it), so that a change of that version or older still in the stream (a retry, a
+redelivery) is recognised as applied by the map when the pipeline resumes, a newer one applies on top of it, and
+a deleted partial still in the PartialTable's stream is skipped by the reduce (its delete's condition fails).
 Run it while the event source mappings are paused (docs/operations.md): a change applied between the scan and the
 rewrite would be lost.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from localpipe.stack.readback import StackTables, read_aggregates, read_partials, scan_state
-from riskpipe.aggregation import compare_aggregates, expected_aggregates
+from riskpipe.aggregate_store import marker_state, marker_update
+from riskpipe.aggregation import AppliedState, Contribution, compare_aggregates, expected_aggregates
 from riskpipe.identifiers import MESSAGE_COUNT_ID, RESERVED_PREFIXES
 from riskpipe.models import RiskMessage
 from riskpipe.partials import plan_reduce
@@ -37,6 +37,7 @@ class Reconciliation:
     drift: dict[str, tuple[Decimal, Decimal]]  # identifier -> (expected, actual + pending), only where they differ
     trades: dict[str, RiskMessage]
     pending: tuple[str, ...] = ()  # the partials not applied yet
+    accepted: dict[str, int | None] | None = None  # each trade's AcceptedVersions (None: its item has none)
 
     @property
     def exact(self) -> bool:
@@ -44,7 +45,8 @@ class Reconciliation:
 
 
 def reconcile(client: Any, tables: StackTables) -> Reconciliation:
-    trades, accepted_versions = scan_state(client, tables.state_table)
+    trades, accepted = scan_state(client, tables.state_table)
+    accepted_versions = sum(1 if count is None else count for count in accepted.values())
     expected = {**expected_aggregates(trades.values(), tables.order), MESSAGE_COUNT_ID: Decimal(accepted_versions)}
     # The workshop's own items (generator timings) are not aggregates.
     actual = {
@@ -56,16 +58,17 @@ def reconcile(client: Any, tables: StackTables) -> Reconciliation:
         for identifier, delta in transaction.deltas.items():
             once_reduced[identifier] = once_reduced.get(identifier, Decimal(0)) + delta
     drift = compare_aggregates(expected, once_reduced)
-    return Reconciliation(expected, actual, drift, trades, tuple(p.partial_id for p in partials))
+    return Reconciliation(expected, actual, drift, trades, tuple(p.partial_id for p in partials), accepted)
 
 
-def read_markers(client: Any, table: str) -> dict[str, int]:
-    markers: dict[str, int] = {}
-    for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
-        for item in page["Items"]:
-            if "AppliedVersion" in item:
-                markers[item["pk"]["S"]] = int(item["AppliedVersion"]["N"])
-    return markers
+def read_markers(client: Any, table: str) -> dict[str, AppliedState]:
+    """Every trade's marker: what the aggregates hold of it (its version, and its state when it keeps it)."""
+    return {
+        item["pk"]["S"]: marker_state(item)
+        for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True)
+        for item in page["Items"]
+        if "AppliedVersion" in item
+    }
 
 
 @dataclass(frozen=True)
@@ -75,11 +78,9 @@ class Repair:
     partials_deleted: int = 0
 
 
-def repair(
-    client: Any, tables: StackTables, found: Reconciliation, *, clock: Callable[[], float] = time.time
-) -> Repair:
-    """Delete the pending partials, rewrite the aggregates that differ and the markers behind the StateTable
-    (pipeline paused)."""
+def repair(client: Any, tables: StackTables, found: Reconciliation) -> Repair:
+    """Delete the pending partials, rewrite the aggregates that differ, and the markers that do not hold what the
+    StateTable holds (pipeline paused)."""
     for partial_id in found.pending:
         client.delete_item(TableName=tables.partial_table, Key={"pk": {"S": partial_id}})
     for identifier, (expected, _) in sorted(compare_aggregates(found.expected, found.actual).items()):
@@ -91,14 +92,15 @@ def repair(
             ExpressionAttributeValues={":value": {"N": str(expected)}},
         )
     markers = read_markers(client, tables.marker_table)
-    behind = {t: m.Version for t, m in found.trades.items() if markers.get(t, -1) < m.Version}
-    expires_at = str(int(clock()) + tables.marker_ttl_seconds)
-    for trade, version in sorted(behind.items()):
-        client.update_item(
-            TableName=tables.marker_table,
-            Key={"pk": {"S": trade}},
-            UpdateExpression="SET AppliedVersion = :version, ExpiresAt = :expires",
-            ExpressionAttributeValues={":version": {"N": str(version)}, ":expires": {"N": expires_at}},
+    accepted = found.accepted or {}
+    truth = {
+        trade: AppliedState(
+            message.Version, Contribution(message.Value, message.Hierarchy.model_dump()), accepted.get(trade)
         )
+        for trade, message in found.trades.items()
+    }
+    behind = {trade: state for trade, state in truth.items() if markers.get(trade) != state}
+    for trade, state in sorted(behind.items()):
+        client.update_item(**marker_update(tables.marker_table, trade, state))
     rewritten = len(compare_aggregates(found.expected, found.actual))
     return Repair(aggregates_rewritten=rewritten, markers_moved=len(behind), partials_deleted=len(found.pending))
