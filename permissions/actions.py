@@ -6,7 +6,9 @@ table typed here; and the KMS requests an encrypted resource implies.
   and its operation, and it must exist in the reference. DynamoDB authorizes a transaction and a batch per item
   (Developer Guide, "Using IAM policies with DynamoDB transactions": ``TransactWriteItems`` needs ``PutItem``,
   ``UpdateItem``, ``DeleteItem`` or ``ConditionCheckItem`` on each item's table; the reference has no action
-  named after them), with ``dynamodb:EnclosingOperation`` telling the transaction.
+  named after them), with ``dynamodb:EnclosingOperation`` telling the transaction. A batch is an action of its
+  own (``dynamodb:BatchWriteItem``, ``dynamodb:BatchGetItem``, in the reference), asked once of each table it
+  names: a grant of ``PutItem`` does not allow a ``BatchWriteItem`` of puts.
 * The resource is the ARN of the action's required resource type, its ``${Variables}`` filled from the request; an
   action that takes no resource is authorized on ``*``.
 * KMS (field-facts, "Permissions AWS checks"): a Kinesis write needs ``kms:GenerateDataKey`` on the stream's key and
@@ -34,7 +36,8 @@ from permissions.recorder import CONDITION_PARAMETERS
 from permissions.recording import Request
 from permissions.stack import ConcreteStack, ResolutionError
 
-PER_ITEM_OPERATIONS = {"TransactWriteItems", "TransactGetItems", "BatchWriteItem", "BatchGetItem"}
+PER_ITEM_OPERATIONS = {"TransactWriteItems", "TransactGetItems"}  # authorized item by item
+PER_TABLE_OPERATIONS = {"BatchWriteItem", "BatchGetItem"}  # authorized as themselves, on each table named
 # A request parameter that names a resource -> the reference's ARN variable it fills.
 ARN_VARIABLES = {
     "TableName": "TableName",
@@ -162,19 +165,28 @@ class Mapper:
 
     def _actions(self, request: Request) -> Iterator[tuple[str, dict[str, str], dict[str, tuple[str, ...]]]]:
         values = {parameter: self.value(ref) for parameter, ref in request.resources}
-        if request.operation in PER_ITEM_OPERATIONS:
-            enclosing: dict[str, tuple[str, ...]] = {"dynamodb:enclosingoperation": (request.operation,)}
-            if not request.items:
-                raise MappingError(f"{request.describe()}: a transaction or batch with no item recorded")
-            for kind, table in request.items:
-                action = f"{request.prefix}:{kind}Item"
-                privilege(action)
-                extra: dict[str, tuple[str, ...]] = enclosing if request.operation.startswith("Transact") else {}
-                yield action, {"TableName": str(self.value(table))}, extra
+        if request.operation in PER_ITEM_OPERATIONS | PER_TABLE_OPERATIONS:
+            yield from self._item_actions(request)
             return
         action = f"{request.prefix}:{request.operation}"
         privilege(action)
         yield action, values, {}
+
+    def _item_actions(self, request: Request) -> Iterator[tuple[str, dict[str, str], dict[str, tuple[str, ...]]]]:
+        """A transaction: each item's own action on its table, with the transaction as its enclosing operation. A
+        batch: the batch's action, once on each table it names."""
+        if not request.items:
+            raise MappingError(f"{request.describe()}: a transaction or batch with no item recorded")
+        if request.operation in PER_TABLE_OPERATIONS:
+            asked = [(request.operation, table) for table in sorted({table for _, table in request.items})]
+            extra: dict[str, tuple[str, ...]] = {}
+        else:
+            asked = [(f"{kind}Item", table) for kind, table in request.items]
+            extra = {"dynamodb:enclosingoperation": (request.operation,)}
+        for operation, table in asked:
+            action = f"{request.prefix}:{operation}"
+            privilege(action)
+            yield action, {"TableName": str(self.value(table))}, extra
 
     def value(self, reference: str) -> Any:
         """A logical reference of the recording, on this stack (a value AWS itself chose, such as a log stream's
