@@ -57,7 +57,7 @@ def show(rows: list[Row], previous: dict[str, float], seconds: float) -> None:
         table.add_row(row.group, row.what, figure, row.target, met, change, row.note)
     console.print(table)
     missed = [r for r in rows if r.met is False]
-    console.print(f"{sum(r.met is True for r in rows)} targets met, {len(missed)} not met (see README, Performance).")
+    console.print(f"{sum(r.met is True for r in rows)} targets met, {len(missed)} not met (see docs/performance.md).")
 
 
 def main() -> int:

@@ -6,7 +6,7 @@
 * The naive versions are ``localpipe.pipeline.naive`` (read-then-write; ADD per record).
 * ``one_transaction_aggregate``: this project's previous aggregate stage, the markers and the batch's deltas (an
   ``ADD`` per aggregate, ``message_count`` included) in one TransactWriteItems. Exact, but every transaction
-  touches the root aggregates and ``message_count``: the items that bind (see the README's Performance).
+  touches the root aggregates and ``message_count``: the items that bind (see docs/performance.md).
 * ``MapReduceAggregate``: the workshop's aggregate shape: a map step writes its batch's pre-aggregated totals
   as one item of a reduce table, and a reduce step applies them in one TransactWriteItems with a
   ClientRequestToken (idempotent for 10 minutes, and only for the same batch).

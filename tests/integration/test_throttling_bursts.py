@@ -13,7 +13,7 @@ from localpipe.report.model import PipelineReport
 from localpipe.stack.local import local_stack
 from riskpipe.state_service import BatchDecider, BatchDecisions, StreamRecord
 
-# The rate and length the README states: 3% of write calls start a burst of 3 to 12 refusals.
+# The rate and length docs/architecture.md states: 3% of write calls start a burst of 3 to 12 refusals.
 BURSTS = FaultRates(throttling_bursts=0.03, burst_length=(3, 12))
 POISON = 3
 
@@ -40,7 +40,7 @@ def run(endpoint: str, *, wait: bool) -> PipelineReport:
 
 @pytest.mark.timeout(240)
 def test_given_throttling_bursts_when_the_pipeline_runs_then_only_poison_is_set_aside_and_it_is_exact(moto_endpoint):
-    # Given bursts of throttling at the README's rate and length, and 3 poison records among 400 messages
+    # Given bursts of throttling at docs/architecture.md's rate and length, and 3 poison records among 400 messages
     # When the pipeline runs with the StateLambda waiting bursts out within its invocations
     report = run(moto_endpoint, wait=True)
     # Then bursts happened and were waited out: nothing reached a failure destination, poison went to its queue
