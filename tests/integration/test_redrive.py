@@ -1,9 +1,9 @@
 """The redrive, through the local runner on the strict local AWS: a fault storm that makes every stage give records
 up (the StateLambda's, the map's, the combining lanes' and the reduce's mappings at 0 retries, functions failing and
-crashing), poison records among them, then ``LocalPipeline.redrive`` (faults stopped, drained, the redrive's own code, drained again):
-the StateTable holds the newest version of every trade sent, the aggregates are exact and ``message_count`` counts
-the versions accepted. The same redrive again changes nothing. Changes and partials DynamoDB refused come back once
-their trade is corrected in the StateTable."""
+crashing), poison records among them, then ``LocalPipeline.redrive`` (faults stopped, drained, the redrive's own
+code, drained again): the StateTable holds the newest version of every trade sent, the aggregates are exact and
+``message_count`` counts the versions accepted. The same redrive again changes nothing. Changes and partials
+DynamoDB refused come back once their trade is corrected in the StateTable."""
 
 from __future__ import annotations
 
