@@ -133,8 +133,8 @@ class TransactionItems:
 
 
 class MapThenReduce:
-    """Our stage as deployed: the map's service on each batch; then the reduce on the PartialTable's stream (its
-    INSERTs), in batches of its mapping's size."""
+    """Our stage as deployed (``Combining`` "false"): the map's service on each batch; then the reduce on the
+    ReduceTable's stream (its INSERTs), in batches of its mapping's size."""
 
     def __init__(self, session: Any, deployed: Deployed) -> None:
         functions = deployed.template.functions()
@@ -144,7 +144,7 @@ class MapThenReduce:
         self.reduce = reduce_app.build_service(
             ReduceSettings.from_env(deployed.function_env(functions["ReduceFunction"])), session=session
         )
-        self.reader = DynamoDBStreamReader(deployed.client("dynamodbstreams"), deployed.stream_arns["PartialTable"])
+        self.reader = DynamoDBStreamReader(deployed.client("dynamodbstreams"), deployed.stream_arns["ReduceTable"])
 
     def apply(self, changes: list[TradeChange]) -> Any:
         return self.map.apply(changes)

@@ -7,16 +7,17 @@ and counts taken from the traffic itself (not from a run):
 * ``state_table_quota``: the table's write quota over 1 write unit a trade (the StateLambda writes each trade at
   least once);
 * ``marker_table_quota``: the quota over 2 write units a trade (a marker is a transactional write);
-* ``partial_table_quota``: the quota over 4 write units per 99 trades (a partial holds 99 trade changes at most, and
-  is put and deleted, both transactionally);
+* ``partial_table_quota`` (the designs with a table keyed by partial): the quota over 4 write units per 99 trades
+  (a partial holds 99 trade changes at most, and is put and deleted, both transactionally);
 * ``lambda_concurrency_quota``: the account's concurrency over the seconds of Lambda CPU a message takes at least
   (the StateLambda's per record and the map's per trade, at their functions' share of a vCPU);
 * ``item_message_count`` (the one-transaction design): every transaction holds message_count for its duration, and
   holds at most as many trades as fit in 100 items beside the aggregates they move;
 * ``reducer`` (Map/Reduce, Map/Combine/Reduce): one transaction at a time, each at most as many partials as fit
   beside the aggregates it moves, a partial at most 99 trades (combined: 99 partials of 99);
-* ``combined_partition_key`` (the combined partials in a table of their own, under one partition key): that key's
-  partition takes 1,000 write units a second, and each combined partial is put and deleted (4 units).
+* ``reduce_table_partition`` (the ReduceTable, whose items share one partition key): its one partition takes 1,000
+  write units a second, and each partial there (the map's with the combining level off, a combined one of up to 99
+  of them with it on) is put and deleted (4 units).
 
 "Messages a trade" converts trades to messages: the messages of the traffic over its distinct trades (a duplicate or
 a stale revision is a message without a write of its own).
@@ -130,29 +131,33 @@ def _aggregate_bounds(design: Design, p: Params, counts: TrafficCounts) -> list[
         ]
     per_partial = MAP_TRADES * (COMBINED if design.combining else 1)
     partials = TRANSACT_MAX_ITEMS - 1 - len(ORDER)  # beside message_count and a partial's aggregates (one a level)
-    own = []
-    if design.own_table:  # one partition key: 1,000 write units a second, a combined partial put and deleted
-        own = [
-            Bound(
-                "combined_partition_key",
-                p.partition_wcu / 4 * COMBINED * MAP_TRADES * m,
-                f"{p.partition_wcu:,} WCU/s / (4 WCU a combined partial of {COMBINED} x {MAP_TRADES} trades) x {m:.3f}",
-            )
-        ]
-    return [
-        *own,
-        Bound(
-            "partial_table_quota",
-            p.table_wcu_quota * m * MAP_TRADES / 4,
-            f"{p.table_wcu_quota:,} WCU/s / (4 WCU per {MAP_TRADES} trades) x {m:.3f}",
-        ),
+    found = [
         Bound(
             "reducer",
             partials * per_partial * m / p.transaction_duration,
             f"{partials} partials of {per_partial:,} trades a transaction x {m:.3f} / "
             f"{p.transaction_duration * 1000:.0f} ms, one at a time",
-        ),
+        )
     ]
+    if not design.spread:  # the ReduceTable: one partition key, a partial (or combined partial) put and deleted
+        what = f"a combined partial of {COMBINED} x {MAP_TRADES} trades" if design.combining else "a partial"
+        found.append(
+            Bound(
+                "reduce_table_partition",
+                p.partition_wcu / 4 * per_partial * m,
+                f"{p.partition_wcu:,} WCU/s / (4 WCU {what}{'' if design.combining else f' of {MAP_TRADES} trades'})"
+                f" x {m:.3f}",
+            )
+        )
+    if design.partial_table:
+        found.append(
+            Bound(
+                "partial_table_quota",
+                p.table_wcu_quota * m * MAP_TRADES / 4,
+                f"{p.table_wcu_quota:,} WCU/s / (4 WCU per {MAP_TRADES} trades) x {m:.3f}",
+            )
+        )
+    return found
 
 
 def lowest(found: list[Bound]) -> Bound:

@@ -1,7 +1,8 @@
 """The combining level, as the template deploys it (``Combining`` "true"): a mapping on the PartialTable's stream,
 its shards x CombineParallelizationFactor lanes, each batch of the map's partials planned by the planning function
 it is given (``riskpipe.partials.plan_combine``): each transaction deletes up to 99 partials under condition and
-puts one combined partial, which only the reducer's mapping passes on.
+puts one combined partial into the ReduceTable (one partition key, so one partition and one stream shard), whose
+stream the reducer's mapping reads.
 
 It runs per slice, as the rest: the fleet's PartialTable has ``S`` stream shards (one per partition), the slice
 simulates ``k`` of them (``S / weight`` rounded, at least one). Each of the slice's map partials is put on them
@@ -58,7 +59,7 @@ class CombiningLevel:
     ) -> None:
         p, d = sim.p, sim.d
         self.sim, self.partial_table, self.plan, self.reducer = sim, partial_table, plan, reducer
-        self.combined_table = combined_table  # the PartialTable itself, or the combined partials' own table
+        self.combined_table = combined_table  # the ReduceTable: one partition key
         fleet_shards = d.partitions("PartialTable", p)
         self.k = max(1, round(fleet_shards / d.weight))
         self.copies_in = self.k * d.weight / fleet_shards
@@ -66,25 +67,17 @@ class CombiningLevel:
         self.shards = [Shard() for _ in range(self.k)]
         self.tx = Transactions(sim)
         self.deleted: set[str] = set()
-        if combined_table is partial_table:  # the reducer's shards carry these records too (the same table)
-            reducer.background = self.shards[0]
-            reducer.on_combined_deleted = self.record_removed
 
     # ------------------------------------------------------------------ the map's partials in
     def accept(self, partial: Partial, covers: Covers) -> None:
         """A map partial committed in the slice: its copies on the simulated shards of the PartialTable's stream."""
         sim = self.sim
         at = sim.clock.now + sim.p.stream_propagation
-        size = partial_size(partial)
+        size = partial_size(partial, self.partial_table)
         for c in range(copies(sim.rng.random(), self.copies_in)):
             copy = copy_of(partial, c)
             shard = self.shards[stable_hash(copy.partial_id) % self.k]
             shard.append(at, PartialRecord(copy, covers if c == 0 else []), size, "partial")
-
-    def record_removed(self, partial: Partial) -> None:
-        """The reducer deleted a combined partial of this slice: its REMOVE record on one of these shards."""
-        shard = self.shards[stable_hash(partial.partial_id) % self.k]
-        shard.append(self.sim.clock.now + self.sim.p.stream_propagation, None, REMOVE_RECORD_BYTES, "remove")
 
     # ------------------------------------------------------------------ lanes
     def start(self) -> None:
@@ -134,9 +127,12 @@ class CombiningLevel:
         def prepare(txn: CombineTransaction) -> tuple[list[tuple], list[Charge]]:
             keys: list[tuple] = [("p", pid) for pid in txn.partial_ids] + [("p", txn.combined.partial_id)]
             charges: list[Charge] = [
-                (self.partial_table, pid, put_units(by_id[pid].partial) * scale) for pid in txn.partial_ids
+                (self.partial_table, pid, put_units(by_id[pid].partial, self.partial_table) * scale)
+                for pid in txn.partial_ids
             ]
-            charges.append((self.combined_table, txn.combined.partial_id, put_units(txn.combined) * scale))
+            charges.append(
+                (self.combined_table, txn.combined.partial_id, put_units(txn.combined, self.combined_table) * scale)
+            )
             return keys, charges
 
         partials = [by_id[i].partial for i in transaction.partial_ids]
@@ -155,8 +151,6 @@ class CombiningLevel:
             self.shards[stable_hash(pid) % self.k].append(at, None, REMOVE_RECORD_BYTES, "remove")
         covers = [c for pid in txn.partial_ids for c in by_id[pid].covers]
         combined = txn.combined
-        if self.combined_table is self.partial_table:
-            self.shards[stable_hash(combined.partial_id) % self.k].append(at, None, partial_size(combined), "combined")
         if sim.in_window():
             sim.stats.count(sim.stats.reduce, "combined", 1)
             sim.stats.count(sim.stats.reduce, "combined_partials", len(txn.partial_ids))

@@ -25,13 +25,20 @@ from capacity.params import Params, raw_template
 
 
 class Design(Enum):
-    """The aggregate stage's designs the model compares."""
+    """The aggregate stage's designs the model compares: the two the template deploys (``Combining`` "false" and
+    "true"), and two alternatives it does not deploy, kept to show why (labelled so in the report)."""
 
-    ONE_TRANSACTION = "one_transaction"  # today's previous design: markers and aggregates in one transaction
-    MAP_REDUCE = "map_reduce"  # the map's partials applied by the one reducer
-    MAP_COMBINE_REDUCE = "map_combine_reduce"  # combining lanes between them, on the PartialTable's stream
-    # the combined partials in a table of their own, under one partition key: the reducer's stream has one shard
-    MAP_COMBINE_OWN_TABLE = "map_combine_reduce_own_table"
+    # the template, Combining "false": the map's partials straight into the ReduceTable (one partition key: one
+    # partition, its stream one shard), read by the one reducer
+    MAP_REDUCE = "map_reduce"
+    # the template, Combining "true": the map's partials in the PartialTable (keyed by partial, spread over its
+    # partitions), the combining lanes on its stream, their combined partials in the ReduceTable, the reducer on its
+    MAP_COMBINE_REDUCE = "map_combine_reduce"
+    # alternative (the template before): the map's partials in a table keyed by partial (spread), the one reducer on
+    # its every stream shard (a poller each, throttled while another shard's batch runs)
+    MAP_REDUCE_SPREAD = "map_reduce_spread"
+    # alternative (the design before the map and the reduce): markers and aggregates in one transaction
+    ONE_TRANSACTION = "one_transaction"
 
     @property
     def label(self) -> str:
@@ -39,27 +46,40 @@ class Design(Enum):
 
     @property
     def combining(self) -> bool:
-        return self in (Design.MAP_COMBINE_REDUCE, Design.MAP_COMBINE_OWN_TABLE)
+        return self is Design.MAP_COMBINE_REDUCE
 
     @property
-    def own_table(self) -> bool:
-        """The combined partials go to a table of their own (the reducer reads its stream, not the PartialTable's)."""
-        return self is Design.MAP_COMBINE_OWN_TABLE
+    def spread(self) -> bool:
+        """The reducer reads a table keyed by partial (a stream shard per partition), not the one-partition
+        ReduceTable."""
+        return self is Design.MAP_REDUCE_SPREAD
 
     @property
     def partials(self) -> bool:
         return self is not Design.ONE_TRANSACTION
 
+    @property
+    def alternative(self) -> bool:
+        """Not a deployment of the template: shown beside it, for comparison."""
+        return self in (Design.MAP_REDUCE_SPREAD, Design.ONE_TRANSACTION)
+
+    @property
+    def partial_table(self) -> bool:
+        """The map's partials go to a table keyed by partial (the PartialTable), spread over its partitions."""
+        return self.combining or self.spread
+
 
 LABELS = {
-    Design.ONE_TRANSACTION: "one transaction (markers + aggregates)",
-    Design.MAP_REDUCE: "Map/Reduce",
-    Design.MAP_COMBINE_REDUCE: "Map/Combine/Reduce",
-    Design.MAP_COMBINE_OWN_TABLE: "Map/Combine/Reduce, combined partials in a table of their own",
+    Design.MAP_REDUCE: "Map/Reduce (Combining off)",
+    Design.MAP_COMBINE_REDUCE: "Map/Combine/Reduce (Combining on)",
+    Design.MAP_REDUCE_SPREAD: "alternative: Map/Reduce, partials spread (the template before)",
+    Design.ONE_TRANSACTION: "alternative: one transaction (markers + aggregates)",
 }
 
 # Write units a message each table is sized for (at most: one conditional write a record; one transactional marker
 # write a record; a partial's put and delete, both transactional, for each ``PARTIAL_CHANGES`` changes or more).
+# The ReduceTable has none: its items share one partition key, so one partition serves it whatever its warm
+# throughput (1,000 write units a second, a named limit: ``reduce_table_partition``).
 PARTIAL_CHANGES = 80
 SIZING_UNITS = {"StateTable": 1.0, "AggregateMarkerTable": 2.0, "PartialTable": 2 * 2 / PARTIAL_CHANGES}
 WARM_PARAMETERS = {
@@ -67,38 +87,35 @@ WARM_PARAMETERS = {
     "AggregateMarkerTable": "MarkerTableWarmWriteUnits",
     "PartialTable": "PartialTableWarmWriteUnits",
 }
+# The reducer's input table, in every design the template deploys: all its items under one partition key
+# (``riskpipe.partials.REDUCE_PARTITION``), the partial's id as sort key.
+REDUCE_TABLE = "ReduceTable"
 
 
 class DeploymentError(ValueError):
     """A deployment the template refuses (a parameter above its MaxValue)."""
 
 
-def template_design() -> Design:
-    """The Map/Combine/Reduce design template.yaml deploys with ``Combining`` "true": the reducer's mapping on the
-    PartialTable's stream (the combined partials among the map's), or on a table of the combined partials' own. The
-    model takes such a table to hold them under one partition key (so in one partition, its stream's one shard): it
-    wants a sort key there, and refuses to guess a table without one (its items spread over its partitions)."""
-    resources = raw_template()["Resources"]
-    events = resources["ReduceFunction"]["Properties"]["Events"]
-    streams = [event["Properties"]["Stream"] for event in events.values()]
-    tables = {name for stream in streams for name in _tables_named(stream)} - {"PartialTable"}
-    if not tables:
-        return Design.MAP_COMBINE_REDUCE
-    keys = [k["KeyType"] for t in tables for k in resources[t]["Properties"]["KeySchema"]]
-    if "RANGE" not in keys:
-        raise DeploymentError(f"the reducer reads {sorted(tables)} without a sort key: model its partitions first")
-    return Design.MAP_COMBINE_OWN_TABLE
+def template_design(combining: bool = True) -> Design:
+    """The design template.yaml deploys with ``Combining`` "true" (or "false"), read from it: the table the reducer's
+    mapping reads, and whether that table has a sort key. A table with one (the ReduceTable) keeps all its items
+    under one partition key (``riskpipe.partials.REDUCE_PARTITION``): one partition, its stream one shard. A reducer
+    on a table without one reads a stream shard per partition (``MAP_REDUCE_SPREAD``); with the combining level, that
+    is a design the model no longer runs, and it refuses to guess."""
+    from capacity.params import deployed_template
 
-
-def _tables_named(node: object) -> set[str]:
-    """The resources a ``Fn::GetAtt`` anywhere in ``node`` names."""
-    if isinstance(node, dict):
-        if "Fn::GetAtt" in node:
-            return {node["Fn::GetAtt"][0]}
-        return {name for value in node.values() for name in _tables_named(value)}
-    if isinstance(node, list):
-        return {name for value in node for name in _tables_named(value)}
-    return set()
+    template = deployed_template(combining=combining)
+    tables = template.of_type("AWS::DynamoDB::Table")
+    reducer = template.event_source("ReduceFunction").source
+    sorted_keys = any(k["KeyType"] == "RANGE" for k in tables[reducer]["KeySchema"])
+    has_combine = "CombineFunction" in template.functions()
+    if has_combine != combining:
+        raise DeploymentError(f"Combining {str(combining).lower()} deploys the combining lanes: {has_combine}")
+    if sorted_keys:
+        return Design.MAP_COMBINE_REDUCE if combining else Design.MAP_REDUCE
+    if combining:
+        raise DeploymentError(f"the reducer reads {reducer} without a sort key: model its partitions first")
+    return Design.MAP_REDUCE_SPREAD
 
 
 @dataclass(frozen=True)
@@ -161,9 +178,9 @@ class Deployment:
         return lanes
 
     def reducer_shards(self, params: Params, design: Design) -> int:
-        """Shards of the stream the reducer's mapping reads (a poller each): the PartialTable's, or one (the combined
-        partials' own table, all of them under one partition key, so in one partition)."""
-        return 1 if design.own_table else self.partitions("PartialTable", params)
+        """Shards of the stream the reducer's mapping reads (a poller each): one (the ReduceTable, all its items under
+        one partition key, so in one partition), or a table keyed by partial's (a shard per partition)."""
+        return self.partitions("PartialTable", params) if design.spread else 1
 
 
 def warm_units(load: float, units_a_message: float, params: Params) -> int:

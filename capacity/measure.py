@@ -35,7 +35,7 @@ TABLE_QUOTA_NAMES = {
     "AggregateMarkerTable": "marker_table_quota",
     "PartialTable": "partial_table_quota",
     "AggregateTable": "aggregate_table_quota",
-    "CombinedPartialTable": "combined_table_quota",
+    "ReduceTable": "reduce_table_quota",
 }
 
 
@@ -172,7 +172,7 @@ def deployment_figures(sim: Simulation) -> dict[str, int]:
     return {
         **d.template_parameters(),
         "StateTable stream shards": d.state_partitions,
-        "PartialTable stream shards": d.partitions("PartialTable", p) if design.partials else 0,
+        "PartialTable stream shards": d.partitions("PartialTable", p) if design.partial_table else 0,
         "reducer stream shards": d.reducer_shards(p, design) if design.partials else 0,
         **{f"{stage} lanes": n for stage, n in d.lanes(p, design).items()},
         "simulated 1 in": d.weight,

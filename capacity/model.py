@@ -420,8 +420,6 @@ class ReadLimits:
     busy_poll: float
     idle_poll: float
     read_rate: Bucket | None = None  # bytes a second a Kinesis shard gives all its readers
-    background: Shard | None = None  # records a poller reads beside its shard's own (see ``stages``)
-    last_read: float = 0.0
 
     @classmethod
     def kinesis(cls, p: Params) -> ReadLimits:
@@ -435,23 +433,14 @@ class ReadLimits:
         )
 
     @classmethod
-    def stream(cls, p: Params, kinds: set[str], background: Shard | None = None) -> ReadLimits:
-        return cls(
-            frozenset(kinds), p.stream_max_records, p.stream_max_bytes, p.stream_poll, p.stream_poll, None, background
-        )
+    def stream(cls, p: Params, kinds: set[str]) -> ReadLimits:
+        return cls(frozenset(kinds), p.stream_max_records, p.stream_max_bytes, p.stream_poll, p.stream_poll)
 
     def take(self, shard: Shard, start: int, end: int, now: float) -> int:
-        """How many of the readable records one GetRecords returns: at most ``max_records`` and ``max_bytes``
-        (less what the poller reads of a ``background`` it stands beside)."""
+        """How many of the readable records one GetRecords returns: at most ``max_records`` and ``max_bytes``."""
         budget, byte_budget = self.max_records, self.max_bytes
         if self.read_rate is not None:
             byte_budget = min(byte_budget, int(self.read_rate.available(now)))
-        if self.background is not None:
-            lo = self.background.readable(self.last_read, 0)
-            hi = self.background.readable(now, lo)
-            budget -= hi - lo
-            byte_budget -= sum(self.background.sizes[lo:hi])
-        self.last_read = now
         count, used = 0, 0
         for i in range(start, min(end, start + max(0, budget))):
             size = shard.sizes[i]

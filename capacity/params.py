@@ -161,12 +161,13 @@ FUNCTIONS = {  # the model's name of a stage -> its function in the template
 }
 
 
-def deployed_template(path: Path = TEMPLATE_PATH) -> Template:
-    """The template with samconfig.toml's prod parameters (and the combining level's resources, if it has them)."""
+def deployed_template(path: Path = TEMPLATE_PATH, *, combining: bool = True) -> Template:
+    """The template with samconfig.toml's prod parameters, and ``Combining`` as said (by default "true": the
+    combining level's resources and settings are read too)."""
     overrides: dict[str, Any] = dict(environments()[ENVIRONMENT])
     parameters = raw_template(path).get("Parameters", {})
     if "Combining" in parameters:
-        overrides["Combining"] = "true"
+        overrides["Combining"] = "true" if combining else "false"
     return Template.load(path, overrides={k: v for k, v in overrides.items() if k in parameters})
 
 

@@ -1,13 +1,14 @@
-"""The one reducer, as AWS runs its mapping: a poller per shard of the PartialTable's stream (one shard per
-partition of the table), each gathering its own batch (BatchSize, the batching window) and invoking the function,
+"""The one reducer, as AWS runs its mapping: a poller per shard of the stream it reads (the ReduceTable's: one shard,
+its items all under one partition key; in the alternative of partials spread over a table keyed by partial, a shard
+per partition of it), each gathering its own batch (BatchSize, the batching window) and invoking the function,
 whose reserved concurrency is 1. A poller that finds it busy is throttled, and tries again after a backoff (not
 published for stream pollers: ``throttle_backoff`` doubling, an assumption). An invocation plans its batch with
 ``riskpipe.partials.plan_reduce`` and runs its transactions one after another (each moves ``message_count``).
 
 It is simulated whole: every partial of the fleet reaches it. With the combining level off, the map's partials
 (``weight`` copies of each of the slice's, under keys of their own); with it on, the combined partials (each of
-the slice's stands for ``S / k`` of the fleet's, see ``capacity.combine``), beside the map's partials and every
-delete's REMOVE record that its mapping's filter drops after reading them (the same table's stream). The fleet's
+the slice's stands for ``S / k`` of the fleet's, see ``capacity.combine``), beside every delete's REMOVE record that
+its mapping's filter drops after reading it (the same table's stream). The fleet's
 other lanes are not in step with the slice's: a copy reaches the stream at a moment of its own within the
 producing mapping's batching window (the slice's own copy, whose messages are measured, at once).
 """
@@ -34,15 +35,13 @@ class Reducer:
         self.shards = [Shard() for _ in range(sim.d.reducer_shards(sim.p, sim.design))]
         self.tx = Transactions(sim)
         self.deleted: set[str] = set()
-        self.background: Shard | None = None  # what else each shard carries (the combining level's records)
-        self.on_combined_deleted: Callable[[Partial], None] | None = None
 
     # ------------------------------------------------------------------ partials in
     def put(self, partial: Partial, covers: Covers, kind: str, spread: float = 0.0) -> None:
         """A partial on its shard of the stream; another lane's copy at a moment of its own (``spread``)."""
         at = self.sim.clock.now + self.sim.p.stream_propagation + (self.sim.rng.uniform(0, spread) if spread else 0.0)
         shard = self.shards[stable_hash(partial.partial_id) % len(self.shards)]
-        shard.append(at, PartialRecord(partial, covers), partial_size(partial), kind)
+        shard.append(at, PartialRecord(partial, covers), partial_size(partial, self.partial_table), kind)
 
     def accept_map_partial(self, partial: Partial, covers: Covers) -> None:
         """A map partial of the slice (no combining level): it and the fleet's other lanes' copies of it."""
@@ -62,7 +61,7 @@ class Reducer:
         kind = "combined" if sim.design.combining else "partial"
         for shard in self.shards:
             lane = Lane()
-            limits = ReadLimits.stream(p, {kind}, self.background)
+            limits = ReadLimits.stream(p, {kind})
             sim.clock.start(sim.reader(shard, to_lane(lane), limits), sim.rng.uniform(0, 0.25))
             sim.clock.start(self.poller(shard, lane), sim.rng.uniform(0, p.stream_poll))
         sim.sim_lanes["reduce"] = p.reduce_reserved
@@ -109,7 +108,9 @@ class Reducer:
         def prepare(txn: ReduceTransaction) -> tuple[list[tuple], list[Charge]]:
             keys: list[tuple] = [("a", i) for i in txn.deltas] + [("p", pid) for pid in txn.partial_ids]
             charges: list[Charge] = [(self.aggregates, i, TRANSACTION_ITEM_WCU) for i in txn.deltas]
-            charges += [(self.partial_table, pid, put_units(by_id[pid].partial)) for pid in txn.partial_ids]
+            charges += [
+                (self.partial_table, pid, put_units(by_id[pid].partial, self.partial_table)) for pid in txn.partial_ids
+            ]
             return keys, charges
 
         partials = [by_id[i].partial for i in transaction.partial_ids]
@@ -134,8 +135,6 @@ class Reducer:
             for trade, version in record.covers:
                 sim.make_visible(trade, version)
             shard.append(at, None, REMOVE_RECORD_BYTES, "remove")
-            if record.covers and self.on_combined_deleted is not None:
-                self.on_combined_deleted(record.partial)
         if sim.in_window():
             sim.stats.count(sim.stats.reduce, "messages", int(txn.deltas.get(MESSAGE_COUNT_ID, 0)))
 

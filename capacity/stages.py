@@ -18,12 +18,13 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from capacity.deployment import REDUCE_TABLE
 from capacity.engine import Bucket, Charge, Lane, Shard, Table, stable_hash, try_charge
 from capacity.model import TRANSACTION_ITEM_WCU, Mapping, ReadLimits, sdk_backoff
 from riskpipe.aggregation import SubBatch, TradeChain, TradeChange, plan_sub_batches, split_repeats
 from riskpipe.config import AggregateSettings
 from riskpipe.identifiers import MESSAGE_COUNT_ID
-from riskpipe.partials import Partial, partial_of, plan_map
+from riskpipe.partials import BY_PARTIAL, ONE_PARTITION, Partial, partial_of, plan_map
 
 if TYPE_CHECKING:
     from capacity.model import Simulation
@@ -316,7 +317,7 @@ class AggregateLanes:
                 partial = partial_of(current)
                 keys: list[tuple] = [("m", 0, c.trade_id) for c in current.chains] + [("p", partial.partial_id)]
                 charges: list[Charge] = [(self.markers, c.trade_id, TRANSACTION_ITEM_WCU) for c in current.chains]
-                charges.append((partials, partial.partial_id, put_units(partial) * weight))
+                charges.append((partials, partial.partial_id, put_units(partial, partials) * weight))
                 prepared[:] = [current, partial, keys, charges]
             outcome = yield from self.tx.transact(prepared[2], prepared[3], marked.already, hot=False)
             if outcome == "committed":
@@ -337,16 +338,17 @@ def without_trades(planned: SubBatch, trades: set[str]) -> tuple[list[TradeChain
     return blocked, SubBatch([c for c in planned.chains if c not in blocked], planned.order)
 
 
-def partial_size(partial: Partial) -> int:
-    """The partial item's size by DynamoDB's rules, as the map and the combining lanes write it."""
+def partial_size(partial: Partial, table: Table) -> int:
+    """The partial item's size by DynamoDB's rules, as the map and the combining lanes write it into ``table`` (the
+    ReduceTable keys it under one partition key, a table keyed by partial by its id)."""
     from capacity.sizes import partial_item_size
 
-    return partial_item_size(partial)
+    return partial_item_size(partial, ONE_PARTITION if table.name == REDUCE_TABLE else BY_PARTIAL)
 
 
-def put_units(partial: Partial) -> int:
-    """Write units of a partial's put (or delete) in a transaction: 2 a started KB."""
-    return TRANSACTION_ITEM_WCU * max(1, math.ceil(partial_size(partial) / 1024))
+def put_units(partial: Partial, table: Table) -> int:
+    """Write units of a partial's put (or delete) in a transaction on ``table``: 2 a started KB."""
+    return TRANSACTION_ITEM_WCU * max(1, math.ceil(partial_size(partial, table) / 1024))
 
 
 @dataclass
@@ -378,21 +380,22 @@ def build_stages(sim: Simulation, plan_combine: Callable | None) -> Stages:
         return Stages([markers, aggregates], [lanes])
     marker_partitions = max(1, math.ceil(d.partitions("AggregateMarkerTable", p) / d.weight))
     markers = sim.sliced_table("AggregateMarkerTable", marker_partitions)
-    # the PartialTable is charged for the fleet: its partitions, hashed evenly, as one capacity
-    partition_capacity = d.partitions("PartialTable", p) * p.partition_wcu
-    partial_table = Table("PartialTable", sim.quota(), [Bucket(partition_capacity)])
-    lanes = AggregateLanes(sim, markers, aggregates, partial_table)
-    tables = [markers, aggregates, partial_table]
-    combined_table = partial_table
-    if sim.design.own_table:  # one partition key: one partition, its 1,000 write units a second
-        combined_table = Table("CombinedPartialTable", sim.quota(), [Bucket(p.partition_wcu)])
-        tables.append(combined_table)
-    reducer = Reducer(sim, aggregates, combined_table)
+    # The ReduceTable: every item under one partition key, so one partition and its 1,000 write units a second.
+    reduce_table = Table(REDUCE_TABLE, sim.quota(), [Bucket(p.partition_wcu)])
+    tables = [markers, aggregates]
+    if sim.design.partial_table:  # keyed by partial: charged for the fleet, its partitions hashed evenly, as one
+        partial_table = Table("PartialTable", sim.quota(), [Bucket(d.partitions("PartialTable", p) * p.partition_wcu)])
+        tables.append(partial_table)
+    reducer_input = partial_table if sim.design.spread else reduce_table
+    if reducer_input is reduce_table:
+        tables.append(reduce_table)
+    reducer = Reducer(sim, aggregates, reducer_input)
+    lanes = AggregateLanes(sim, markers, aggregates, partial_table if sim.design.partial_table else reduce_table)
     components: list[Any] = [lanes]
     if sim.design.combining:
         if plan_combine is None:
             raise ValueError("the combining level needs its planning function")
-        combining = CombiningLevel(sim, partial_table, plan_combine, reducer, combined_table)
+        combining = CombiningLevel(sim, partial_table, plan_combine, reducer, reduce_table)
         lanes.sink = combining.accept
         components.append(combining)
     else:

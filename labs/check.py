@@ -87,7 +87,7 @@ class _FunctionStore:
 @dataclass
 class _LabWriter[Work]:
     """The map's or the reduce's writer whose transaction is lab 3's function: ``map_transaction`` (with the
-    PartialTable and the marker table) or ``reduce_transaction`` (with the AggregateTable and the PartialTable)."""
+    ReduceTable and the marker table) or ``reduce_transaction`` (with the AggregateTable and the ReduceTable)."""
 
     transaction: Callable[[Any, str, str, Work], None]
     client: Any
@@ -118,7 +118,7 @@ def _lab3_map(settings: AggregateSettings, session: Any) -> AggregateService:
 
 
 def _lab3_reduce(settings: ReduceSettings, session: Any) -> ReduceService:
-    tables = (settings.aggregate_table_name, settings.partial_table_name)
+    tables = (settings.aggregate_table_name, settings.reduce_table_name)
     writer = _LabWriter[ReduceTransaction](lab3.reduce_transaction, session.client("dynamodb"), tables)
     return ReduceService(writer)
 

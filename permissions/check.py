@@ -11,6 +11,7 @@ operators, with no request recorded.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,6 +54,10 @@ class Configuration:
     name: str
     parameters: Mapping[str, Any]
     workshop: bool = False
+
+    def matches(self, when: Iterable[tuple[str, str]], defaults: Mapping[str, Any]) -> bool:
+        """Whether a request recorded on a stack with the parameters ``when`` is one this configuration makes."""
+        return all(str(self.parameters.get(name, defaults.get(name))) == value for name, value in when)
 
 
 @dataclass
@@ -195,12 +200,23 @@ def run(
 def _judge_all(check: StackCheck, recording: Recording, outcome: Outcome) -> set[Request]:
     """Every request on one configuration's stack; the recorded ones that applied to it."""
     evaluated = set()
+    defaults = template_defaults()
     for principal, request, _ in check.requests(recording):
         if principal.name in WORKSHOP_PRINCIPALS and not check.configuration.workshop:
+            continue
+        if not check.configuration.matches(request.when, defaults):
             continue
         if _judged(check, principal, request, outcome):
             evaluated.add(request)
     return evaluated
+
+
+@functools.cache
+def template_defaults() -> dict[str, Any]:
+    """template.yaml's parameters with their defaults (the translated template has resolved them away)."""
+    from localpipe.stack.template import Template
+
+    return dict(Template.load().parameters)
 
 
 def _judged(check: StackCheck, principal: Identity, request: Request, outcome: Outcome) -> bool:

@@ -46,7 +46,7 @@ from localpipe.stack.shapes import risk_message, state_item
 from permissions.foreign import FRONTEND, GENERATOR, GENERATOR_PACKAGE, WORKSHOP_RESOURCES, Workshop, frontend_requests
 from permissions.principals import OPERATOR
 from permissions.recorder import Namer, Recorder, default_session
-from permissions.recording import ROOT, Recording, code_hashes
+from permissions.recording import ROOT, WHEN, Recording, code_hashes
 from riskpipe.models import Hierarchy
 
 # The operator commands, as make runs them against a stack (``{stack}``: its name). One line per command.
@@ -94,7 +94,9 @@ def recording_options(recorder: Recorder, **fields: Any) -> PipelineOptions:
 def _stack(recorder: Recorder, **overrides: Any) -> Iterator[Deployed]:
     with local_stack(overrides=overrides or None) as deployed:
         recorder.namer = namer_of(deployed)
+        recorder.when = tuple((name, str(deployed.template.parameters[name])) for name in WHEN)
         yield deployed
+    recorder.when = ()
 
 
 def demo(recorder: Recorder, **overrides: Any) -> str:
@@ -118,10 +120,12 @@ def soak(recorder: Recorder) -> str:
     return f"soak sample: {SOAK_RUNS} local pipeline runs of 500 messages, fault rates drawn from seed 2323"
 
 
-def refused_sums(recorder: Recorder) -> str:
+def refused_sums(recorder: Recorder, *, combining: bool = False) -> str:
     """Changes DynamoDB refuses (40 significant digits), written to the StateTable as an item from before the numeric
     domain would be: a trade's own change (from 1E+37 to 0.01) set aside by the map; two trades' sums, one change per
-    map batch (each partial fits), set aside by the reduce."""
+    map batch (each partial fits), set aside by the reduce (with the combining level: combined one by one, the lanes
+    refused their sum too, then set aside by the reduce)."""
+    stack = {"Combining": "true"} if combining else {}
     scenarios: tuple[tuple[dict[str, Any], list[tuple[str, str]], list[Any]], ...] = (
         ({}, [("OLD-1", "1E+37")], [risk_message("OLD-1", 1, "0.01", hierarchy=DELTA)]),
         (
@@ -131,7 +135,7 @@ def refused_sums(recorder: Recorder) -> str:
         ),
     )
     for overrides, written, sent in scenarios:
-        with _stack(recorder) as deployed:
+        with _stack(recorder, **stack) as deployed:
             for trade, value in written:
                 message = risk_message(trade, 0, value, hierarchy=DELTA, timestamp=1700000000, checked=False)
                 deployed.client("dynamodb").put_item(TableName=deployed.names["StateTable"], Item=state_item(message))
@@ -140,7 +144,8 @@ def refused_sums(recorder: Recorder) -> str:
             report = pipeline.run([Send.of(m) for m in sent])
             if report.aggregate_set_aside < 1:
                 raise RuntimeError("no change was set aside: the scenario no longer reaches that path")
-    return "changes DynamoDB refuses, set aside by the map and by the reduce"
+    with_ = ", with the combining level" if combining else ""
+    return f"changes DynamoDB refuses, set aside by the map and by the reduce{with_}"
 
 
 def cold_starts(recorder: Recorder, *, workshop: bool) -> str:
@@ -184,18 +189,19 @@ def _event(logical: str) -> dict[str, Any]:
     return dict(GAME_ROUND)
 
 
-def operators(recorder: Recorder) -> str:
+def operators(recorder: Recorder, *, combining: bool = False) -> str:
     """Each operator command against a stack that needs every kind of repair: batches every stage gave up (the
-    StateLambda's, the map's, the reduce's: partials pending) and poison records, for the redrive; an aggregate off
-    and a trade's marker gone, for the reconcile's repair."""
+    StateLambda's, the map's, the combining lanes' with the combining level, the reduce's: partials pending) and
+    poison records, for the redrive; an aggregate off and a trade's marker gone, for the reconcile's repair."""
     from localpipe.commands.cli import main as localpipe_main
 
     plan = FaultPlan(FaultRates(function_errors=0.5), seed=5, poison=2)
+    functions = ("StateFunction", "AggregateFunction", "ReduceFunction", *(("CombineFunction",) if combining else ()))
     overrides = {  # small batches, each given up at its first error: some of every stage's batches are applied
         function: {"BatchSize": 10, "MaximumRetryAttempts": 0, "BisectBatchOnFunctionError": False}
-        for function in ("StateFunction", "AggregateFunction", "ReduceFunction")
+        for function in functions
     }
-    with _stack(recorder) as deployed:
+    with _stack(recorder, **({"Combining": "true"} if combining else {})) as deployed:
         LocalPipeline(deployed, PipelineOptions(faults=plan, mapping_overrides=overrides)).run(plan.traffic(300, 30))
         client, names = deployed.client("dynamodb"), deployed.names
         off = {"Identifier": {"S": "message_count"}, "Value": {"N": "-1"}}
@@ -208,8 +214,9 @@ def operators(recorder: Recorder) -> str:
             with default_session(recorder.session(OPERATOR)), contextlib.redirect_stdout(sys.stderr):
                 localpipe_main([a.format(stack=name) for a in argv])
     return (
-        "operator commands, on a stack needing every repair (batches every stage gave up, poison records, an "
-        "aggregate off, a marker gone): " + (", ".join(OPERATOR_COMMANDS))
+        f"operator commands, on a stack{' with the combining level' if combining else ''} needing every repair "
+        "(batches every stage gave up, poison records, an aggregate off, a marker gone): "
+        + (", ".join(OPERATOR_COMMANDS))
     )
 
 
@@ -279,9 +286,11 @@ def record_all(args: argparse.Namespace) -> int:
         "demo, combining level": lambda: demo(recorder, Combining="true"),
         "soak": lambda: soak(recorder),
         "refused sums": lambda: refused_sums(recorder),
+        "refused sums, combining level": lambda: refused_sums(recorder, combining=True),
         "cold starts": lambda: cold_starts(recorder, workshop=False),
         "cold starts, workshop mode": lambda: cold_starts(recorder, workshop=True),
         "operators": lambda: operators(recorder),
+        "operators, combining level": lambda: operators(recorder, combining=True),
     }
     if args.workshop:
         steps["workshop clients"] = lambda: workshop_clients(recorder, Workshop(args.workshop))

@@ -84,6 +84,7 @@ class Recorder:
 
     def __init__(self, namer: Namer) -> None:
         self.namer = namer
+        self.when: tuple[tuple[str, str], ...] = ()  # the recording stack's parameters of ``recording.WHEN``
         self._requests: set[Request] = set()
         self._lock = threading.Lock()
         # A shard iterator -> the stream it reads (its request's resources): GetRecords names only its iterator, and
@@ -136,6 +137,7 @@ class Recorder:
             resources=tuple(sorted(resources.items())),
             parameters=tuple(sorted(conditions.items())),
             items=tuple(sorted(items)),
+            when=self.when,
         )
 
     def _items(self, params: Mapping[str, Any]) -> Iterator[tuple[str, str]]:

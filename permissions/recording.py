@@ -60,6 +60,9 @@ class Request:
     resources: tuple[tuple[str, str], ...] = ()  # (parameter, logical reference), sorted
     parameters: tuple[tuple[str, str], ...] = ()  # (parameter, value) that condition keys read, sorted
     items: tuple[tuple[str, str], ...] = ()  # a transaction's or batch's items: (kind, logical table), sorted
+    # The template parameters of the stack it was made on that decide which tables a function writes (``WHEN``):
+    # the check judges it only in the configurations that have those values.
+    when: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         document: dict[str, Any] = {
@@ -73,6 +76,8 @@ class Request:
                 document[key] = dict(getattr(self, key))
         if self.items:
             document["items"] = [list(item) for item in self.items]
+        if self.when:
+            document["when"] = dict(self.when)
         return document
 
     @classmethod
@@ -85,6 +90,7 @@ class Request:
             resources=tuple(sorted(document.get("resources", {}).items())),
             parameters=tuple(sorted(document.get("parameters", {}).items())),
             items=tuple(sorted(tuple(item) for item in document.get("items", []))),
+            when=tuple(sorted(document.get("when", {}).items())),
         )
 
     def resource(self, parameter: str) -> str | None:
@@ -93,7 +99,13 @@ class Request:
     def describe(self) -> str:
         names = ", ".join(f"{k}={v}" for k, v in self.resources)
         items = ", ".join(f"{kind} {table}" for kind, table in self.items)
-        return f"{self.service}.{self.operation}({names}{'; ' + items if items else ''})"
+        when = "".join(f" [{k}={v}]" for k, v in self.when)
+        return f"{self.service}.{self.operation}({names}{'; ' + items if items else ''}){when}"
+
+
+# The parameters that change which tables a principal's requests name: with Combining "true" the map puts its
+# partials into the PartialTable, else into the ReduceTable (both tables exist with it on).
+WHEN = ("Combining",)
 
 
 def code_hashes(root: Path = ROOT) -> dict[str, str]:

@@ -172,6 +172,15 @@ SOAK_FIGURES = (
     ("combining_histories", "histories with the combining level"),
     ("partials_combined", "partials combined"),
     ("combine_skipped", "partials delivered again and skipped by the combining lanes"),
+    ("histories_map_gave_up", "histories whose map gave records up"),
+    ("map_exhausted", "records the map gave up"),
+    ("histories_combine_gave_up", "histories whose combining lanes gave partials up"),
+    ("combine_exhausted", "partials the combining lanes gave up"),
+    ("histories_reduce_gave_up", "histories whose reduce gave partials up"),
+    ("reduce_exhausted", "partials the reduce gave up"),
+    ("redriven_map", "map changes brought back by the redrive"),
+    ("redriven_combine", "partials combined by the redrive"),
+    ("redriven_reduce", "partials reduced by the redrive"),
     ("seconds", "seconds of checking"),
 )
 

@@ -75,9 +75,16 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             write(
                 f"given up by the map: {figures['map_given_up']:,} records of {figures['map_gap_trades']:,} trades, "
                 f"{figures['map_healed']:,} of them healed by their next change before any redrive; the redrive "
-                f"brought back state {figures['redriven_state']:,}, map {figures['redriven_map']:,}, reduce "
-                f"{figures['redriven_reduce']:,}, poison {figures['redriven_poison']:,}"
+                f"brought back state {figures['redriven_state']:,}, map {figures['redriven_map']:,}, combine "
+                f"{figures['redriven_combine']:,}, reduce {figures['redriven_reduce']:,}, poison "
+                f"{figures['redriven_poison']:,}"
             )
+        write(
+            f"give-ups: the map in {figures['histories_map_gave_up']:,} histories ({figures['map_exhausted']:,} "
+            f"records), the combining lanes in {figures['histories_combine_gave_up']:,} "
+            f"({figures['combine_exhausted']:,} partials), the reduce in {figures['histories_reduce_gave_up']:,} "
+            f"({figures['reduce_exhausted']:,} partials)"
+        )
         # A soak's totals are published by the session that gathers them all: not by an xdist worker (its share).
         if os.environ.get("HYPOTHESIS_PROFILE") == "soak" and not os.environ.get("PYTEST_XDIST_WORKER"):
             asked = settings.default.max_examples  # SOAK_HISTORIES

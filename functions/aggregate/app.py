@@ -18,6 +18,7 @@ from riskpipe.batching import RecordResult, add_counts, batch_handler, report_se
 from riskpipe.chaos import FailureInjector
 from riskpipe.config import AggregateSettings
 from riskpipe.parameters import injected_failures
+from riskpipe.partials import PartialKeys
 from riskpipe.poison import SetAsideQueue
 from riskpipe.wiring import Handler, Powertools, cold_start
 
@@ -29,7 +30,7 @@ def build_service(settings: AggregateSettings, session: boto3.Session | None = N
     store = MarkerStore(
         settings.marker_table_name,
         dynamodb_client(max_attempts=settings.dynamodb_max_attempts, session=session),
-        effect=partial_put(settings.partial_table_name),
+        effect=partial_put(settings.partial_table_name, PartialKeys.of_map(settings.combining)),
     )
     return AggregateService(
         store,

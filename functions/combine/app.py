@@ -1,6 +1,7 @@
 """Combine Lambda, the combining level between the map and the one reducer (any number at once, on the
-PartialTable's stream): turns up to 99 of the map's partials into ONE combined partial per transaction, each
-partial deleted under condition so that none is combined twice; the reducer then sees a 99th of the partials."""
+PartialTable's stream): turns up to 99 of the map's partials into ONE combined partial in the ReduceTable per
+transaction, each partial deleted under condition so that none is combined twice; the reducer then sees a 99th of
+the partials."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ logger, metrics = POWERTOOLS.logger, POWERTOOLS.metrics
 def build_service(settings: CombineSettings, session: boto3.Session | None = None) -> CombineService:
     store = CombineStore(
         settings.partial_table_name,
+        settings.reduce_table_name,
         dynamodb_client(max_attempts=settings.dynamodb_max_attempts, session=session),
     )
     return CombineService(

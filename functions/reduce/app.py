@@ -1,6 +1,6 @@
-"""Reduce Lambda, one at a time on the PartialTable's stream: applies the map's partial results (or, with the
-combining level on, the combined partials) to the AggregateTable, many in one transaction, each deleted under
-condition so that none is applied twice."""
+"""Reduce Lambda, one at a time on the ReduceTable's stream (one shard: its items share one partition key): applies
+the map's partial results (or, with the combining level on, the combined partials) to the AggregateTable, many in
+one transaction, each deleted under condition so that none is applied twice."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ logger, metrics = POWERTOOLS.logger, POWERTOOLS.metrics
 def build_service(settings: ReduceSettings, session: boto3.Session | None = None) -> ReduceService:
     store = ReduceStore(
         settings.aggregate_table_name,
-        settings.partial_table_name,
+        settings.reduce_table_name,
         dynamodb_client(max_attempts=settings.dynamodb_max_attempts, session=session),
     )
     return ReduceService(

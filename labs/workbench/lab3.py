@@ -2,7 +2,8 @@
 
 The map (``map_transaction``) gets ``batch``: per trade, the changes to apply (``batch.chains``: ``chain.trade_id``,
 ``chain.first_version``, ``chain.last_version``); ``partial_of(batch)`` is its partial result (``partial_id``,
-``deltas``: Identifier -> Decimal, ``message_count``; ``.to_item()``: its partial-table item). The reduce
+``deltas``: Identifier -> Decimal, ``message_count``; ``.to_item(ONE_PARTITION)``: its item in the ReduceTable, every
+partial under one partition key, its id as sort key; ``ONE_PARTITION.key(partial_id)``: its key). The reduce
 (``reduce_transaction``) gets ``transaction``: the summed deltas of some partials (``transaction.deltas``,
 ``message_count`` included) and their ids (``transaction.partial_ids``).
 
@@ -26,12 +27,12 @@ from typing import Any
 
 from riskpipe.aggregation import SubBatch
 from riskpipe.errors import AlreadyAppliedError, PartialsGoneError  # noqa: F401  (yours to raise)
-from riskpipe.partials import ReduceTransaction, partial_of
+from riskpipe.partials import ONE_PARTITION, ReduceTransaction, partial_of
 
 
 def map_transaction(client: Any, partial_table: str, marker_table: str, batch: SubBatch) -> None:
     # --- LAB 3 (map): your change starts here -------------------------------------------------------
-    client.put_item(TableName=partial_table, Item=partial_of(batch).to_item())
+    client.put_item(TableName=partial_table, Item=partial_of(batch).to_item(ONE_PARTITION))
     # --- LAB 3 (map): your change ends here ---------------------------------------------------------
 
 
@@ -46,5 +47,5 @@ def reduce_transaction(client: Any, aggregate_table: str, partial_table: str, tr
             ExpressionAttributeValues={":delta": {"N": str(delta)}},
         )
     for partial_id in transaction.partial_ids:
-        client.delete_item(TableName=partial_table, Key={"pk": {"S": partial_id}})
+        client.delete_item(TableName=partial_table, Key=ONE_PARTITION.key(partial_id))
     # --- LAB 3 (reduce): your change ends here ------------------------------------------------------

@@ -21,7 +21,6 @@ from localpipe.stack.deployed import describe_stack
 from localpipe.stack.lambda_context import AGGREGATE_FUNCTION
 from localpipe.stack.local import local_stack
 from localpipe.stack.readback import StackTables
-from riskpipe.config import AggregateSettings
 
 console = Console(stderr=False)
 
@@ -50,17 +49,8 @@ def reconcile_command(args: argparse.Namespace) -> int:
 
 
 def _reconcile_stack(name: str, cloudformation: Any, dynamodb: Any, repair: bool) -> int:
-    defaults = AggregateSettings.model_fields
     outputs, parameters = describe_stack(name, cloudformation)
-    order = parameters.get("AggregationOrder") or ",".join(defaults["aggregation_order"].default)
-    tables = StackTables(
-        state_table=outputs["StateTableName"],
-        aggregate_table=outputs["AggregateTableName"],
-        marker_table=outputs["AggregateMarkerTableName"],
-        partial_table=outputs["PartialTableName"],
-        order=tuple(level.strip() for level in order.split(",")),
-    )
-    return _reconcile(dynamodb, tables, repair=repair)
+    return _reconcile(dynamodb, StackTables.from_outputs(outputs, parameters), repair=repair)
 
 
 def _reconcile(client: Any, tables: StackTables, *, repair: bool) -> int:
@@ -78,7 +68,8 @@ def _reconcile(client: Any, tables: StackTables, *, repair: bool) -> int:
 
 
 def _print_drift(found: Reconciliation) -> None:
-    trades = f"{len(found.trades):,} trades in the StateTable"
+    waiting = sum(len(ids) for ids in (found.pending or {}).values())
+    trades = f"{len(found.trades):,} trades in the StateTable, {waiting:,} partials waiting"
     if found.exact:
         console.print(f"[green]no drift[/green]: {len(found.expected):,} identifiers as the StateTable says ({trades})")
         return

@@ -32,8 +32,10 @@ class Expectation:
     poison_reasons: list[str] | None = None
     aggregates: dict[str, str] | None = None
     stream_records: int | None = None
-    given_partials: list[dict[str, Any]] | None = None  # PartialTable items (DynamoDB JSON) before the event
-    partials: dict[str, int] | None = None  # PartialTable after: partial id -> its message count
+    # items (DynamoDB JSON) put before the event into the table the function reads (the combine's PartialTable, the
+    # reduce's ReduceTable)
+    given_partials: list[dict[str, Any]] | None = None
+    partials: dict[str, int] | None = None  # the partials waiting after: partial id -> its message count
 
     @property
     def path(self) -> Path:
@@ -60,9 +62,13 @@ def stack_parameters(function: str) -> dict[str, str]:
 
 
 def seed(deployed: Deployed, expectation: Expectation | None) -> None:
-    """Put what the expectation gives before its event (the partials a reduce event stands for)."""
-    for item in (expectation.given_partials or []) if expectation else []:
-        deployed.client("dynamodb").put_item(TableName=deployed.names["PartialTable"], Item=item)
+    """Put what the expectation gives before its event (the partials a reduce or a combine event stands for), into
+    the table the function reads."""
+    if expectation is None:
+        return
+    table = deployed.names["PartialTable" if expectation.function == COMBINE_FUNCTION else "ReduceTable"]
+    for item in expectation.given_partials or []:
+        deployed.client("dynamodb").put_item(TableName=table, Item=item)
 
 
 @dataclass
@@ -84,7 +90,12 @@ def observe(deployed: Deployed, response: Any) -> Observed:
         aggregates=read_aggregates(dynamodb, deployed.names["AggregateTable"]),
         poison_reasons=[body["reason"] for body in queue_bodies(sqs, deployed.names["PoisonQueue"])],
         stream_records=len(stream_records(deployed.client("kinesis"), deployed.names["RiskStream"])),
-        partials={p.partial_id: p.message_count for p in read_partials(dynamodb, deployed.names["PartialTable"])},
+        partials={
+            p.partial_id: p.message_count
+            for table in ("ReduceTable", "PartialTable")
+            if table in deployed.names
+            for p in read_partials(dynamodb, deployed.names[table])
+        },
     )
 
 

@@ -70,7 +70,7 @@ class DynamoDBStreamReader:
 
     Each poll starts from a fresh iterator after the last record read: moto answers a cancelled transaction by
     restoring a deep copy of every table it named, stream included, so an iterator taken before then reads a
-    stream that no longer grows (the PartialTable is in both the map's and the reduce's transactions).
+    stream that no longer grows (the ReduceTable is in both the map's and the reduce's transactions).
     """
 
     def __init__(self, client: Any, stream_arn: str) -> None:

@@ -46,7 +46,8 @@ class MiniStack:
             "STATE_TABLE_NAME": outputs["StateTableName"],
             "AGGREGATE_TABLE_NAME": outputs["AggregateTableName"],
             "MARKER_TABLE_NAME": outputs["AggregateMarkerTableName"],
-            "PARTIAL_TABLE_NAME": outputs["PartialTableName"],
+            "REDUCE_TABLE_NAME": outputs["ReduceTableName"],
+            **({"PARTIAL_TABLE_NAME": outputs["PartialTableName"]} if "PartialTableName" in outputs else {}),
             "POISON_QUEUE_URL": outputs["PoisonQueueUrl"],
             "STATE_FAILURE_QUEUE_URL": outputs["StateFailureQueueUrl"],
             "AGGREGATE_FAILURE_QUEUE_URL": outputs["AggregateFailureQueueUrl"],
@@ -63,6 +64,7 @@ class MiniStack:
         local endpoint as seen from a container on the run's Docker network."""
         outputs = self.outputs
         common = {"AWS_ENDPOINT_URL": self.container_endpoint or self.endpoint}
+        combining = outputs.get("Combining") == "true"
         return {
             "StateFunction": {
                 **common,
@@ -71,14 +73,15 @@ class MiniStack:
             },
             "AggregateFunction": {
                 **common,
-                "PARTIAL_TABLE_NAME": outputs["PartialTableName"],
+                "PARTIAL_TABLE_NAME": outputs["PartialTableName" if combining else "ReduceTableName"],
+                "COMBINING": "true" if combining else "false",
                 "MARKER_TABLE_NAME": outputs["AggregateMarkerTableName"],
                 "POISON_QUEUE_URL": outputs["AggregatePoisonQueueUrl"],
             },
             "ReduceFunction": {
                 **common,
                 "AGGREGATE_TABLE_NAME": outputs["AggregateTableName"],
-                "PARTIAL_TABLE_NAME": outputs["PartialTableName"],
+                "REDUCE_TABLE_NAME": outputs["ReduceTableName"],
                 "POISON_QUEUE_URL": outputs["AggregatePoisonQueueUrl"],
             },
             **(
@@ -86,10 +89,11 @@ class MiniStack:
                     "CombineFunction": {
                         **common,
                         "PARTIAL_TABLE_NAME": outputs["PartialTableName"],
+                        "REDUCE_TABLE_NAME": outputs["ReduceTableName"],
                         "POISON_QUEUE_URL": outputs["AggregatePoisonQueueUrl"],
                     }
                 }
-                if outputs.get("Combining") == "true"
+                if combining
                 else {}
             ),
             "ProducerFunction": {**common, "STREAM_NAME": outputs["StreamName"]},

@@ -1,5 +1,6 @@
 """The whole pipeline on one machine: producer -> Kinesis -> StateLambda -> StateTable -> stream -> aggregate (the
-map) -> PartialTable -> stream -> (combining lanes, with Combining "true") -> reduce -> AggregateTable.
+map) -> (PartialTable -> stream -> combining lanes, with Combining "true") -> ReduceTable -> stream -> reduce ->
+AggregateTable.
 
 Resources come from template.yaml (created on moto), the functions are the real handlers (their own ``build_service``;
 where they run: ``backend.py``), the stream triggers ``EventSourceMapping`` runners configured from the template's
@@ -40,6 +41,7 @@ from localpipe.stack.lambda_context import (
     STATE_FUNCTION,
     LocalContext,
 )
+from localpipe.stack.local import stack_tables
 from localpipe.stack.readback import StackTables, read_aggregates, read_state
 from localpipe.stack.resources import Deployed
 from riskpipe.config import AggregateSettings, CombineSettings, ProducerSettings, ReduceSettings, StateSettings
@@ -111,7 +113,7 @@ class LocalPipeline:
         settings = AggregateSettings.from_env(self._env(AGGREGATE_FUNCTION))
         self.aggregation_order = settings.aggregation_order
         self.aggregate_poison_queue_url = settings.poison_queue_url
-        self.partial_table, self.marker_table = settings.partial_table_name, settings.marker_table_name
+        self.marker_table = settings.marker_table_name
         build = self.options.aggregate_service
         if build is None and self.options.naive:
             build = naive_aggregate_service(self.deployed.names["AggregateTable"])
@@ -290,10 +292,4 @@ class LocalPipeline:
 
     def stack_tables(self) -> StackTables:
         """The tables as ``reconcile`` reads them."""
-        return StackTables(
-            state_table=self.state_table,
-            aggregate_table=self.aggregate_table,
-            marker_table=self.marker_table,
-            partial_table=self.partial_table,
-            order=self.aggregation_order,
-        )
+        return stack_tables(self.deployed)

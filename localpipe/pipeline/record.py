@@ -1,6 +1,6 @@
 """What each part of a local run counted, named as the report's fields: the mappings' deliveries, retries and
 give-ups (the combining lanes' apart: ``combining_counts``), the recordings of the functions' decisions, and what the
-queues, the PartialTable and the StateTable's stream hold at the end. The pipeline hands them to its report in the
+queues, the tables of partials and the StateTable's stream hold at the end. The pipeline hands them to its report in the
 run's narrow record (``report.model.RunRecord``)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from localpipe.esm.mapping import EventSourceMapping, MappingStats
 from localpipe.esm.streams import DynamoDBStreamReader
 from localpipe.pipeline.recording import RecordingApplier, RecordingReducer
 from localpipe.stack.lambda_context import AGGREGATE_FUNCTION, REDUCE_FUNCTION, STATE_FUNCTION
-from localpipe.stack.readback import queue_depth
+from localpipe.stack.readback import StackTables, queue_depth
 from localpipe.stack.resources import Deployed
 from riskpipe.partials import COMBINED_KEY_SUFFIX
 
@@ -29,7 +29,8 @@ class CountedRun(Protocol):
     combine_recorder: RecordingReducer | None
     poison_queue_url: str
     aggregate_poison_queue_url: str
-    partial_table: str
+
+    def stack_tables(self) -> StackTables: ...
 
 
 def run_counts(run: CountedRun) -> dict[str, int | bool]:
@@ -37,7 +38,7 @@ def run_counts(run: CountedRun) -> dict[str, int | bool]:
     return {
         **delivery_counts(run.state_mapping.stats, run.aggregate_mapping.stats, run.reduce_mapping.stats),
         **decision_counts(run.aggregate_recorder, run.reduce_recorder),
-        **queue_counts(run.deployed, run.poison_queue_url, run.aggregate_poison_queue_url, run.partial_table),
+        **queue_counts(run.deployed, run.poison_queue_url, run.aggregate_poison_queue_url, run.stack_tables()),
         **combining_counts(run.deployed, run.combine_mapping, run.combine_recorder, run.reduce_recorder),
     }
 
@@ -74,10 +75,10 @@ def decision_counts(applier: RecordingApplier, reducer: RecordingReducer) -> dic
 
 
 def queue_counts(
-    deployed: Deployed, poison_queue: str, aggregate_poison_queue: str, partial_table: str
+    deployed: Deployed, poison_queue: str, aggregate_poison_queue: str, tables: StackTables
 ) -> dict[str, int]:
-    """What the queues and the PartialTable hold: the poison queues, the on-failure destinations, the partials
-    not applied (yet)."""
+    """What the queues and the tables of partials hold: the poison queues, the on-failure destinations, the
+    partials not applied (yet), in the ReduceTable and (with the combining level) the PartialTable."""
     sqs = deployed.client("sqs")
 
     def depth(url: str) -> int:
@@ -87,7 +88,8 @@ def queue_counts(
         destination = deployed.template.event_source(function).on_failure
         return deployed.names[destination] if destination else ""
 
-    pages = deployed.client("dynamodb").get_paginator("scan").paginate(TableName=partial_table, Select="COUNT")
+    scan = deployed.client("dynamodb").get_paginator("scan")
+    pages = [page for table in tables.partial_tables() for page in scan.paginate(TableName=table, Select="COUNT")]
     return {
         "partials_left": sum(page["Count"] for page in pages),
         "poison_in_queue": depth(poison_queue),

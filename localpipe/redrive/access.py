@@ -5,10 +5,12 @@ the map's and the reduce's own services over them.
   deleted once what it stands for is applied or re-sent, or made visible again at once when it is kept;
 * ``RiskStream``: a range given up by the StateLambda's mapping, read back from its shard (``AT_SEQUENCE_NUMBER``);
   records put on the stream again with their partition keys;
-* ``TableStreams``: a range given up by the map's or the reduce's mapping, read back from its table's stream;
-* ``Tables``: the StateTable's items, the markers, the partials left; and the map's and the reduce's services, as
-  the functions build them but with no set-aside queue (the queue policy lets only the functions send to it: a
-  change or a partial DynamoDB still refuses stays where it is, and is counted).
+* ``TableStreams``: a range given up by the map's, the combining lanes' or the reduce's mapping, read back from its
+  table's stream;
+* ``Tables``: the StateTable's items, the markers, the partials left (in the ReduceTable, and with the combining
+  level in the PartialTable); and the map's, the combine's and the reduce's services, as the functions build them but
+  with no set-aside queue (the queue policy lets only the functions send to it: a change or a partial DynamoDB still
+  refuses stays where it is, and is counted).
 
 A range that is no longer in its stream (past the retention, the shard gone) reads as ``None``.
 """
@@ -27,7 +29,9 @@ from localpipe.stack.readback import StackTables, read_partials
 from riskpipe.aggregate_service import AggregateService
 from riskpipe.aggregate_store import MarkerStore, marker_state, partial_put
 from riskpipe.aggregation import AppliedState
-from riskpipe.partials import Partial
+from riskpipe.combine_service import CombineService
+from riskpipe.combine_store import CombineStore
+from riskpipe.partials import Partial, PartialKeys
 from riskpipe.publisher import KinesisPublisher
 from riskpipe.reduce_service import ReduceService
 from riskpipe.reduce_store import ReduceStore
@@ -57,6 +61,10 @@ class Queues:
         self._urls = urls
         self._visibility = visibility
         self._wait_seconds = wait_seconds  # long polling: a short poll may answer empty while messages wait
+
+    def has(self, stage: str) -> bool:
+        """Whether the stack has the stage's queue (the combining lanes' only with the combining level)."""
+        return stage in self._urls
 
     def receive(self, stage: str) -> list[QueueMessage]:
         """Every message of the stage's queue, hidden from other readers until deleted or released."""
@@ -201,12 +209,24 @@ class Tables:
         found = self._get(self.names.marker_table, trades)
         return {trade: marker_state(item) for trade, item in found.items() if "AppliedVersion" in item}
 
-    def partials(self) -> list[Partial]:
-        return read_partials(self.client, self.names.partial_table)
+    def reduce_partials(self) -> list[Partial]:
+        """The partials waiting for the reduce, in the ReduceTable."""
+        return read_partials(self.client, self.names.reduce_table)
+
+    def combine_partials(self) -> list[Partial]:
+        """The partials waiting for the combining lanes, in the PartialTable (none without the combining level)."""
+        table = self.names.partial_table
+        return [] if table is None else read_partials(self.client, table)
 
     def map_service(self) -> AggregateService:
-        store = MarkerStore(self.names.marker_table, self.client, effect=partial_put(self.names.partial_table))
-        return AggregateService(store, self.names.order)
+        names = self.names
+        effect = partial_put(names.partial_table or names.reduce_table, PartialKeys.of_map(names.combining))
+        return AggregateService(MarkerStore(names.marker_table, self.client, effect=effect), names.order)
+
+    def combine_service(self) -> CombineService:
+        if self.names.partial_table is None:
+            raise ValueError("no combining level: the stack has no PartialTable")
+        return CombineService(CombineStore(self.names.partial_table, self.names.reduce_table, self.client))
 
     def reduce_service(self) -> ReduceService:
-        return ReduceService(ReduceStore(self.names.aggregate_table, self.names.partial_table, self.client))
+        return ReduceService(ReduceStore(self.names.aggregate_table, self.names.reduce_table, self.client))

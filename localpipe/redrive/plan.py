@@ -33,7 +33,8 @@ FAILED = "failed"  # applying it failed this time (a conflict, a throttle): the 
 STATELESS_MARKER = "marker without its state"  # a marker of a stack from before markers kept their state: reconcile
 
 
-BROUGHT_BACK = ("state", "map", "reduce", "poison")  # the stages whose records the last line counts, in its order
+# the stages whose records the last line counts, in its order
+BROUGHT_BACK = ("state", "map", "combine", "reduce", "poison")
 
 
 REPAIRS = {
@@ -141,6 +142,26 @@ def reason(failed: Mapping[str, str], keys: Iterable[str]) -> str | None:
     return next((failed[key] for key in keys if key in failed), None)
 
 
+Ranges = list[tuple[QueueMessage, set[str] | None]]  # each message with what its range holds (None: gone)
+
+
+def union(ranges: Ranges) -> set[str]:
+    """What the ranges still in their streams hold, together."""
+    return {key for _, keys in ranges if keys is not None for key in keys}
+
+
+def partial_ids(records: list[dict[str, Any]]) -> set[str]:
+    """The partials a range of a partials table's stream put (its INSERTs): the sort key where the table has one
+    (the ReduceTable's), else the partition key (the PartialTable's)."""
+    keys = [r["dynamodb"]["Keys"] for r in records if r.get("eventName") == "INSERT"]
+    return {(key["sk"] if "sk" in key else key["pk"])["S"] for key in keys}
+
+
+def trades_of(records: list[dict[str, Any]]) -> set[str]:
+    """The trades a range of the StateTable's stream changed."""
+    return {r["dynamodb"]["Keys"]["pk"]["S"] for r in records}
+
+
 def edited_records(text: str) -> dict[tuple[str, str], bytes]:
     """``--records FILE``: JSON lines, each a poison record's ``shard_id`` and ``sequence_number`` with its edited
     copy, as ``data_base64`` or as the ``message`` itself (a JSON object)."""
@@ -200,7 +221,7 @@ class RedriveReport:
     """What a redrive did: per stage, the records whose state it changed; what it left, and why; and whether the
     aggregates equal what the StateTable says once it is done."""
 
-    brought_back: dict[str, int] = field(default_factory=dict)  # state, map, reduce, poison
+    brought_back: dict[str, int] = field(default_factory=dict)  # state, map, combine, reduce, poison
     fates: Fates = field(default_factory=Fates)
     exact: bool | None = None
     dry_run: bool = False
@@ -222,9 +243,7 @@ class RedriveReport:
 
     def last_line(self) -> str:
         """The redrive's last line, as ``make redrive`` prints it."""
-        back = ", ".join(
-            f"{stage} {self.brought_back.get(stage, 0):,}" for stage in ("state", "map", "reduce", "poison")
-        )
+        back = ", ".join(f"{stage} {self.brought_back.get(stage, 0):,}" for stage in BROUGHT_BACK)
         fates = self.fates
         left = (
             f"{fates.left():,} left (past retention {fates.left(PAST_RETENTION):,}, "

@@ -10,10 +10,14 @@ In this order:
    unless the poison queue holds it already, so that the StateLambda quarantines it with its reason. A range no
    longer in the stream is kept (past retention); a poison record that still does not decode is kept
    (undecodable), its copies counted once;
-2. **the reduce** (its give-ups, and the partials set aside): the partials of the ranges still in the PartialTable
-   (every partial there when a range is gone) are applied by the reduce's own service, each deleted under its
-   condition: one applied meanwhile is skipped;
-3. **the map** (its give-ups, and the changes set aside): each trade of the ranges (every trade when a range is
+2. **the combining lanes** (their give-ups, and the partials set aside that wait in the PartialTable; with the
+   combining level only): the partials of the ranges still in the PartialTable (every partial there when a range is
+   gone) are combined by the combine's own service into the ReduceTable, each deleted under its condition: one
+   combined meanwhile is skipped; the combined partials it writes are the reduce's next;
+3. **the reduce** (its give-ups, the partials set aside that wait in the ReduceTable, and what step 2 combined): the
+   partials of the ranges still in the ReduceTable (every partial there when a range is gone) are applied by the
+   reduce's own service, each deleted under its condition: one applied meanwhile is skipped;
+4. **the map** (its give-ups, and the changes set aside): each trade of the ranges (every trade when a range is
    gone) whose marker is below the StateTable's version gets the change from its marker's state to the
    StateTable's item, applied by the map's own service under the marker's condition (a gap, as the trade's next
    change would heal it): a trade the mapping moved meanwhile is rebased or dropped, as in the map itself.
@@ -44,19 +48,21 @@ from localpipe.redrive.plan import (
     SET_ASIDE,
     UNDECODABLE,
     Decoded,
+    Ranges,
     RedriveReport,
     StreamedRecord,
     copies,
     decode_all,
     gaps,
+    partial_ids,
     reason,
+    trades_of,
+    union,
     why,
 )
 from localpipe.redrive.stack import STAGES, RedriveStack
 from riskpipe.aggregation import SetAsideChange, TradeChange
 from riskpipe.partials import Partial, SetAsidePartial
-
-Ranges = list[tuple[QueueMessage, set[str] | None]]  # each message with what its range holds (None: gone)
 
 
 @dataclass
@@ -83,11 +89,15 @@ class Redrive:
 
     def run(self, stages: Sequence[str] = STAGES) -> RedriveReport:
         report = RedriveReport(dry_run=self.dry_run)
-        received = {stage: self.queues.receive(stage) if stage in stages else [] for stage in STAGES}
+        received = {
+            stage: self.queues.receive(stage) if stage in stages and self.queues.has(stage) else [] for stage in STAGES
+        }
         try:
             self._records(received["poison"], received["state"], report)
             changes, partials = self._set_aside(received["set aside"], report)
-            self._reduce(received["reduce"], partials, report)
+            combined = self._combine(received["combine"], partials, report)
+            left = {p.partial_id: p for p in self.tables.reduce_partials()}
+            self._redrive_partials("reduce", received["reduce"], left, partials, combined, report)
             self._map(received["map"], changes, report)
         finally:
             self._settle([m for messages in received.values() for m in messages], report)
@@ -197,30 +207,53 @@ class Redrive:
             ranges.append((message, None if records is None else holds(records)))
         return ranges
 
-    # ------------------------------------------------------------------ the reduce
+    # ------------------------------------------------------------------ the combining lanes and the reduce
 
-    def _reduce(
+    def _combine(
         self, messages: list[QueueMessage], set_aside: dict[str, list[QueueMessage]], report: RedriveReport
+    ) -> set[str]:
+        """The combining lanes' give-ups and the set-aside partials waiting in the PartialTable, combined into the
+        ReduceTable (their messages finished here, taken out of ``set_aside``); the keys of the combined partials
+        written, for the reduce."""
+        left = {p.partial_id: p for p in self.tables.combine_partials()}
+        mine = {pid: set_aside.pop(pid) for pid in sorted(set(set_aside) & set(left))}
+        before = {p.partial_id for p in self.tables.reduce_partials()} if left else set()
+        self._redrive_partials("combine", messages, left, mine, set(), report)
+        return ({p.partial_id for p in self.tables.reduce_partials()} - before) if left else set()
+
+    def _redrive_partials(
+        self,
+        stage: str,
+        messages: list[QueueMessage],
+        left: dict[str, Partial],
+        set_aside: dict[str, list[QueueMessage]],
+        more: set[str],
+        report: RedriveReport,
     ) -> None:
-        ranges = self._ranges(messages, _partial_ids, report)
-        left = {p.partial_id: p for p in self.tables.partials()}
-        wanted = set(left) if any(ids is None for _, ids in ranges) else _union(ranges) | set(set_aside)
+        """The partials ``left`` in the stage's table that its messages' ranges put there (every one when a range is
+        gone), the set-aside ones and ``more``, applied by the stage's own service; each message finished."""
+        ranges = self._ranges(messages, partial_ids, report)
+        wanted = set(left) if any(ids is None for _, ids in ranges) else union(ranges) | set(set_aside) | more
         chosen = [left[pid] for pid in sorted(wanted & set(left))]
-        failed = self._apply_partials(chosen, set(set_aside) & set(left), report)
+        failed = self._apply_partials(stage, chosen, set(set_aside) & set(left), report)
         for message, ids in ranges:
             report.fates.finish([message], reason(failed, sorted(left if ids is None else ids)))
         for pid, copies_of in set_aside.items():
             report.fates.finish(copies_of, failed.get(pid))
 
-    def _apply_partials(self, chosen: list[Partial], set_aside: set[str], report: RedriveReport) -> dict[str, str]:
-        """Apply the partials with the reduce's service; the ones that failed, with why."""
+    def _apply_partials(
+        self, stage: str, chosen: list[Partial], set_aside: set[str], report: RedriveReport
+    ) -> dict[str, str]:
+        """Apply the partials with the stage's service (the combine's or the reduce's); the ones that failed, with
+        why."""
         if self.dry_run:  # whether DynamoDB still refuses a partial it set aside is not known without trying
-            report.add("reduce", len(chosen))
+            report.add(stage, len(chosen))
             return dict.fromkeys(set_aside, SET_ASIDE)
         if not chosen:
             return {}
-        outcome = self.tables.reduce_service().apply(chosen)
-        report.add("reduce", len(outcome.applied))
+        service = self.tables.combine_service() if stage == "combine" else self.tables.reduce_service()
+        outcome = service.apply(chosen)
+        report.add(stage, len(outcome.applied))
         return {pid: why(error) for pid, error in outcome.failed.items()}
 
     # ------------------------------------------------------------------ the map
@@ -231,9 +264,9 @@ class Redrive:
         set_aside: dict[str, list[tuple[QueueMessage, SetAsideChange]]],
         report: RedriveReport,
     ) -> None:
-        ranges = self._ranges(messages, _trades, report)
+        ranges = self._ranges(messages, trades_of, report)
         sweep = any(trades is None for _, trades in ranges)
-        state = self.tables.state(None if sweep else _union(ranges) | set(set_aside))
+        state = self.tables.state(None if sweep else union(ranges) | set(set_aside))
         changes, failed = gaps(state, self.tables.markers(state))
         failed |= self._apply_gaps(changes, set(set_aside), report)
         for message, trades in ranges:
@@ -262,17 +295,3 @@ def exact(tables: Tables) -> bool:
         return reconcile(tables.client, tables.names).exact
     except DecimalException:
         return False
-
-
-def _union(ranges: Ranges) -> set[str]:
-    return {key for _, keys in ranges if keys is not None for key in keys}
-
-
-def _partial_ids(records: list[dict[str, Any]]) -> set[str]:
-    """The partials a range of the PartialTable's stream put (its INSERTs)."""
-    return {r["dynamodb"]["Keys"]["pk"]["S"] for r in records if r.get("eventName") == "INSERT"}
-
-
-def _trades(records: list[dict[str, Any]]) -> set[str]:
-    """The trades a range of the StateTable's stream changed."""
-    return {r["dynamodb"]["Keys"]["pk"]["S"] for r in records}

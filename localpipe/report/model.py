@@ -63,7 +63,7 @@ class PipelineReport:
     partials_applied: int
     partials_skipped: int
     partials_applied_twice: int
-    partials_left: int  # still in the PartialTable once drained: must be 0
+    partials_left: int  # still in the ReduceTable or the PartialTable once drained: must be 0
     reduce_transactions: int
     map_retried_batches: int
     reduce_retried_batches: int

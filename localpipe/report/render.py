@@ -153,7 +153,7 @@ def report_rows(report: PipelineReport) -> Rows:
         *([("DynamoDB write calls throttled (bursts) / backoff", throttled)] if r.throttled_calls else []),
         ("unaccounted records", str(r.unaccounted)),
         *r.rows.aggregate(r),
-        ("partials left unapplied in the PartialTable", str(r.partials_left)),
+        ("partials left unapplied (ReduceTable, PartialTable)", str(r.partials_left)),
         ("aggregate changes set aside (refused as invalid)", f"{r.aggregate_set_aside:,}"),
         ("time taken", f"{r.elapsed:.1f} s"),
     ]

@@ -74,16 +74,8 @@ def function_env(deployed: Deployed, function: str = STATE_FUNCTION) -> dict[str
     return deployed.function_env(deployed.template.functions()[function])
 
 
-_TABLES = {
-    "state_table": "StateTable",
-    "aggregate_table": "AggregateTable",
-    "marker_table": "AggregateMarkerTable",
-    "partial_table": "PartialTable",
-}
-
-
 def stack_tables(deployed: Deployed) -> StackTables:
-    """Where the stack keeps the truth, the totals and the markers, and how it aggregates: what a reconcile reads."""
+    """Where the stack keeps the truth, the totals, the markers and the partials, and how it aggregates: what a
+    reconcile reads."""
     settings = AggregateSettings.from_env(function_env(deployed, AGGREGATE_FUNCTION))
-    names = {field: deployed.names[logical] for field, logical in _TABLES.items()}
-    return StackTables(**names, order=settings.aggregation_order)
+    return StackTables.of(deployed.names, ",".join(settings.aggregation_order))

@@ -5,6 +5,7 @@ AggregateTable, a queue's messages, the records on the stream; and where a stack
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -15,6 +16,7 @@ __all__ = [
     "queue_depth",
     "read_aggregates",
     "read_partials",
+    "read_pending",
     "read_state",
     "scan_state",
     "stream_records",
@@ -23,19 +25,59 @@ __all__ = [
 from boto3.dynamodb.types import TypeDeserializer
 
 from riskpipe.aggregate_store import read_aggregates
+from riskpipe.config import AggregateSettings
 from riskpipe.models import Hierarchy, RiskMessage
-from riskpipe.partials import Partial
+from riskpipe.partials import BY_PARTIAL, ONE_PARTITION, Partial, PartialKeys
+
+# StackTables' fields, each with the logical id of its table in template.yaml (its Output is "<id>Name").
+TABLE_LOGICAL_IDS = {
+    "state_table": "StateTable",
+    "aggregate_table": "AggregateTable",
+    "marker_table": "AggregateMarkerTable",
+    "reduce_table": "ReduceTable",
+    "partial_table": "PartialTable",  # with Combining "true" only
+}
 
 
 @dataclass(frozen=True)
 class StackTables:
-    """Where a stack keeps the truth, the totals and the markers, and how it aggregates."""
+    """Where a stack keeps the truth, the totals, the markers and the partials waiting, and how it aggregates."""
 
     state_table: str
     aggregate_table: str
     marker_table: str
-    partial_table: str
+    reduce_table: str  # the reducer's input (one partition key)
     order: tuple[str, ...]
+    partial_table: str | None = None  # the map's partials for the combining lanes, with Combining "true"
+
+    @property
+    def combining(self) -> bool:
+        return self.partial_table is not None
+
+    def partial_tables(self) -> dict[str, PartialKeys]:
+        """The tables partials wait in, with how each keys them: the ReduceTable, and the PartialTable with the
+        combining level on."""
+        tables = {self.reduce_table: ONE_PARTITION}
+        if self.partial_table is not None:
+            tables[self.partial_table] = BY_PARTIAL
+        return tables
+
+    @classmethod
+    def of(cls, names: Mapping[str, str], order: str | None) -> StackTables:
+        """From the tables' names by logical id (a deployed stack's Outputs less their "Name", or a local stack's
+        names) and the AggregationOrder parameter (None: its default)."""
+        order = order or ",".join(AggregateSettings.model_fields["aggregation_order"].default)
+        return cls(
+            **{field: names[logical] for field, logical in TABLE_LOGICAL_IDS.items() if logical in names},
+            order=tuple(level.strip() for level in order.split(",")),
+        )
+
+    @classmethod
+    def from_outputs(cls, outputs: Mapping[str, str], parameters: Mapping[str, str]) -> StackTables:
+        """A deployed stack's, as CloudFormation describes it (``deployed.describe_stack``)."""
+        logicals = [logical for logical in TABLE_LOGICAL_IDS.values() if f"{logical}Name" in outputs]
+        names = {logical: outputs[f"{logical}Name"] for logical in logicals}
+        return cls.of(names, parameters.get("AggregationOrder"))
 
 
 def read_state(client: Any, table: str) -> dict[str, RiskMessage]:
@@ -69,12 +111,18 @@ def scan_state(client: Any, table: str) -> tuple[dict[str, RiskMessage], dict[st
 
 
 def read_partials(client: Any, table: str) -> list[Partial]:
-    """Every partial in the PartialTable (written by the map, not applied by the reduce yet)."""
+    """Every partial in a table of partials (the ReduceTable or the PartialTable): written, not applied yet."""
     return [
         Partial.from_image(TypeDeserializer().deserialize({"M": item}))
         for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True)
         for item in page["Items"]
     ]
+
+
+def read_pending(client: Any, tables: StackTables) -> dict[str, list[Partial]]:
+    """Every partial waiting, by the table it waits in (the ReduceTable, and the PartialTable with the combining
+    level on)."""
+    return {table: read_partials(client, table) for table in tables.partial_tables()}
 
 
 def queue_bodies(client: Any, queue_url: str, *, delete: bool = False, release: bool = False) -> list[dict[str, Any]]:

@@ -1,5 +1,5 @@
 """The real aggregate stage, map (aggregate handler) on the StateTable's stream and reduce (reduce handler) on the
-PartialTable's stream (tables from template.yaml, in moto): exact for any sequence of StateTable writes, also when
+ReduceTable's stream (tables from template.yaml, in moto): exact for any sequence of StateTable writes, also when
 either stream is delivered twice, a batch is retried from its start or cut differently, or a handler is killed after
 its transaction; the naive ADD-per-record version is not, so these tests can fail. A batch the map's mapping gives
 up is healed by its trades' next changes, exactly once: the aggregates always hold what the markers say."""
@@ -29,6 +29,7 @@ from riskpipe.aggregate_store import MarkerStore, partial_put, read_aggregates
 from riskpipe.aggregation import Contribution, compare_aggregates, expected_aggregates
 from riskpipe.identifiers import MESSAGE_COUNT_ID
 from riskpipe.models import Hierarchy, RiskMessage
+from riskpipe.partials import PartialKeys
 from riskpipe.reduce_service import ReduceService
 from riskpipe.reduce_store import ReduceStore
 from tests.integration.helpers import state_handler, state_items
@@ -62,15 +63,18 @@ class KillAfterTransactions:
 
 
 def store(stack: Deployed) -> MarkerStore:
+    """The map's store: its partials into the ReduceTable, or with the combining level into the PartialTable."""
+    combining = "PartialTable" in stack.names
+    table = stack.names["PartialTable" if combining else "ReduceTable"]
     return MarkerStore(
         stack.names["AggregateMarkerTable"],
         stack.client("dynamodb"),
-        effect=partial_put(stack.names["PartialTable"]),
+        effect=partial_put(table, PartialKeys.of_map(combining)),
     )
 
 
 def reduce_store(stack: Deployed) -> ReduceStore:
-    return ReduceStore(stack.names["AggregateTable"], stack.names["PartialTable"], stack.client("dynamodb"))
+    return ReduceStore(stack.names["AggregateTable"], stack.names["ReduceTable"], stack.client("dynamodb"))
 
 
 def real_handler(stack: Deployed, *, max_items: int = 100, kill_after: int = 0) -> Any:
@@ -102,12 +106,14 @@ def versioned_records(stack: Deployed) -> list[dict]:
 
 
 def partial_records(stack: Deployed) -> list[dict]:
-    """The PartialTable's stream as the reduce's mapping passes it: the partials put there (INSERT), in order."""
-    return [r for r in stream_records(stack, "PartialTable") if r["eventName"] == "INSERT"]
+    """The ReduceTable's stream as the reduce's mapping passes it: the partials put there (INSERT), in order."""
+    return [r for r in stream_records(stack, "ReduceTable") if r["eventName"] == "INSERT"]
 
 
 def partials_left(stack: Deployed) -> int:
-    return len(stack.client("dynamodb").scan(TableName=stack.names["PartialTable"])["Items"])
+    """The partials waiting: in the ReduceTable, and with the combining level in the PartialTable."""
+    tables = [stack.names[t] for t in ("ReduceTable", "PartialTable") if t in stack.names]
+    return sum(len(stack.client("dynamodb").scan(TableName=table)["Items"]) for table in tables)
 
 
 def write_state(stack: Deployed, sent: list[RiskMessage], batch_size: int = 25) -> None:

@@ -1,8 +1,8 @@
 """The combining level between the map and the one reducer, real handlers on moto (tables from template.yaml with
 ``Combining`` "true"): the combine handler on the PartialTable's stream turns the map's partials into combined
-partials, each partial exactly once, also when a batch is delivered again, retried in other cuts, or the handler is
-killed after its transaction; the reducer, given only the combined partials (its mapping's filter), then makes
-every aggregate exact. Each stage sees what its mapping's filter, read from the template, lets through."""
+partials in the ReduceTable, each partial exactly once, also when a batch is delivered again, retried in other cuts,
+or the handler is killed after its transaction; the reducer, on the ReduceTable's stream (only combined partials
+there), then makes every aggregate exact. Each stage sees what its mapping, read from the template, lets through."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from riskpipe.aggregate_store import read_aggregates
 from riskpipe.combine_service import CombineService
 from riskpipe.combine_store import CombineStore
 from riskpipe.config import CombineSettings
-from riskpipe.partials import combined_key
+from riskpipe.partials import REDUCE_PARTITION, combined_key
 from tests.integration.test_aggregate_exactly_once import (
     HISTORIES,
     KillAfterTransactions,
@@ -51,10 +51,17 @@ def stack(aws: boto3.Session) -> Deployed:
 
 
 def passed_to(stack: Deployed, function: str) -> list[dict]:
-    """The PartialTable's stream as ``function``'s mapping passes it: the records its template filters let through."""
-    [source] = [s for s in stack.template.event_sources() if s.function == function and s.source == "PartialTable"]
+    """The stream ``function``'s mapping reads (the combine's: the PartialTable's, the reduce's: the ReduceTable's) as
+    it passes it: the records its template filters let through."""
+    [source] = [s for s in stack.template.event_sources() if s.function == function]
     patterns = [json.loads(p) for p in source.filter_patterns]
-    return [r for r in stream_records(stack, "PartialTable") if any(matches_filter(p, r) for p in patterns)]
+    return [r for r in stream_records(stack, source.source) if any(matches_filter(p, r) for p in patterns)]
+
+
+def partial_id(record: dict) -> str:
+    """A partials table's stream record's partial id: the ReduceTable's sort key, else the PartialTable's key."""
+    keys = record["dynamodb"]["Keys"]
+    return str((keys["sk"] if "sk" in keys else keys["pk"])["S"])
 
 
 def combiner(stack: Deployed, *, max_items: int = 100, kill_after: int = 0) -> Any:
@@ -63,14 +70,19 @@ def combiner(stack: Deployed, *, max_items: int = 100, kill_after: int = 0) -> A
     settings = CombineSettings.from_env(function_env(stack, "CombineFunction"))
     if max_items == 100 and not kill_after:
         return combine_app.build_handler(combine_app.build_service(settings, session=None))
-    store: Any = CombineStore(stack.names["PartialTable"], stack.client("dynamodb"))
+    store: Any = CombineStore(stack.names["PartialTable"], stack.names["ReduceTable"], stack.client("dynamodb"))
     writer = store if not kill_after else KillAfterTransactions(store, kill_after)
     return combine_app.build_handler(CombineService(writer, max_items=max_items))
 
 
 def table_items(stack: Deployed) -> dict[str, dict]:
-    items = stack.client("dynamodb").scan(TableName=stack.names["PartialTable"], ConsistentRead=True)["Items"]
-    return {item["pk"]["S"]: item for item in items}
+    """The partials waiting, in both tables, by partial id."""
+    items = [
+        item
+        for table in ("PartialTable", "ReduceTable")
+        for item in stack.client("dynamodb").scan(TableName=stack.names[table], ConsistentRead=True)["Items"]
+    ]
+    return {(item["sk"] if "sk" in item else item["pk"])["S"]: item for item in items}
 
 
 @pytest.fixture
@@ -86,14 +98,15 @@ def mapped(stack: Deployed) -> list:
 def test_given_the_maps_partials_when_combined_then_the_reducer_sees_only_combined_ones_and_is_exact(stack, mapped):
     # When the combine handler (as deployed: transactions of 100 items) receives the map's partials
     result = combiner(stack)({"Records": passed_to(stack, "CombineFunction")}, LocalContext("combine"))
-    # Then one combined partial replaced the 15, named after the first, marked as combined
+    # Then one combined partial in the ReduceTable replaced the 15, named after the first, marked as combined
     assert result == {"batchItemFailures": []}
     [(key, item)] = table_items(stack).items()
-    first = passed_to(stack, "CombineFunction")[0]["dynamodb"]["Keys"]["pk"]["S"]
+    assert item["pk"] == {"S": REDUCE_PARTITION}
+    first = partial_id(passed_to(stack, "CombineFunction")[0])
     assert key == combined_key(first) and item["Combined"] == {"BOOL": True}
     assert int(item["MessageCount"]["N"]) == len(mapped) and "TimestampMin" in item
     # and the reducer's mapping passes it (and none of the map's), the combining lanes' mapping does not take it back
-    assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in passed_to(stack, "ReduceFunction")] == [key]
+    assert [partial_id(r) for r in passed_to(stack, "ReduceFunction")] == [key]
     assert all(r["dynamodb"]["NewImage"]["Combined"] == {"BOOL": False} for r in passed_to(stack, "CombineFunction"))
     # When the reducer applies it, Then every aggregate is exact and no partial is left
     once(stack, reducer, passed_to(stack, "ReduceFunction"))

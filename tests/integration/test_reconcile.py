@@ -15,12 +15,13 @@ from localpipe.faults.scenario import Send, scenario_sends
 from localpipe.pipeline.pipeline import LocalPipeline
 from localpipe.redrive.drift import reconcile, repair
 from localpipe.stack.lambda_context import AGGREGATE_FUNCTION
-from localpipe.stack.local import local_stack, stack_tables
+from localpipe.stack.local import deploy_local, local_stack, stack_tables
 from localpipe.stack.readback import read_aggregates
 from localpipe.stack.shapes import risk_message, state_item
 from riskpipe.aggregation import compare_aggregates, expected_aggregates
 from riskpipe.identifiers import MESSAGE_COUNT_ID
 from riskpipe.models import Hierarchy
+from riskpipe.partials import BY_PARTIAL, ONE_PARTITION, Partial, combined_key
 
 DROPS = FaultRates(function_errors=0.3)
 
@@ -81,13 +82,16 @@ def test_given_the_local_run_when_make_reconcile_runs_then_it_exits_1_on_drift_a
     assert "no drift" in capsys.readouterr().out
 
 
-def test_given_a_deployed_stack_when_reconciled_by_name_then_its_tables_are_found_from_its_outputs(stack, capsys):
-    """``--stack``: the tables come from the stack's outputs, as ``make watch --stack`` finds them."""
+def test_given_a_deployed_stack_when_reconciled_by_name_then_its_tables_are_found_from_its_outputs(aws, capsys):
+    """``--stack``: the tables come from the stack's outputs, as ``make watch --stack`` finds them (with the
+    combining level on: partials wait in the ReduceTable and the PartialTable)."""
+    stack = deploy_local(aws, overrides={"Combining": "true"})
     names = stack.names
     outputs = {
         "StateTableName": names["StateTable"],
         "AggregateTableName": names["AggregateTable"],
         "AggregateMarkerTableName": names["AggregateMarkerTable"],
+        "ReduceTableName": names["ReduceTable"],
         "PartialTableName": names["PartialTable"],
     }
     stack.client("cloudformation").create_stack(
@@ -103,15 +107,18 @@ def test_given_a_deployed_stack_when_reconciled_by_name_then_its_tables_are_foun
     pv = Hierarchy(RiskType="PV", Region="EMEA", TradeDesk="FXSpot")
     trade = risk_message("T1", 3, "12.5", hierarchy=pv, timestamp=1700000000)
     client.put_item(TableName=names["StateTable"], Item=state_item(trade, accepted_versions=2))
-    # and a partial waiting for the reduce that the StateTable does not account for (its trade was corrected)
-    client.put_item(
-        TableName=names["PartialTable"],
-        Item={"pk": {"S": "T9#0"}, "Deltas": {"M": {"PV": {"N": "1"}}}, "MessageCount": {"N": "1"}},
-    )
+    # and partials waiting that the StateTable does not account for (their trade was corrected): one of the map's
+    # for the combining lanes, one combined for the reduce
+    waiting = Partial("T9#0", {"PV": Decimal(1)}, 1)
+    client.put_item(TableName=names["PartialTable"], Item=waiting.to_item(BY_PARTIAL))
+    combined = Partial(combined_key("T8#0"), {"PV": Decimal(2)}, 2, combined=True)
+    client.put_item(TableName=names["ReduceTable"], Item=combined.to_item(ONE_PARTITION))
     assert main(["reconcile", "--stack", "risk-pipeline-dev"]) == 1
-    assert "PV:FXSpot:EMEA" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "PV:FXSpot:EMEA" in out and "2 partials" in out  # one waiting in each table
     assert main(["reconcile", "--stack", "risk-pipeline-dev", "--repair"]) == 0
-    assert client.scan(TableName=names["PartialTable"])["Items"] == []  # the repair cleared the pending partial
+    for table in ("PartialTable", "ReduceTable"):  # the repair cleared the pending partials, in both tables
+        assert client.scan(TableName=names[table])["Items"] == []
     assert read_aggregates(client, names["AggregateTable"]) == {
         "PV": Decimal("12.5"),
         "PV:FXSpot": Decimal("12.5"),

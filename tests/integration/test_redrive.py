@@ -1,9 +1,9 @@
 """The redrive, through the local runner on the strict local AWS: a fault storm that makes every stage give records
-up (the StateLambda's, the map's and the reduce's mappings at 0 retries, functions failing and crashing), poison
-records among them, then ``LocalPipeline.redrive`` (faults stopped, drained, the redrive's own code, drained again):
-the StateTable holds the newest version of every trade sent, the aggregates are exact and ``message_count`` counts
-the versions accepted. The same redrive again changes nothing. Changes and partials DynamoDB refused come back once
-their trade is corrected in the StateTable."""
+up (the StateLambda's, the map's, the combining lanes' and the reduce's mappings at 0 retries, functions failing and
+crashing), poison records among them, then ``LocalPipeline.redrive`` (faults stopped, drained, the redrive's own
+code, drained again): the StateTable holds the newest version of every trade sent, the aggregates are exact and
+``message_count`` counts the versions accepted. The same redrive again changes nothing. Changes and partials
+DynamoDB refused come back once their trade is corrected in the StateTable."""
 
 from __future__ import annotations
 
@@ -79,6 +79,35 @@ def test_given_a_fault_storm_that_gives_up_records_in_every_stage_when_redriven_
         assert all(sum(r.brought_back.values()) == 0 and r.exact for r in again), again[-1].last_line()
         assert [r.fates.left() for r in again] == [report.fates.left()] * 2
         assert read_aggregates(deployed.client("dynamodb"), pipeline.aggregate_table) == aggregates
+
+
+@pytest.mark.timeout(600)
+def test_given_the_combining_lanes_giving_up_in_a_storm_when_redriven_then_their_partials_come_back_once(moto_endpoint):
+    # Given the combining level on, a storm over 800 messages, every mapping giving a batch up at its first error
+    plan = FaultPlan(STORM, seed=6)
+    sends = plan.traffic(800, 80)
+    with local_stack(moto_endpoint, overrides={**GIVING_UP, "Combining": "true"}) as deployed:
+        pipeline = LocalPipeline(deployed, PipelineOptions(faults=plan))
+        before = pipeline.run(sends)
+        assert before.combine_exhausted > 0 and before.reduce_exhausted > 0, before
+        assert before.partials_left > 0 and not before.exact
+
+        # When the pipeline redrives what was given up
+        report = redrive(pipeline)
+        after = build_report(pipeline.record(sends, 0.0))
+
+        # Then the combining lanes' give-ups are combined by the combine's own service, then reduced, once: nothing
+        # is left in either table or queue, the aggregates are exact
+        assert report.brought_back["combine"] > 0 and report.brought_back["reduce"] > 0, report.last_line()
+        assert report.exact and report.fates.left() == 0, report.last_line()
+        for queue in ("CombineFailureQueue", "ReduceFailureQueue", "AggregateFailureQueue", "StateFailureQueue"):
+            assert queue_depth(deployed.client("sqs"), deployed.names[queue]) == 0, queue
+        assert after.partials_left == 0 and after.state_exact and after.aggregates_exact
+        assert after.partials_combined_twice == 0 and after.partials_applied_twice == 0
+
+        # When the same redrive runs again, Then nothing comes back
+        again = redrive_again(pipeline).run()
+        assert sum(again.brought_back.values()) == 0 and again.exact, again.last_line()
 
 
 @pytest.mark.timeout(300)

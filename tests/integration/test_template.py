@@ -60,16 +60,32 @@ def test_given_the_reduce_when_translated_then_it_runs_alone_on_the_partials_ins
     # Given the reduce's mapping and function as CloudFormation receives them
     reduce = by_function(translated)["ReduceFunction"]
     function = translated["Resources"]["ReduceFunction"]["Properties"]
-    # Then one reducer reads the PartialTable's stream, only the partials put there (not its own deletes)
+    # Then one reducer reads the ReduceTable's stream, only the partials put there (not its own deletes)
     assert function["ReservedConcurrentExecutions"] == 1
-    assert reduce["EventSourceArn"] == {"Fn::GetAtt": ["PartialTable", "StreamArn"]}
-    [pattern] = [json.loads(f["Pattern"]["Fn::If"][2]) for f in reduce["FilterCriteria"]["Filters"]]
-    assert pattern == {"eventName": ["INSERT"]}  # with the combining level off (its default)
+    assert reduce["EventSourceArn"] == {"Fn::GetAtt": ["ReduceTable", "StreamArn"]}
+    [pattern] = [json.loads(f["Pattern"]) for f in reduce["FilterCriteria"]["Filters"]]
+    assert pattern == {"eventName": ["INSERT"]}
     assert reduce["BatchSize"] == 1000 and reduce["MaximumBatchingWindowInSeconds"] >= 1
 
 
-PARTIAL_IMAGES = {  # the PartialTable stream's records, as the mappings' filters see them
-    "a partial of the map put": {
+def test_given_the_reduce_table_when_read_then_its_items_share_one_partition_key_so_its_stream_has_one_shard():
+    # Given the ReduceTable as the template makes it, with the combining level on or off
+    for combining in ("false", "true"):
+        tables = Template.load(overrides={"Combining": combining}).of_type("AWS::DynamoDB::Table")
+        # Then it is keyed by a partition key and a sort key (the layer puts every partial under ONE partition key,
+        # riskpipe.partials.ONE_PARTITION: one partition, one stream shard, one poller for the one reducer), and it
+        # has no warm throughput (one partition serves it, whatever its warm throughput)
+        reduce_table = tables["ReduceTable"]
+        assert [k["KeyType"] for k in reduce_table["KeySchema"]] == ["HASH", "RANGE"]
+        assert "WarmThroughput" not in reduce_table
+        # and the PartialTable, keyed by partial (spread), exists only with the combining level on
+        assert ("PartialTable" in tables) == (combining == "true")
+        if combining == "true":
+            assert [k["KeyType"] for k in tables["PartialTable"]["KeySchema"]] == ["HASH"]
+
+
+PARTIAL_IMAGES = {  # the partials tables' stream records, as the mappings' filters see them
+    "a partial put": {
         "eventName": "INSERT",
         "dynamodb": {"NewImage": {"pk": {"S": "T#0"}, "Combined": {"BOOL": False}}},
     },
@@ -83,34 +99,40 @@ PARTIAL_IMAGES = {  # the PartialTable stream's records, as the mappings' filter
 
 
 @pytest.mark.parametrize(
-    ("combining", "routes"),
+    ("combining", "readers"),
     [
-        ("false", {"a partial of the map put": {"reduce"}, "a partial of an earlier map put": {"reduce"}}),
-        ("true", {"a partial of the map put": {"combine"}, "a partial of an earlier map put": {"combine"}}),
+        ("false", {"ReduceTable": {"reduce"}}),
+        ("true", {"PartialTable": {"combine"}, "ReduceTable": {"reduce"}}),
     ],
 )
-def test_given_the_combining_parameter_when_the_partials_stream_is_filtered_then_each_partial_has_one_consumer(
-    combining, routes
+def test_given_the_combining_parameter_when_the_partials_streams_are_filtered_then_each_partial_has_one_consumer(
+    combining, readers
 ):
     # Given the template with the combining level on or off, its mappings' filters as Lambda applies them
     from localpipe.esm.filters import matches_filter
 
     template = Template.load(overrides={"Combining": combining})
-    consumers = {s.function: s for s in template.event_sources() if s.source == "PartialTable"}
-    assert set(consumers) == ({"ReduceFunction", "CombineFunction"} if combining == "true" else {"ReduceFunction"})
+    sources = [s for s in template.event_sources() if s.source in ("PartialTable", "ReduceTable")]
+    # Then each table's stream has one reader: the map writes where the reducer reads with the level off, else
+    # into the PartialTable that only the combining lanes read, and they write where the reducer reads
+    assert {t: {s.function.removesuffix("Function").lower() for s in sources if s.source == t} for t in readers} == (
+        readers
+    )
+    map_env = template.functions()["AggregateFunction"].environment["PARTIAL_TABLE_NAME"]
+    assert template.resolve_parameters(map_env) == {"Ref": "PartialTable" if combining == "true" else "ReduceTable"}
+    if combining == "true":
+        combine_env = template.functions()["CombineFunction"].environment
+        assert combine_env["REDUCE_TABLE_NAME"] == {"Ref": "ReduceTable"}
 
-    # When each kind of record of the PartialTable's stream is filtered
-    def taken_by(record: dict) -> set[str]:
-        return {
-            function.removesuffix("Function").lower()
-            for function, source in consumers.items()
+    # When each kind of record of a partials table's stream is filtered by the mapping on it
+    for source in sources:
+        taken = {
+            kind
+            for kind, record in PARTIAL_IMAGES.items()
             if any(matches_filter(json.loads(p), record) for p in source.filter_patterns)
         }
-
-    # Then each partial put reaches exactly one consumer (the map's: the combining lanes when on, else the reducer;
-    # the combined ones: the reducer), and no delete reaches any
-    wanted = routes | {"a combined partial put": {"reduce"}, "a partial deleted": set()}
-    assert {kind: taken_by(record) for kind, record in PARTIAL_IMAGES.items()} == wanted
+        # Then every partial put reaches its one reader, and no delete reaches it
+        assert taken == set(PARTIAL_IMAGES) - {"a partial deleted"}, source.function
 
 
 def test_given_the_combining_level_when_translated_then_its_lanes_are_their_own_and_it_only_deletes_and_puts_partials(
@@ -152,18 +174,21 @@ def test_given_the_roles_when_translated_then_the_map_writes_no_aggregate_and_th
         return json.dumps({"Fn::GetAtt": [table, attribute]}, sort_keys=True)
 
     assert grants("AggregateRole")["dynamodb:UpdateItem"] == {arn("AggregateMarkerTable")}
-    assert grants("AggregateRole")["dynamodb:PutItem"] == {arn("PartialTable")}
+    # the map puts its partial into the PartialTable with the combining level, else into the ReduceTable
+    map_put = {
+        "Fn::If": ["IsCombining", {"Fn::GetAtt": ["PartialTable", "Arn"]}, {"Fn::GetAtt": ["ReduceTable", "Arn"]}]
+    }
+    assert grants("AggregateRole")["dynamodb:PutItem"] == {json.dumps(map_put, sort_keys=True)}
     assert not any(arn("AggregateTable") in r for r in grants("AggregateRole").values())
     reduce = grants("ReduceRole")
     assert reduce["dynamodb:UpdateItem"] == {arn("AggregateTable")}
-    assert reduce["dynamodb:DeleteItem"] == {arn("PartialTable")}
-    assert reduce["dynamodb:GetRecords"] == {arn("PartialTable", "StreamArn")}
-    # The combining lanes delete partials and put the combined ones, on the PartialTable only, and read its stream
+    assert reduce["dynamodb:DeleteItem"] == {arn("ReduceTable")}
+    assert reduce["dynamodb:GetRecords"] == {arn("ReduceTable", "StreamArn")}
+    # The combining lanes delete the map's partials from the PartialTable, whose stream they read, and put the
+    # combined ones into the ReduceTable
     combine = grants("CombineRole")
-    assert {action for action, arns in combine.items() if arn("PartialTable") in arns} == {
-        "dynamodb:DeleteItem",
-        "dynamodb:PutItem",
-    }
+    assert {action for action, arns in combine.items() if arn("PartialTable") in arns} == {"dynamodb:DeleteItem"}
+    assert {action for action, arns in combine.items() if arn("ReduceTable") in arns} == {"dynamodb:PutItem"}
     assert combine["dynamodb:GetRecords"] == {arn("PartialTable", "StreamArn")}
     assert not any(arn("AggregateTable") in r or arn("AggregateMarkerTable") in r for r in combine.values())
 
@@ -199,10 +224,11 @@ def test_given_the_template_when_checked_then_every_function_has_its_alarms_and_
     functions = ("StateFunction", "AggregateFunction", "ReduceFunction", "CombineFunction")
     for function in (*functions, "ProducerFunction", "GameFunction"):
         assert ("Errors", function) in watched
-    for function in ("StateFunction", "AggregateFunction", "CombineFunction", "ProducerFunction", "GameFunction"):
+    for function in (*functions, "ProducerFunction", "GameFunction"):
         assert ("Throttles", function) in watched
-    # the one reducer's pollers are throttled whenever it is busy: its alarm is on its busy time, not on throttles
-    assert ("Duration", "ReduceFunction") in watched and ("Throttles", "ReduceFunction") not in watched
+    # the one reducer: on its busy time too; its throttles mean its stream has more than one shard (split for heat),
+    # and the ReduceTable's throttled writes that its one partition is full (time to turn the combining level on)
+    assert ("Duration", "ReduceFunction") in watched and ("WriteThrottleEvents", "ReduceTable") in watched
     for function in functions:
         assert ("IteratorAge", function) in watched
     queues = {
@@ -363,7 +389,7 @@ def test_given_an_environment_when_translated_then_the_data_is_retained_in_prod_
         "AggregateMarkerTable",
         "AggregateTable",
         "DataKey",
-        "PartialTable",
+        "ReduceTable",
         "RiskStream",
         "StateTable",
     ]

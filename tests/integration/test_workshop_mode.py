@@ -98,7 +98,7 @@ WORKSHOP_FUNCTIONS = {
 OUR_FUNCTIONS = {"StateFunction": "state", "AggregateFunction": "aggregate", "ReduceFunction": "reduce"}
 WORKSHOP_TABLES = {
     "StateTable": "StateTable",
-    "PartialTable": "ReduceTable",
+    "ReduceTable": "ReduceTable",
     "AggregateTable": "AggregateTable",
     "ParameterTable": "ParameterTable",
 }
@@ -180,7 +180,7 @@ def test_given_a_deploy_outside_workshop_mode_when_translated_then_its_names_der
     for function, suffix in OUR_FUNCTIONS.items():
         assert stack.properties(function)["FunctionName"] == f"risk-pipeline-dev-{suffix}"
         assert stack.properties(LOG_GROUPS[function])["LogGroupName"] == f"/aws/lambda/risk-pipeline-dev-{suffix}"
-    for table in ("StateTable", "PartialTable", "AggregateTable"):
+    for table in ("StateTable", "ReduceTable", "AggregateTable"):
         assert "TableName" not in stack.properties(table)
     assert "Name" not in stack.properties("RiskStream")
     assert "ParameterTable" not in stack.resources()

@@ -28,7 +28,7 @@ from localpipe.redrive.plan import UNDECODABLE, RedriveReport
 from localpipe.report.model import PipelineReport, build_report
 from localpipe.stack.lambda_context import STATE_FUNCTION
 from localpipe.stack.local import local_stack
-from localpipe.stack.readback import queue_bodies, queue_depth, read_partials, stream_records
+from localpipe.stack.readback import queue_bodies, queue_depth, read_pending, stream_records
 from localpipe.stack.shapes import risk_message
 from riskpipe.aggregation import compare_aggregates, expected_aggregates
 from riskpipe.identifiers import MESSAGE_COUNT_ID
@@ -301,6 +301,13 @@ def run_case(case: Case, endpoint: str, *, naive: bool = False) -> Outcome:
         combine_lost_checkpoints=report.combine_lost_checkpoints,
         combine_overlaps=report.combine_overlaps,
         combine_retried_batches=report.combine_retried_batches,
+        # give-ups by stage (records, partials), and the histories that gave up in each: brought back by the redrive
+        map_exhausted=report.aggregate_exhausted,
+        combine_exhausted=report.combine_exhausted,
+        reduce_exhausted=report.reduce_exhausted,
+        histories_map_gave_up=int(report.aggregate_exhausted > 0),
+        histories_combine_gave_up=int(report.combine_exhausted > 0),
+        histories_reduce_gave_up=int(report.reduce_exhausted > 0),
     )
     return Outcome(report, violations, figures, shards_used)
 
@@ -381,7 +388,8 @@ def check_markers(pipeline: LocalPipeline, report: PipelineReport) -> list[str]:
         if trade not in report.state or marker.version > report.state[trade].Version:
             violations.append(f"marker {trade} v{marker.version} is ahead of the StateTable")
     applied = {**report.aggregates, MESSAGE_COUNT_ID: report.message_count}
-    for transaction in plan_reduce(read_partials(client, pipeline.partial_table)):
+    waiting = read_pending(client, pipeline.stack_tables())  # in the ReduceTable, and the PartialTable if combining
+    for transaction in plan_reduce(p for partials in waiting.values() for p in partials):
         for identifier, delta in transaction.deltas.items():
             applied[identifier] = applied.get(identifier, Decimal(0)) + delta
     for identifier, (want, got) in compare_aggregates(held, applied).items():
@@ -413,7 +421,8 @@ def check_redrive(case: Case, pipeline: LocalPipeline, redriven: RedriveReport) 
     poison = sum(1 for s in case.sends if s.message is None)
     if redriven.fates.left() != redriven.fates.left(UNDECODABLE) or redriven.fates.left() != poison:
         violations.append(f"the redrive left more than the {poison} poison records: {redriven.last_line()}")
-    for queue in ("StateFailureQueue", "AggregateFailureQueue", "ReduceFailureQueue", "AggregatePoisonQueue"):
+    queues = ("StateFailureQueue", "AggregateFailureQueue", "CombineFailureQueue", "ReduceFailureQueue")
+    for queue in (q for q in (*queues, "AggregatePoisonQueue") if q in deployed.names):
         if depth := queue_depth(deployed.client("sqs"), deployed.names[queue]):
             violations.append(f"{depth} messages left in the {queue} after the redrive")
     return violations
@@ -447,7 +456,7 @@ def check_tables(pipeline: LocalPipeline, report: PipelineReport, expected_state
     if report.partials_applied_twice:
         violations.append(f"{report.partials_applied_twice} partials applied by two reduce transactions")
     if report.partials_left:
-        violations.append(f"{report.partials_left} partials left in the PartialTable, never applied")
+        violations.append(f"{report.partials_left} partials left in the ReduceTable or the PartialTable, never applied")
     return violations
 
 

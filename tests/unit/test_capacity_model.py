@@ -152,10 +152,27 @@ def test_given_less_memory_when_the_state_lanes_run_then_they_are_busier_by_the_
 
 # ---------------------------------------------------------------- the one reducer, as AWS runs its mapping
 def test_given_several_stream_shards_when_the_one_reducer_is_busy_then_their_pollers_are_throttled(traffic):
-    result = Simulation(Design.MAP_REDUCE, 30_000, SHORT.pessimistic().raised(), traffic).run()
-    assert result.deployment["PartialTable stream shards"] > 1
-    assert result.throttles.get("reduce", 0) > 0  # normal: why ReduceBusyAlarm, not a throttles alarm
+    # the alternative: the map's partials spread over a table keyed by partial, the reducer on its every shard
+    result = Simulation(Design.MAP_REDUCE_SPREAD, 30_000, SHORT.pessimistic().raised(), traffic).run()
+    assert result.deployment["reducer stream shards"] > 1
+    assert result.throttles.get("reduce", 0) > 0  # a poller per shard, one reducer: they take turns
     assert result.conflicts_per_transaction == 0  # map lanes share no item; the reducer runs alone
+
+
+def test_given_the_reduce_table_when_the_one_reducer_reads_it_then_one_poller_is_never_throttled(traffic):
+    # the template: every partial in the ReduceTable under one partition key, so one partition and one stream shard
+    result = Simulation(Design.MAP_REDUCE, 10_000, SHORT.pessimistic().raised(), traffic).run()
+    assert result.deployment["reducer stream shards"] == 1
+    assert result.throttles.get("reduce", 0) == 0
+    assert result.keeps_up
+
+
+def test_given_the_reduce_table_past_its_partition_when_the_map_writes_there_then_that_partition_binds(traffic):
+    # Combining off: the map's partials into the ReduceTable's one partition (1,000 write units a second), put and
+    # deleted: past about 250 partials a second it throttles, whatever the quotas
+    result = Simulation(Design.MAP_REDUCE, 50_000, SHORT.pessimistic().raised(), traffic).run()
+    assert not result.keeps_up
+    assert result.binds == "reduce_table_partition", result.binds_detail
 
 
 # ---------------------------------------------------------------- the combining level, fed by its planning function
@@ -170,8 +187,10 @@ def test_given_the_combining_level_when_fed_a_planning_function_then_the_reducer
     by_pairs = one_lane(Design.MAP_COMBINE_REDUCE, burst, 100, SHORT, traffic, pairs)
     whole = one_lane(Design.MAP_COMBINE_REDUCE, burst, 100, SHORT, traffic, plan_combine)
     assert planned  # the level planned with the function it was given
-    # the same partials of the map, combined two by two: more combined partials, so more puts and deletes
-    assert by_pairs.write_units_by_table["PartialTable"] > whole.write_units_by_table["PartialTable"]
+    # the same partials of the map, combined two by two: more combined partials, so more puts and deletes in the
+    # ReduceTable, and the same in the PartialTable (the map's partials put, and deleted by the lanes)
+    assert by_pairs.write_units_by_table["ReduceTable"] > whole.write_units_by_table["ReduceTable"]
+    assert by_pairs.write_units_by_table["PartialTable"] == whole.write_units_by_table["PartialTable"]
     assert by_pairs.write_units_by_table["AggregateMarkerTable"] == whole.write_units_by_table["AggregateMarkerTable"]
 
 

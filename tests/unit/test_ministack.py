@@ -28,7 +28,7 @@ OUTPUTS = {
     "StateFailureQueueUrl": "http://localhost:4566/000000000000/state-failure",
     "AggregateFailureQueueUrl": "http://localhost:4566/000000000000/aggregate-failure",
     "AggregateFunctionName": "stack-aggregate",
-    "PartialTableName": "partial-table",
+    "ReduceTableName": "reduce-table",
     "ReduceFailureQueueUrl": "http://localhost:4566/000000000000/reduce-failure",
     "AggregatePoisonQueueUrl": "http://localhost:4566/000000000000/aggregate-poison",
     "ReduceFunctionName": "stack-reduce",
@@ -85,7 +85,9 @@ def test_given_a_deployed_stack_when_its_state_is_written_then_sam_local_gets_th
         "POISON_QUEUE_URL": OUTPUTS["PoisonQueueUrl"],
     }
     assert functions["AggregateFunction"]["MARKER_TABLE_NAME"] == "marker-table"
-    assert functions["AggregateFunction"]["PARTIAL_TABLE_NAME"] == functions["ReduceFunction"]["PARTIAL_TABLE_NAME"]
+    # Combining off: the map puts its partials where the reduce reads them, the ReduceTable
+    assert functions["AggregateFunction"]["PARTIAL_TABLE_NAME"] == functions["ReduceFunction"]["REDUCE_TABLE_NAME"]
+    assert functions["AggregateFunction"]["COMBINING"] == "false"
     assert functions["ReduceFunction"]["AGGREGATE_TABLE_NAME"] == "aggregate-table"
 
 

@@ -14,7 +14,7 @@ from samtranslator.yaml_helper import yaml_parse
 
 from riskpipe.identifiers import DEFAULT_AGGREGATION_ORDER, HIERARCHY_LEVELS, MESSAGE_COUNT_ID, orders
 from riskpipe.models import Hierarchy
-from riskpipe.partials import Partial, Timestamps
+from riskpipe.partials import BY_PARTIAL, ONE_PARTITION, REDUCE_PARTITION, Partial, Timestamps
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ("layers/shared/riskpipe", "functions", "localpipe", "labs", "capacity", "benchmarks")
@@ -107,9 +107,13 @@ def test_given_a_partial_when_written_as_its_item_and_read_back_from_the_stream_
         Partial("T-1#0", {"Delta": Decimal("12.5"), "Delta:FXSpot": Decimal("-3")}, 2, stamps),
         Partial("T-2#4", {}, 1),
     ):
-        image = TypeDeserializer().deserialize({"M": partial.to_item()})  # as the PartialTable's stream gives it
+        for keys in (BY_PARTIAL, ONE_PARTITION):  # in the PartialTable and in the ReduceTable
+            image = TypeDeserializer().deserialize({"M": partial.to_item(keys)})  # as the table's stream gives it
 
-        assert Partial.from_image(image) == partial
+            assert Partial.from_image(image) == partial
+    # the ReduceTable keeps every partial under one partition key, its id as sort key
+    assert ONE_PARTITION.key("T-1#0") == {"pk": {"S": REDUCE_PARTITION}, "sk": {"S": "T-1#0"}}
+    assert BY_PARTIAL.key("T-1#0") == {"pk": {"S": "T-1#0"}}
 
 
 def test_given_the_python_sources_when_scanned_then_only_the_partial_writes_and_reads_its_item():

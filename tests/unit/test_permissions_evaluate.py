@@ -115,3 +115,21 @@ def test_given_a_key_policy_condition_then_the_request_context_decides():
     direct = request("kms:Decrypt", KEY, **{"kms:CallerAccount": ACCOUNT})
     assert evaluate(through, policies).allowed
     assert not evaluate(direct, policies).allowed
+
+
+def test_given_a_request_recorded_with_the_combining_level_then_it_is_judged_only_where_combining_is_on():
+    from permissions.check import Configuration
+    from permissions.recording import Request
+
+    # Given the map's put recorded on a stack with Combining "true" (into the PartialTable), and one without
+    on = Request("AggregateFunction", "dynamodb", "dynamodb", "PutItem", (("TableName", "PartialTable"),), (), (),
+                 (("Combining", "true"),))  # fmt: skip
+    off = Request.from_json({**on.to_json(), "when": {"Combining": "false"}})
+    defaults = {"Combining": "false"}
+    default, combining = Configuration("default", {}), Configuration("combining", {"Combining": "true"})
+    # Then each is judged in the configurations whose parameters it was recorded with (a default from the template)
+    assert combining.matches(on.when, defaults) and not default.matches(on.when, defaults)
+    assert default.matches(off.when, defaults) and not combining.matches(off.when, defaults)
+    # and one recorded without a stack (the workshop's clients) everywhere
+    assert default.matches((), defaults) and combining.matches((), defaults)
+    assert "[Combining=true]" in on.describe()

@@ -28,7 +28,7 @@ from botocore.exceptions import ClientError
 
 from riskpipe.aggregation import AppliedState, SubBatch, state_of
 from riskpipe.errors import AlreadyAppliedError, InvalidChangeError, TransactionConflictError
-from riskpipe.partials import partial_of
+from riskpipe.partials import PartialKeys, partial_of
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -73,12 +73,13 @@ def add_item(table: str, identifier: str, delta: Decimal) -> TransactWriteItemTy
 Effect = Callable[[SubBatch], "list[TransactWriteItemTypeDef]"]
 
 
-def partial_put(partial_table: str) -> Effect:
-    """The map's effect: ONE partial item per sub-batch, put under ``attribute_not_exists(pk)`` (its key is never
+def partial_put(partial_table: str, keys: PartialKeys) -> Effect:
+    """The map's effect: ONE partial item per sub-batch, put into ``partial_table`` (keyed by ``keys``: the
+    ReduceTable, or with the combining level the PartialTable) under ``attribute_not_exists(pk)`` (its key is never
     used twice: see ``riskpipe.partials``)."""
 
     def items(batch: SubBatch) -> list[TransactWriteItemTypeDef]:
-        item = partial_of(batch).to_item()
+        item = partial_of(batch).to_item(keys)
         return [{"Put": {"TableName": partial_table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}]
 
     return items

@@ -2,7 +2,7 @@
 
 * ``batch_handler``: the failures injected on purpose first, then the domain decides the whole batch, then
   Powertools' BatchProcessor reports the records that failed (``batchItemFailures``).
-* ``partials_handler``: ``batch_handler`` for the PartialTable's stream (the reduce, the combining lanes): each
+* ``partials_handler``: ``batch_handler`` for a partials table's stream (the reduce, the combining lanes): each
   record's new image read as a ``Partial``, the whole batch applied by the domain, each record's result by its id.
 * ``report_set_aside`` and ``add_counts``: the log lines and the metrics of a batch applied in transactions.
 """
@@ -47,7 +47,7 @@ def batch_handler(
 
 
 def to_partial(record: DynamoDBRecord) -> Partial:
-    """A PartialTable stream record's partial (its new image: the mappings pass INSERTs only)."""
+    """A partials table's stream record's partial (its new image: the mappings pass INSERTs only)."""
     assert record.dynamodb is not None and record.dynamodb.new_image is not None
     return Partial.from_image(record.dynamodb.new_image)
 
@@ -58,8 +58,9 @@ def partials_handler(
     report: Callable[[Sequence[Partial], PartialsOutcome], None],
     failures: FailureInjector | None = None,
 ) -> Handler:
-    """A consumer of the PartialTable's stream: ``service`` applies the batch's partials, ``report`` logs and counts
-    what became of them, and each record fails or succeeds as its partial did."""
+    """A consumer of a partials table's stream (the ReduceTable's, the PartialTable's): ``service`` applies the
+    batch's partials, ``report`` logs and counts what became of them, and each record fails or succeeds as its
+    partial did."""
 
     def decide(event: dict[str, Any], context: LambdaContext) -> RecordResult:
         partials = [to_partial(DynamoDBRecord(r)) for r in event["Records"]]

@@ -1,13 +1,13 @@
-"""Data access for a combining lane of the aggregate stage: up to 99 partials deleted under ``attribute_exists(pk)``
-and ONE combined partial put under ``attribute_not_exists(pk)``, in ONE TransactWriteItems.
+"""Data access for a combining lane of the aggregate stage: up to 99 partials deleted from the PartialTable under
+``attribute_exists(pk)`` and ONE combined partial put into the ReduceTable (one partition key, the reducer's input)
+under ``attribute_not_exists(pk)``, in ONE TransactWriteItems.
 
 A partial delivered again (a lost checkpoint, a crash after the transaction, a second consumer) is gone already:
 its delete's condition fails and cancels the transaction, which says which partials those were
 (``PartialsGoneError``); nothing was written. The combined partial's key is the first deleted partial's plus a
 suffix (``riskpipe.partials.combined_key``): only this transaction, which deletes that partial, writes it, so its
 ``attribute_not_exists`` condition never fails while the deletes hold; if it ever did, the error is raised as it is
-and the partials are delivered again. The combined partial carries ``Combined`` true (``Partial.to_item``): the
-reducer's mapping takes only those, the combining lanes' mapping only the others.
+and the partials are delivered again. The combined partial carries ``Combined`` true (``Partial.to_item``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from riskpipe.aggregate_store import cancellation_reasons
+from riskpipe.partials import BY_PARTIAL, ONE_PARTITION
 from riskpipe.reduce_store import partial_deletes, raise_for_partials
 
 if TYPE_CHECKING:
@@ -26,16 +27,17 @@ if TYPE_CHECKING:
 
 
 class CombineStore:
-    def __init__(self, partial_table: str, client: DynamoDBClient) -> None:
+    def __init__(self, partial_table: str, reduce_table: str, client: DynamoDBClient) -> None:
         self._partial_table = partial_table
+        self._reduce_table = reduce_table
         self._client = client
 
     def apply(self, transaction: CombineTransaction) -> None:
-        deletes = partial_deletes(self._partial_table, transaction.partial_ids)
+        deletes = partial_deletes(self._partial_table, BY_PARTIAL, transaction.partial_ids)
         put = {
             "Put": {
-                "TableName": self._partial_table,
-                "Item": transaction.combined.to_item(),
+                "TableName": self._reduce_table,
+                "Item": transaction.combined.to_item(ONE_PARTITION),
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         }

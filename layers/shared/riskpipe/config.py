@@ -66,7 +66,8 @@ class AggregateSettings(StreamFunctionSettings):
     """The aggregate stage's map: where the per-trade applied-version markers and the partial results go, and
     where the changes that DynamoDB refuses as invalid are set aside."""
 
-    partial_table_name: NonEmpty
+    partial_table_name: NonEmpty  # the ReduceTable, or with the combining level on the PartialTable
+    combining: bool = False  # the template's Combining: which of the two that is (``riskpipe.partials.PartialKeys``)
     marker_table_name: NonEmpty
     poison_queue_url: NonEmpty
     aggregation_order: tuple[str, ...] = DEFAULT_AGGREGATION_ORDER
@@ -78,20 +79,22 @@ class AggregateSettings(StreamFunctionSettings):
 
 
 class ReduceSettings(StreamFunctionSettings):
-    """The aggregate stage's reduce: where the partials come from and the aggregates go."""
+    """The aggregate stage's reduce: where the partials come from (the ReduceTable) and the aggregates go."""
 
     aggregate_table_name: NonEmpty
-    partial_table_name: NonEmpty
+    reduce_table_name: NonEmpty
     poison_queue_url: NonEmpty  # the aggregate stage's: partials DynamoDB refuses to add are set aside there
     transaction_max_attempts: int = Field(default=5, ge=1, le=20)
     failure_parameters: tuple[str, ...] = ("FAILURE_REDUCE_LAMBDA_PCT",)
 
 
 class CombineSettings(StreamFunctionSettings):
-    """A combining lane of the aggregate stage: the PartialTable it combines in, and where the partials that DynamoDB
-    refuses to combine are set aside (the aggregate stage's poison queue)."""
+    """A combining lane of the aggregate stage: the PartialTable it combines from, the ReduceTable it puts the
+    combined partials into, and where the partials that DynamoDB refuses to combine are set aside (the aggregate
+    stage's poison queue)."""
 
     partial_table_name: NonEmpty
+    reduce_table_name: NonEmpty
     poison_queue_url: NonEmpty
     transaction_max_attempts: int = Field(default=5, ge=1, le=20)
     # In the workshop, the combining lanes are a part of its reduce: they fail at its percentage.

@@ -7,7 +7,7 @@
 * **Combine** (optional, any number of lanes, ``plan_combine``): up to 99 partials of the map turned into ONE
   combined partial, in one transaction: the partials deleted under ``attribute_exists``, the combined partial put
   under ``attribute_not_exists`` with a key derived from the first deleted partial's key (``combined_key``) and
-  marked as combined, so that the stream's filters hand it to the reducer and not back to the combining lanes.
+  marked as combined, into the table the reducer reads (the map's partials are in a table of their own then).
 * **Reduce** (one lane): many partials summed per ``Identifier`` (``message_count`` included), plus a delete
   of each partial under ``attribute_exists``, in transactions of at most 100 items. A partial delivered again
   fails its delete condition: the reducer drops it and applies the rest.
@@ -19,6 +19,11 @@ before it could reuse the key. A combined partial's key is the first deleted par
 the transaction that deletes that partial writes it, and a partial is deleted once, so it is never written twice
 either; a combined partial delivered again to a combining lane (it is not meant to be) would be combined once more
 under a key of its own, exactly as a partial of the map.
+
+Where partials are kept (``PartialKeys``): the reducer reads the ReduceTable, whose items all share ONE partition key
+(``REDUCE_PARTITION``) with the partial's id as sort key, so that the table is one partition and its stream one shard
+(a poller per shard would contend for the one reducer). With the combining level on, the map's partials go to the
+PartialTable first, keyed by the partial's id (spread over its partitions, for any number of combining lanes).
 """
 
 from __future__ import annotations
@@ -38,6 +43,32 @@ PARTIAL_KEY_SEPARATOR = "#"
 # version's digits, so no map key ends so (a prefix such as "C#" would not do: trade "C#A" at version 0 has the map
 # key "C#A#0", the combined key of partial "A#0"), and the suffix is added once per level, so no two keys meet.
 COMBINED_KEY_SUFFIX = "#combined"
+# The ReduceTable's one partition key: every partial there under it, its id as sort key.
+REDUCE_PARTITION = "partials"
+
+
+@dataclass(frozen=True)
+class PartialKeys:
+    """How a table of partials keys its items: by the partial's id (``pk``: the PartialTable, spread over its
+    partitions), or under ONE partition key with the id as sort key (``pk`` = ``REDUCE_PARTITION``, ``sk``: the
+    ReduceTable, one partition)."""
+
+    one_partition: bool
+
+    def key(self, partial_id: str) -> dict[str, Any]:
+        """A partial's key in DynamoDB's typed form."""
+        if self.one_partition:
+            return {"pk": {"S": REDUCE_PARTITION}, "sk": {"S": partial_id}}
+        return {"pk": {"S": partial_id}}
+
+    @classmethod
+    def of_map(cls, combining: bool) -> PartialKeys:
+        """Where the map puts its partials: the PartialTable with the combining level on, else the ReduceTable."""
+        return BY_PARTIAL if combining else ONE_PARTITION
+
+
+BY_PARTIAL = PartialKeys(one_partition=False)  # the PartialTable
+ONE_PARTITION = PartialKeys(one_partition=True)  # the ReduceTable
 
 
 @dataclass(frozen=True)
@@ -83,7 +114,8 @@ class Partial:
 
     @classmethod
     def from_image(cls, image: Mapping[str, Any]) -> Partial:
-        """From a partial-table item as the stream delivers it (deserialised: numbers as Decimal)."""
+        """From a partial's item as the stream delivers it or a scan reads it (deserialised: numbers as Decimal), in
+        either table: its id is the sort key ``sk`` where the table has one (the ReduceTable's), else ``pk``."""
         stamps = None
         if "TimestampMin" in image:
             stamps = Timestamps(
@@ -93,17 +125,18 @@ class Partial:
                 int(image["TimestampCount"]),
             )
         return cls(
-            partial_id=str(image["pk"]),
+            partial_id=str(image["sk"] if "sk" in image else image["pk"]),
             deltas={str(k): Decimal(str(v)) for k, v in dict(image.get("Deltas", {})).items()},
             message_count=int(image["MessageCount"]),
             timestamps=stamps,
             combined=bool(image.get("Combined", False)),
         )
 
-    def to_item(self) -> dict[str, Any]:
-        """The partial-table item, in DynamoDB's typed form: what ``from_image`` reads back."""
+    def to_item(self, keys: PartialKeys) -> dict[str, Any]:
+        """The partial's item in a table keyed by ``keys``, in DynamoDB's typed form: what ``from_image`` reads
+        back."""
         item: dict[str, Any] = {
-            "pk": {"S": self.partial_id},
+            **keys.key(self.partial_id),
             "Deltas": {"M": {k: {"N": str(v)} for k, v in sorted(self.deltas.items())}},
             "MessageCount": {"N": str(self.message_count)},
         }
@@ -113,9 +146,8 @@ class Partial:
             item["TimestampMax"] = {"N": str(stamps.latest)}
             item["TimestampSum"] = {"N": str(stamps.total)}
             item["TimestampCount"] = {"N": str(stamps.count)}
-        # The mappings' filters read it: the combining lanes take the partials not combined, the reducer (with the
-        # combining level on) the combined ones. Written on every partial, so that a filter can match a value (a
-        # local AWS without AWS's rule for "exists" on an absent parent matches only values).
+        # Whether a combining lane wrote it (the partial's own record: each table's stream has one consumer, whose
+        # filter takes every INSERT).
         item["Combined"] = {"BOOL": self.combined}
         return item
 

@@ -1,5 +1,6 @@
 """What the reduce (``reduce_service.py``) and the combining lanes (``combine_service.py``) share: applying partials
-of the PartialTable, each exactly once, in planned transactions that delete them under ``attribute_exists``.
+(in the ReduceTable, or the PartialTable), each exactly once, in planned transactions that delete them under
+``attribute_exists``.
 
 A transaction's effect differs (the reduce ADDs the sums to the aggregates, a combining lane puts ONE combined
 partial), the rest is one shape:
@@ -12,10 +13,10 @@ partial), the rest is one shape:
 * when DynamoDB refuses a transaction as invalid (a sum it cannot store: more than 38 digits, out of range), a retry
   would be refused again and the shard blocked: its partials are applied one by one, and one refused on its own is
   set aside, with its reason, in the aggregate stage's poison queue (its alarm says the totals need a reconcile; the
-  partial stays in the PartialTable, which the reconcile's repair clears), and the rest is applied.
+  partial stays in its table, which the reconcile's repair clears), and the rest is applied.
 
 ``apply(partials)`` is the whole of it, with no event and no Lambda in sight, so that a redrive of the partials left
-in the PartialTable can call it as the handlers do.
+in either table can call it as the handlers do.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class PartialTransaction(Protocol):
 
 
 class PartialApplier(Protocol):
-    """What a handler of the PartialTable's stream needs of the domain: apply partials, say what became of each."""
+    """What a handler of a partials table's stream needs of the domain: apply partials, say what became of each."""
 
     def apply(self, partials: Sequence[Partial]) -> PartialsOutcome: ...
 

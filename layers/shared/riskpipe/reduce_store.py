@@ -1,5 +1,6 @@
 """Data access for the reduce of the aggregate stage: summed partials ADDed to the AggregateTable and each partial
-deleted under ``attribute_exists(pk)``, in ONE TransactWriteItems.
+deleted from the ReduceTable (one partition key, the partial's id as sort key: ``riskpipe.partials.ONE_PARTITION``)
+under ``attribute_exists(pk)``, in ONE TransactWriteItems.
 
 A partial delivered again (a lost checkpoint, a crash after the transaction) is gone already: its delete's
 condition fails and cancels the transaction, which says which partials those were; nothing was written. A sum
@@ -16,24 +17,20 @@ from botocore.exceptions import ClientError
 
 from riskpipe.aggregate_store import add_item, cancellation_reasons, raise_for_other_reasons
 from riskpipe.errors import PartialsGoneError
+from riskpipe.partials import ONE_PARTITION
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
-    from riskpipe.partials import ReduceTransaction
+    from riskpipe.partials import PartialKeys, ReduceTransaction
 
 
-def partial_deletes(partial_table: str, partial_ids: Sequence[str]) -> list[TransactWriteItemTypeDef]:
-    """Each partial deleted under ``attribute_exists(pk)``: a partial applied before cancels the transaction."""
+def partial_deletes(table: str, keys: PartialKeys, partial_ids: Sequence[str]) -> list[TransactWriteItemTypeDef]:
+    """Each partial deleted from ``table`` (keyed by ``keys``) under ``attribute_exists(pk)``: a partial applied
+    before cancels the transaction."""
     return [
-        {
-            "Delete": {
-                "TableName": partial_table,
-                "Key": {"pk": {"S": partial_id}},
-                "ConditionExpression": "attribute_exists(pk)",
-            }
-        }
+        {"Delete": {"TableName": table, "Key": keys.key(partial_id), "ConditionExpression": "attribute_exists(pk)"}}
         for partial_id in partial_ids
     ]
 
@@ -55,14 +52,14 @@ def raise_for_partials(
 
 
 class ReduceStore:
-    def __init__(self, aggregate_table: str, partial_table: str, client: DynamoDBClient) -> None:
+    def __init__(self, aggregate_table: str, reduce_table: str, client: DynamoDBClient) -> None:
         self._aggregate_table = aggregate_table
-        self._partial_table = partial_table
+        self._reduce_table = reduce_table
         self._client = client
 
     def apply(self, transaction: ReduceTransaction) -> None:
         adds = [add_item(self._aggregate_table, k, v) for k, v in sorted(transaction.deltas.items())]
-        deletes = partial_deletes(self._partial_table, transaction.partial_ids)
+        deletes = partial_deletes(self._reduce_table, ONE_PARTITION, transaction.partial_ids)
         try:
             self._client.transact_write_items(TransactItems=[*adds, *deletes])
         except ClientError as exc:
