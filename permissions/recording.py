@@ -44,6 +44,8 @@ REQUEST_MAKERS = (
     "localpipe/redrive/drift.py",
     "localpipe/redrive/access.py",
     "localpipe/redrive/run.py",
+    "localpipe/redrive/records.py",
+    "localpipe/redrive/partials.py",
     "localpipe/stack/readback.py",
     "localpipe/stack/deployed.py",
 )

@@ -7,7 +7,8 @@ twice and while the event source mappings run (docs/operations.md).
   becomes of each message, the report and its last line);
 * ``access``: the data access (queues, the risk stream, the tables' streams, the tables, the map's and the reduce's
   own services);
-* ``run``: one redrive, in order: records, the reduce, the map; then a reconcile;
+* ``run``: one redrive, in order: records (``records``), the combining lanes and the reduce (``partials``), the map;
+  then a reconcile;
 * ``stack``: the stack it works on; ``drift``: the reconcile and its repair (``make reconcile``); the command is
   ``localpipe/commands/redrive.py``.
 """

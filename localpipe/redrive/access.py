@@ -23,8 +23,8 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
-from localpipe.redrive.messages import BatchInfo, QueueMessage
-from localpipe.redrive.plan import StreamedRecord
+from localpipe.redrive.messages import BatchInfo, MalformedMessageError, QueueMessage, batch_info
+from localpipe.redrive.plan import Ranges, StreamedRecord
 from localpipe.stack.readback import StackTables, read_partials
 from riskpipe.aggregate_service import AggregateService
 from riskpipe.aggregate_store import MarkerStore, marker_state, partial_put
@@ -177,6 +177,22 @@ class TableStreams:
             )
 
         return _range(shard_iterator, self._streams.get_records, info, lambda r: r["dynamodb"]["SequenceNumber"])
+
+    def ranges(
+        self, messages: list[QueueMessage], holds: Callable[[list[dict[str, Any]]], set[str]]
+    ) -> tuple[Ranges, list[QueueMessage]]:
+        """Each on-failure message with the keys its range holds (``holds(records)``; None when the range is gone),
+        and the messages that are not on-failure messages."""
+        ranges: Ranges = []
+        malformed: list[QueueMessage] = []
+        for message in messages:
+            try:
+                records = self.read(batch_info(message))
+            except MalformedMessageError:
+                malformed.append(message)
+                continue
+            ranges.append((message, None if records is None else holds(records)))
+        return ranges, malformed
 
 
 class Tables:

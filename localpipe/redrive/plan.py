@@ -79,6 +79,15 @@ class Decoded:
     def trades(self) -> set[str]:
         return {message.TradeID for _, message in self.records}
 
+    @property
+    def undecodable_keys(self) -> set[tuple[str, str]]:
+        return {record.key for record, _ in self.undecodable}
+
+    def unquarantined(self, quarantined: set[tuple[str, str]]) -> list[StreamedRecord]:
+        """The records of a range the StateLambda gave up that do not decode and that the poison queue does not
+        hold: put back on the stream, the StateLambda quarantines them with their reason."""
+        return [r for r, _ in self.undecodable if r.source == "state" and r.key not in quarantined]
+
     def resend(self, stored: Mapping[str, int]) -> list[tuple[StreamedRecord, RiskMessage]]:
         """Per trade, its newest version, when it is newer than the version the StateTable holds (``stored``; a
         trade absent from it has none): the records whose state changes once put on the stream again."""
@@ -206,6 +215,15 @@ class Fates:
             self.done.extend(messages)
         else:
             self.kept.setdefault(reason, []).append(list(messages))
+
+    def finish_each(self, messages: Sequence[QueueMessage], reason: str) -> None:
+        """Each message kept for ``reason``, counted on its own."""
+        for message in messages:
+            self.finish([message], reason)
+
+    def finish_unsent(self, count: int, reason: str) -> None:
+        """``count`` records kept for ``reason`` that no message of this run stands for."""
+        self.kept.setdefault(reason, []).extend([] for _ in range(count))
 
     def left(self, reason: str | None = None) -> int:
         if reason is None:
