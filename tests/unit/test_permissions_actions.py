@@ -23,7 +23,7 @@ def asked(request: Request) -> list[tuple[str, str, tuple[str, ...]]]:
 
 def test_given_a_transaction_then_each_item_asks_its_own_action_inside_the_transaction():
     # Given a transaction that updates a marker and puts a partial
-    items = (("Put", "PartialTable"), ("Update", "AggregateMarkerTable"))
+    items = (("Put", "ReduceTable"), ("Update", "AggregateMarkerTable"))
     request = Request("AggregateFunction", "dynamodb", "dynamodb", "TransactWriteItems", items=items)
 
     # When mapped, Then each item asks its own action, with the transaction as its enclosing operation
@@ -32,12 +32,12 @@ def test_given_a_transaction_then_each_item_asks_its_own_action_inside_the_trans
         ("dynamodb:PutItem", ("TransactWriteItems",)),
         ("dynamodb:UpdateItem", ("TransactWriteItems",)),
     ]
-    assert actions[0][1].endswith(":table/" + dev_stack().names["PartialTable"])
+    assert actions[0][1].endswith(":table/" + dev_stack().names["ReduceTable"])
 
 
 def test_given_a_batch_then_it_asks_the_batch_action_once_on_each_table_it_names():
     # Given a batch of two puts and a delete on one table, and a batch read of two tables
-    writes = (("Delete", "PartialTable"), ("Put", "PartialTable"), ("Put", "PartialTable"))
+    writes = (("Delete", "ReduceTable"), ("Put", "ReduceTable"), ("Put", "ReduceTable"))
     reads = (("Get", "AggregateMarkerTable"), ("Get", "StateTable"))
     write = Request("Operator", "dynamodb", "dynamodb", "BatchWriteItem", items=writes)
     read = Request("Operator", "dynamodb", "dynamodb", "BatchGetItem", items=reads)
