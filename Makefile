@@ -142,7 +142,7 @@ bench: $(STAMP) ## Benchmarks side by side in one run: table of figures and targ
 results: $(STAMP) ## docs/results.md from the latest published result of each command, with its commit, date and machine
 	$(PY) -m results
 
-capacity: $(STAMP) ## Capacity model of both aggregate designs (simulated time): table, JSON and chart in capacity/results/; result published
+capacity: $(STAMP) ## Capacity model of the aggregate designs, Combining off and on and two alternatives (simulated time): table, JSON and chart in capacity/results/; result published
 	$(PY) -m capacity $(ARGS)
 
 demo: $(STAMP) ## Run the whole pipeline locally on an embedded moto server and check the aggregates; result published

@@ -156,7 +156,7 @@ def memory() -> list[Row]:
             "StateLambda peak RSS, one batch of 10,000 records (500 trades)",
             after,
             "MiB",
-            target="< 512 (the function's MemorySize)",
+            target="< 512 (the template's default MemorySize; the StateLambda's own is 1,769 MB, for CPU)",
             met=after < 512,
             note=f"{before:.0f} MiB with the handler imported and the event built; "
             f"the batch adds {after - before:.0f} MiB",
