@@ -40,7 +40,7 @@ DEFAULT_RUNS = {
     Design.ONE_TRANSACTION: (1_000, 5_000, 50_000),
 }
 RAISED_LOADS = {
-    Design.MAP_REDUCE: (50_000,),
+    Design.MAP_REDUCE: (20_000, 30_000, 50_000),  # where the ReduceTable's one partition starts to bind
     Design.MAP_COMBINE_REDUCE: (50_000, 100_000, 200_000, 500_000, 1_000_000),
     Design.MAP_REDUCE_SPREAD: (50_000,),
 }

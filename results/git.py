@@ -1,7 +1,8 @@
 """The commit a result was measured on, and whether the code has changed since.
 
-The code is everything but the documentation: a commit that touches only ``docs/`` or Markdown files (a result
-published, a page rewritten) leaves a result current; any other commit after it makes it older than the code.
+The code is everything but the documentation and what a run writes: a commit that touches only ``docs/``, Markdown
+files or ``capacity/results/`` (a result published, a page rewritten, the capacity model's tables and chart) leaves a
+result current; any other commit after it makes it older than the code.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# What counts as code, as git pathspecs: everything but docs/ and Markdown files (at any depth).
-CODE = (".", ":(exclude)docs", ":(exclude)*.md")
+# What counts as code, as git pathspecs: everything but docs/, Markdown files (at any depth) and the capacity
+# model's output.
+CODE = (".", ":(exclude)docs", ":(exclude)*.md", ":(exclude)capacity/results")
 UNKNOWN = "unknown"
 
 

@@ -131,6 +131,7 @@ def test_given_a_measured_commit_when_only_docs_change_then_the_result_is_curren
 
     commit_file(repo, "docs/results/demo.json", "{}\n")
     commit_file(repo, "README.md", "# read me\n")
+    commit_file(repo, "capacity/results/capacity.json", "{}\n")  # the capacity model's output, not code
     assert checkout.freshness(measured, dirty=False).current
 
     commit_file(repo, "code.py", "x = 3\n")
