@@ -32,6 +32,7 @@ from localpipe.stack.shapes import risk_message
 from riskpipe.aggregation import compare_aggregates, expected_aggregates
 from riskpipe.identifiers import MESSAGE_COUNT_ID
 from riskpipe.models import RiskMessage
+from riskpipe.partials import REDUCE_PARTITION
 from tests.e2e.test_deployed_stack import ORDER, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -166,9 +167,20 @@ def holds(deployed: Any, messages: Sequence[RiskMessage]) -> bool:
     return all(stored.get(m.TradeID) == m for m in messages)
 
 
-def partial_written(deployed: Any, partial_id: str) -> bool:
-    key = {"pk": {"S": partial_id}}
-    return "Item" in deployed.client("dynamodb").get_item(TableName=deployed["PartialTableName"], Key=key)
+def waiting_for_reduce(deployed: Any) -> set[str]:
+    """The ids of the partials in the ReduceTable (the reducer's input: every item under one partition key)."""
+    pages = (
+        deployed.client("dynamodb")
+        .get_paginator("query")
+        .paginate(
+            TableName=deployed["ReduceTableName"],
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": REDUCE_PARTITION}},
+            ProjectionExpression="sk",
+            ConsistentRead=True,
+        )
+    )
+    return {item["sk"]["S"] for page in pages for item in page["Items"]}
 
 
 def quarantined(deployed: Any, shard: str, sequence: str) -> bool:
@@ -206,14 +218,16 @@ def test_given_give_ups_in_every_stage_when_redriven_then_each_comes_back_once_a
 
     # Given the reduce's mapping gives up the partial of a revision
     revision = risk_message(trades[0], 1, "7.50")
-    partial_id = f"{trades[0]}#1"
     with mappings.paused("ReduceFunctionName"):
+        waiting = waiting_for_reduce(deployed)
         put(deployed, revision, revision.TradeID)
-        assert wait_for(lambda: partial_written(deployed, partial_id)), "the map did not write the revision's partial"
+        # (the map's partial, or with the combining level the combined partial that holds it)
+        assert wait_for(lambda: waiting_for_reduce(deployed) - waiting), "no partial reached the reducer"
+        [partial_id] = waiting_for_reduce(deployed) - waiting
         ranges = table_stream_ranges(
             deployed,
-            "PartialTableName",
-            lambda r: r["eventName"] == "INSERT" and r["dynamodb"]["Keys"]["pk"]["S"] == partial_id,
+            "ReduceTableName",
+            lambda r: r["eventName"] == "INSERT" and r["dynamodb"]["Keys"]["sk"]["S"] == partial_id,
         )
         give_up(deployed, "ReduceFailureQueueUrl", "ReduceFunctionName", ranges)
         report = redrive(deployed, ["reduce"])
