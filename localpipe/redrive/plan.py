@@ -243,10 +243,15 @@ class RedriveReport:
     fates: Fates = field(default_factory=Fates)
     exact: bool | None = None
     dry_run: bool = False
+    combining: bool = False  # the stack has the combining level: its lanes are a stage of the report
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        return BROUGHT_BACK if self.combining else tuple(s for s in BROUGHT_BACK if s != "combine")
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "brought_back": {stage: self.brought_back.get(stage, 0) for stage in BROUGHT_BACK},
+            "brought_back": {stage: self.brought_back.get(stage, 0) for stage in self.stages},
             "left": {cause: self.fates.left(cause) for cause in REPAIRS if self.fates.left(cause)},
             "exact": self.exact,
             "line": self.last_line(),
@@ -261,7 +266,7 @@ class RedriveReport:
 
     def last_line(self) -> str:
         """The redrive's last line, as ``make redrive`` prints it."""
-        back = ", ".join(f"{stage} {self.brought_back.get(stage, 0):,}" for stage in BROUGHT_BACK)
+        back = ", ".join(f"{stage} {self.brought_back.get(stage, 0):,}" for stage in self.stages)
         fates = self.fates
         left = (
             f"{fates.left():,} left (past retention {fates.left(PAST_RETENTION):,}, "

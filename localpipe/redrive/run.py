@@ -71,7 +71,7 @@ class Redrive:
         )
 
     def run(self, stages: Sequence[str] = STAGES) -> RedriveReport:
-        report = RedriveReport(dry_run=self.dry_run)
+        report = RedriveReport(dry_run=self.dry_run, combining=self.queues.has("combine"))
         received = {
             stage: self.queues.receive(stage) if stage in stages and self.queues.has(stage) else [] for stage in STAGES
         }

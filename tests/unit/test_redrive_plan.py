@@ -269,9 +269,13 @@ def test_given_a_run_when_reported_then_the_last_line_says_what_came_back_what_s
     report.fates.finish([message({}, "map", "4")], FAILED)
     report.exact = True
     assert report.last_line() == (
-        "redrive: state 1,234, map 3, combine 0, reduce 0, poison 0 brought back; "
+        "redrive: state 1,234, map 3, reduce 0, poison 0 brought back; "
         "3 left (past retention 1, undecodable 1, set aside 0); aggregates EXACT"
     )
     assert len(report.notes()) == 3
     report.exact = False
     assert report.last_line().endswith("aggregates DRIFT")
+    # and on a stack with the combining level, its lanes are a stage of the line
+    report.combining = True
+    report.add("combine", 2)
+    assert report.last_line().startswith("redrive: state 1,234, map 3, combine 2, reduce 0, poison 0 brought back; ")
